@@ -1,0 +1,284 @@
+// Replica: one device's encrypted, offline-first copy of the records it may see.
+//
+// A Replica is one SQLite file (WAL mode) holding the current state of each record as one
+// sealed blob, a change log of sealed transactions, conflicts kept for review, quarantined
+// remote transactions and sync state. Local writes go through commit(), which validates against
+// the schema, stamps the transaction with the replica's HLC and makes it durable before
+// returning. Remote transactions come in through apply_remote(), which merges them per field
+// (last writer wins by stamp) and keeps every concurrently overwritten value as a Conflict.
+// The merge is commutative, associative and idempotent: replicas that have applied the same set
+// of transactions, in any order and any number of times, hold identical records and conflicts.
+//
+// Thread-safety: every member function may be called from any thread; calls are serialised by an
+// internal mutex. Observers run on the thread whose call committed, after the commit, with no
+// lock held, so they may call back into the Replica.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mentorsync/clock.h"
+#include "mentorsync/export.h"
+#include "mentorsync/schema.h"
+#include "mentorsync/status.h"
+#include "mentorsync/transaction.h"
+#include "mentorsync/types.h"
+
+namespace mentorsync {
+
+// What unlocks a replica: a passphrase (stretched with Argon2id) or a raw 32-byte key that an
+// app keeps in the platform keystore. The secret is wiped from memory when the key is destroyed.
+class MENTORSYNC_API UnlockKey {
+  public:
+    enum class Kind { passphrase, raw };
+    static UnlockKey passphrase(std::string_view text);
+    // Must be exactly 32 bytes; anything else makes open/unlock fail with invalid_argument.
+    static UnlockKey raw(std::span<const std::uint8_t> bytes);
+
+    UnlockKey(const UnlockKey&) = delete;
+    UnlockKey& operator=(const UnlockKey&) = delete;
+    UnlockKey(UnlockKey&& other) noexcept;
+    UnlockKey& operator=(UnlockKey&& other) noexcept;
+    ~UnlockKey();
+
+    Kind kind() const noexcept { return kind_; }
+    std::span<const std::uint8_t> secret() const noexcept;
+
+  private:
+    UnlockKey(Kind kind, std::span<const std::uint8_t> bytes);
+    Kind kind_;
+    std::vector<std::uint8_t> secret_;
+};
+
+// Argon2id cost for passphrase keys, fixed when a replica is created and stored in its file.
+struct MENTORSYNC_API KdfParams {
+    std::uint64_t opslimit = 3;
+    std::size_t memlimit = 64u << 20;
+    // What new replicas use by default: 3 passes over 64 MiB (a few hundred ms on a tablet).
+    static KdfParams production() { return {}; }
+    // libsodium's minimum: only for tests, where thousands of replicas are created.
+    static KdfParams insecure_fast_for_tests();
+};
+
+enum class Durability {
+    full,    // synchronous=FULL: a committed transaction survives power loss (default)
+    normal,  // synchronous=NORMAL: survives an app crash; the last commits may roll back on
+             // power loss. Faster on slow flash.
+};
+
+struct MENTORSYNC_API OpenOptions {
+    std::string path;               // the replica's SQLite file
+    bool create_if_missing = true;  // otherwise a missing file is not_found
+    Durability durability = Durability::full;
+    KdfParams kdf = KdfParams::production();  // used only when the file is created
+    std::shared_ptr<const WallClock> clock;   // null: the system clock
+    const Schema* schema = nullptr;           // null: Schema::programme()
+};
+
+// A record as the application sees it.
+struct MENTORSYNC_API Record {
+    std::string collection;
+    Uuid id;
+    Fields fields;  // present, non-null fields (unknown ones too)
+    std::map<std::string, Stamp, std::less<>> stamps;  // the stamp of each field's value
+    bool deleted = false;
+    Stamp updated;  // the greatest stamp among its fields
+};
+
+// One group of changes committed atomically. Ops are validated together in commit().
+class MENTORSYNC_API WriteBatch {
+  public:
+    // Adds a new record with a fresh random id, which is returned.
+    Uuid create(std::string collection, Fields fields);
+    // Adds a new record with a caller-chosen id (imports, tests). commit() fails if it exists.
+    void create_with_id(std::string collection, Uuid id, Fields fields);
+    // Sets the given fields; a null Value clears a field. Unmentioned fields stay as they are.
+    void update(std::string collection, Uuid id, Fields changes);
+    // Marks the record deleted (the `_deleted` field); it stays restorable and syncs as a change.
+    void remove(std::string collection, Uuid id);
+    // Undoes remove().
+    void restore(std::string collection, Uuid id);
+
+    bool empty() const noexcept { return ops_.empty(); }
+    std::size_t size() const noexcept { return ops_.size(); }
+
+    struct Op {
+        enum class Kind { create, update, remove, restore } kind;
+        std::string collection;
+        Uuid id;
+        Fields fields;
+        bool fresh_id = false;  // the id was just generated by create(): no record can have it
+    };
+    const std::vector<Op>& ops() const noexcept { return ops_; }
+
+  private:
+    std::vector<Op> ops_;
+};
+
+struct MENTORSYNC_API CommitResult {
+    Stamp stamp;             // the transaction's stamp
+    std::vector<Uuid> rows;  // the rows it touched, in op order
+};
+
+// Records of one collection, optionally by a reference field and a date range.
+struct MENTORSYNC_API Query {
+    std::string collection;
+    // Reference filter: records whose `ref_field` equals `ref`. An empty ref_field means the
+    // collection's learner field. Filtering by the learner field uses the plaintext learner
+    // index; any other field is filtered after decryption.
+    std::string ref_field;
+    std::optional<Uuid> ref;
+    // Inclusive date range on the collection's date field, as "YYYY-MM-DD" (empty: open end).
+    std::string from_date;
+    std::string to_date;
+    bool include_deleted = false;
+    std::size_t limit = 0;  // 0: no limit
+};
+
+// A value that lost to a concurrent edit, kept until a person resolves it.
+struct MENTORSYNC_API Conflict {
+    std::string collection;
+    Uuid row;
+    std::string field;
+    Value winner_value;  // the field's current value
+    Stamp winner;
+    Value loser_value;  // the concurrent value that lost
+    Stamp loser;
+};
+
+enum class Resolution {
+    keep_winner,  // keep the current value
+    take_loser,   // make the losing value current
+    custom,       // write a new value (a merge a person made)
+};
+
+struct MENTORSYNC_API ChangeEvent {
+    std::string collection;
+    Uuid row;
+    Stamp stamp;
+    bool remote = false;
+};
+using Observer = std::function<void(const std::vector<ChangeEvent>&)>;
+
+struct MENTORSYNC_API Rejection {
+    Stamp stamp;
+    Status reason;
+};
+
+// What apply_remote() did with each transaction handed to it.
+struct MENTORSYNC_API ApplyReport {
+    std::size_t applied = 0;          // merged now
+    std::size_t duplicates = 0;       // already held: ignored
+    std::size_t quarantined = 0;      // stamped too far ahead: kept aside, not merged
+    std::size_t changes_applied = 0;  // field changes in the applied transactions
+    std::size_t conflicts_opened = 0;
+    std::vector<Rejection> rejected;  // not valid for this schema: not stored
+};
+
+struct MENTORSYNC_API QuarantinedTransaction {
+    Stamp stamp;
+    std::int64_t received_ms = 0;
+    std::int64_t ahead_ms = 0;  // how far ahead of our wall clock it was when received
+    std::size_t changes = 0;
+};
+
+struct MENTORSYNC_API ReplicaStatus {
+    Uuid node;
+    std::uint32_t schema_version = 0;
+    std::size_t pending_transactions = 0;  // local, not yet acknowledged by a server
+    std::size_t quarantined = 0;
+    std::size_t open_conflicts = 0;
+    std::size_t records = 0;
+};
+
+class MENTORSYNC_API Replica {
+  public:
+    // Opens (or creates) the replica at options.path and unlocks it.
+    // Errors: wrong_key (wrong passphrase or raw key, or a passphrase given for a raw-key
+    // replica and vice versa), locked_out (five or more wrong keys in a row: the message says
+    // how long to wait; the delay doubles with each further failure and survives restarts),
+    // corrupt (the file is not a replica or was tampered with), io, unsupported (newer format).
+    static Result<std::unique_ptr<Replica>> open(const OpenOptions& options, const UnlockKey& key);
+
+    ~Replica();
+    Replica(const Replica&) = delete;
+    Replica& operator=(const Replica&) = delete;
+
+    // Wipes the data key from memory; every data call fails with Code::closed until unlock().
+    void lock();
+    // Unlocks again with the same rules (and lockout) as open().
+    Status unlock(const UnlockKey& key);
+    bool is_locked() const;
+    // Re-wraps the data key under `next` after checking `current`. Records are not re-encrypted.
+    // Switching between passphrase and raw key is allowed.
+    Status change_key(const UnlockKey& current, const UnlockKey& next);
+
+    // --- local writes -----------------------------------------------------------------------
+    // Validates every op, then writes them as one durable transaction. On any error nothing is
+    // written. An empty batch is invalid_argument.
+    Result<CommitResult> commit(const WriteBatch& batch);
+    Result<Uuid> create(std::string_view collection, Fields fields);
+    Status update(std::string_view collection, const Uuid& id, Fields changes);
+    Status remove(std::string_view collection, const Uuid& id);
+    Status restore(std::string_view collection, const Uuid& id);
+
+    // --- reads ------------------------------------------------------------------------------
+    // A record by id, deleted ones included (Record::deleted). not_found if absent or in
+    // another collection.
+    Result<Record> get(std::string_view collection, const Uuid& id) const;
+    // Matching records ordered by the date field, then id.
+    Result<std::vector<Record>> query(const Query& query) const;
+
+    // --- conflicts --------------------------------------------------------------------------
+    // Open conflicts, optionally of one row, ordered by row, field, loser stamp.
+    Result<std::vector<Conflict>> conflicts(std::optional<Uuid> row = std::nullopt) const;
+    // Resolves one conflict with a new local change that syncs like any other. `custom_value`
+    // is used only with Resolution::custom. not_found if no such open conflict.
+    Result<Stamp> resolve_conflict(const Uuid& row, std::string_view field, const Stamp& loser,
+                                   Resolution how, const Value& custom_value = {});
+
+    // --- observation ------------------------------------------------------------------------
+    // Registers an observer of committed changes (local and remote); returns its id.
+    std::uint64_t observe(Observer observer);
+    void unobserve(std::uint64_t id);
+
+    // --- sync -------------------------------------------------------------------------------
+    // Local transactions not yet acknowledged, oldest first, at most `max` of them.
+    Result<std::vector<Transaction>> pending(std::size_t max) const;
+    // Marks local transactions acknowledged (a server stored them); unknown stamps are ignored.
+    Status acknowledge(std::span<const Stamp> stamps);
+    // Merges remote transactions, each atomically; all in one durable commit.
+    // Errors only for I/O or a locked replica; per-transaction problems are in the report.
+    Result<ApplyReport> apply_remote(std::span<const Transaction> transactions);
+
+    // Quarantined remote transactions (stamped more than 5 minutes ahead of our clock).
+    Result<std::vector<QuarantinedTransaction>> quarantined() const;
+    // Merges a quarantined transaction now that its clock question is resolved. It merges like
+    // any other; the local clock only follows it if it is no longer too far ahead.
+    Result<ApplyReport> release_quarantined(const Stamp& stamp);
+    // Drops a quarantined transaction without merging it.
+    Status discard_quarantined(const Stamp& stamp);
+
+    // Small values the sync session keeps (cursors, last sync time); stored unencrypted, so
+    // never personal data.
+    Result<std::optional<std::string>> sync_value(std::string_view key) const;
+    Status set_sync_value(std::string_view key, std::string_view value);
+
+    Result<ReplicaStatus> status() const;
+    const Schema& schema() const noexcept;
+    const Uuid& node() const noexcept;
+
+    class Impl;
+
+  private:
+    explicit Replica(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mentorsync

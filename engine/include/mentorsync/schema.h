@@ -1,0 +1,104 @@
+// The programme's data model as data: collections, their fields, each field's type, allowed
+// values or range, required-ness and sensitivity, under one schema version.
+//
+// The schema is defined once (engine/src/schema.cpp) and read everywhere else through this
+// header: validation, the C ABI, the server and the docs. Unknown fields (from a newer peer's
+// schema) are never an error on the merge path: they are kept and passed on. Local writes may
+// only use fields this version knows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mentorsync/export.h"
+#include "mentorsync/status.h"
+#include "mentorsync/types.h"
+
+namespace mentorsync {
+
+enum class FieldType {
+    uuid,         // a reference: canonical UUID string
+    string,       // short single-line text, max_length characters
+    text,         // free text (notes), max_length characters, may span lines
+    integer,      // whole number within [min, max]
+    boolean,      // true / false
+    date,         // "YYYY-MM-DD", a real calendar date
+    datetime,     // "YYYY-MM-DDTHH:MM" local time (Europe/Riga), a real date and time
+    enumeration,  // one of allowed
+    enum_list,    // a list of distinct values from allowed
+    semester,     // "YYYY/YYYY-N": school year then semester 1 or 2, e.g. "2025/2026-1"
+    school_year,  // "YYYY/YYYY", consecutive years, e.g. "2025/2026"
+};
+
+// How careful every layer must be with a field. DOMAIN.md's [S] and [S9] marks.
+enum class Sensitivity {
+    none,      // organisational data: ids, dates of meetings, codes
+    personal,  // [S] personal data: names, birth year, consent dates, free text
+    special,   // [S9] special-category data: health, family circumstances
+};
+
+MENTORSYNC_API std::string_view field_type_name(FieldType t) noexcept;
+MENTORSYNC_API std::string_view sensitivity_name(Sensitivity s) noexcept;
+
+struct MENTORSYNC_API FieldDef {
+    std::string name;
+    FieldType type = FieldType::string;
+    bool required = false;
+    Sensitivity sensitivity = Sensitivity::none;
+    std::int64_t min = 0;  // integer: inclusive range
+    std::int64_t max = 0;
+    std::size_t max_length = 0;        // string/text: characters (UTF-8 code points)
+    std::vector<std::string> allowed;  // enumeration/enum_list
+    std::string references;            // uuid: the collection or organisation entity referred to
+    std::string description;           // one line for docs and tools
+};
+
+struct MENTORSYNC_API CollectionDef {
+    std::string name;
+    std::string description;
+    // The field holding the learner this record hangs off ("" for the learners collection,
+    // whose own id is the learner). It drives sync scopes and the plaintext learner index,
+    // and cannot change after creation.
+    std::string learner_field;
+    // The date or datetime field that date-range queries filter on.
+    std::string date_field;
+    std::vector<FieldDef> fields;
+
+    const FieldDef* field(std::string_view name) const noexcept;
+};
+
+class MENTORSYNC_API Schema {
+  public:
+    // The programme schema this build writes ("Skola–kopiena" v1, see docs/schema.md).
+    static const Schema& programme();
+
+    Schema(std::uint32_t version, std::vector<CollectionDef> collections);
+
+    std::uint32_t version() const noexcept { return version_; }
+    const std::vector<CollectionDef>& collections() const noexcept { return collections_; }
+    const CollectionDef* collection(std::string_view name) const noexcept;
+
+    // Checks one value against its field definition. Null is always well-typed here
+    // (required-ness is checked on whole records). Error: Code::validation naming
+    // "collection.field: reason".
+    Status check_value(const CollectionDef& c, const FieldDef& f, const Value& v) const;
+
+    // Checks a whole new record: every field known, every value valid, every required field
+    // present and not null. `_deleted` is not allowed here.
+    Status check_create(std::string_view collection, const Fields& fields) const;
+
+    // Checks an update of an existing record: known fields, valid values, required fields not
+    // cleared, the learner field unchanged (`current` is the record's present fields).
+    Status check_update(std::string_view collection, const Fields& current,
+                        const Fields& changes) const;
+
+  private:
+    std::uint32_t version_;
+    std::vector<CollectionDef> collections_;
+};
+
+}  // namespace mentorsync

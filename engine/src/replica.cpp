@@ -1,0 +1,1372 @@
+// Replica: storage layout, key handling, local commits and remote merges.
+// See mentorsync/replica.h for the contract and docs/storage-format.md for the file layout.
+#include "mentorsync/replica.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "codec.h"
+#include "crypto.h"
+#include "merge.h"
+#include "sqlite.h"
+
+namespace mentorsync {
+namespace {
+
+constexpr std::int64_t kFileFormat = 1;
+constexpr int kFreeAttempts = 5;
+constexpr std::int64_t kFirstDelayMs = 30'000;
+constexpr std::int64_t kMaxDelayMs = 60 * 60 * 1000;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE rows(
+  rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, collection TEXT NOT NULL, learner BLOB,
+  hlc INTEGER NOT NULL, node BLOB NOT NULL, state BLOB NOT NULL);
+CREATE INDEX rows_by_learner ON rows(collection, learner);
+CREATE TABLE changes(
+  seq INTEGER PRIMARY KEY, hlc INTEGER NOT NULL, node BLOB NOT NULL,
+  origin INTEGER NOT NULL, acked INTEGER NOT NULL, learner BLOB, body BLOB NOT NULL,
+  UNIQUE(hlc, node));
+CREATE INDEX changes_pending ON changes(acked) WHERE acked = 0;
+CREATE TABLE conflicts(
+  row BLOB NOT NULL, field TEXT NOT NULL, hlc INTEGER NOT NULL, node BLOB NOT NULL,
+  collection TEXT NOT NULL, body BLOB NOT NULL,
+  PRIMARY KEY(row, field, hlc, node)) WITHOUT ROWID;
+CREATE TABLE quarantine(
+  hlc INTEGER NOT NULL, node BLOB NOT NULL, received_ms INTEGER NOT NULL,
+  changes INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(hlc, node)) WITHOUT ROWID;
+CREATE TABLE sync_state(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+)sql";
+
+std::string be64(std::uint64_t v) {
+    std::string s(8, '\0');
+    for (int i = 7; i >= 0; --i) {
+        s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+        v >>= 8;
+    }
+    return s;
+}
+
+// Associated data: binds each sealed blob to where it sits.
+std::string ad_row(std::string_view collection, const Uuid& id, const Stamp& s) {
+    std::string ad = "ms1:row:";
+    ad.append(collection).push_back('\0');
+    ad.append(id.raw()).append(be64(s.hlc)).append(s.node.raw());
+    return ad;
+}
+std::string ad_txn(const Stamp& s) {
+    return "ms1:txn:" + be64(s.hlc) + std::string(s.node.raw());
+}
+std::string ad_quarantine(const Stamp& s) {
+    return "ms1:quarantine:" + be64(s.hlc) + std::string(s.node.raw());
+}
+std::string ad_conflict(std::string_view collection, const Uuid& row, std::string_view field,
+                        const Stamp& s) {
+    std::string ad = "ms1:conflict:";
+    ad.append(collection).push_back('\0');
+    ad.append(row.raw()).append(field).push_back('\0');
+    ad.append(be64(s.hlc)).append(s.node.raw());
+    return ad;
+}
+std::string ad_key(const Uuid& node, std::string_view mode) {
+    return "ms1:key:" + std::string(node.raw()) + std::string(mode);
+}
+
+std::string_view key_mode_name(UnlockKey::Kind k) {
+    return k == UnlockKey::Kind::raw ? "raw" : "passphrase";
+}
+
+Stamp stamp_from(std::int64_t hlc, std::string_view node) {
+    Stamp s;
+    s.hlc = static_cast<std::uint64_t>(hlc);
+    if (auto u = Uuid::from_bytes(node)) s.node = *u;
+    return s;
+}
+
+bool valid_day(std::string_view d) {
+    static const Schema& s = Schema::programme();
+    const CollectionDef* c = s.collection("absences");
+    return s.check_value(*c, *c->field("date"), Value(std::string(d))).ok();
+}
+
+// The learner a row hangs off, from its current state.
+std::optional<Uuid> learner_of(const CollectionDef* def, std::string_view collection,
+                               const Uuid& id, const RowState& state) {
+    if (collection == "learners") return id;
+    std::string_view field = def ? std::string_view(def->learner_field) : "learner_id";
+    if (field.empty()) return std::nullopt;
+    auto it = state.fields.find(field);
+    if (it == state.fields.end() || !it->second.value.is_string()) return std::nullopt;
+    return Uuid::parse(it->second.value.as_string());
+}
+
+Record to_record(std::string collection, const Uuid& id, const RowState& state) {
+    Record r;
+    r.collection = std::move(collection);
+    r.id = id;
+    r.deleted = state.deleted();
+    for (const auto& [name, fs] : state.fields) {
+        r.updated = std::max(r.updated, fs.stamp);
+        if (name == kDeletedField) continue;
+        r.stamps.emplace(name, fs.stamp);
+        if (!fs.value.is_null()) r.fields.emplace(name, fs.value);
+    }
+    return r;
+}
+
+}  // namespace
+
+// ---- UnlockKey ------------------------------------------------------------------------------
+
+UnlockKey::UnlockKey(Kind kind, std::span<const std::uint8_t> bytes)
+    : kind_(kind), secret_(bytes.begin(), bytes.end()) {}
+UnlockKey UnlockKey::passphrase(std::string_view text) {
+    return UnlockKey(Kind::passphrase,
+                     {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+UnlockKey UnlockKey::raw(std::span<const std::uint8_t> bytes) {
+    return UnlockKey(Kind::raw, bytes);
+}
+UnlockKey::UnlockKey(UnlockKey&& o) noexcept : kind_(o.kind_), secret_(std::move(o.secret_)) {}
+UnlockKey& UnlockKey::operator=(UnlockKey&& o) noexcept {
+    if (this != &o) {
+        if (!secret_.empty()) sodium_memzero(secret_.data(), secret_.size());
+        kind_ = o.kind_;
+        secret_ = std::move(o.secret_);
+    }
+    return *this;
+}
+UnlockKey::~UnlockKey() {
+    if (!secret_.empty()) sodium_memzero(secret_.data(), secret_.size());
+}
+std::span<const std::uint8_t> UnlockKey::secret() const noexcept {
+    return secret_;
+}
+
+KdfParams KdfParams::insecure_fast_for_tests() {
+    return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+}
+
+// ---- WriteBatch -----------------------------------------------------------------------------
+
+Uuid WriteBatch::create(std::string collection, Fields fields) {
+    Uuid id = Uuid::random();
+    ops_.push_back({Op::Kind::create, std::move(collection), id, std::move(fields), true});
+    return id;
+}
+void WriteBatch::create_with_id(std::string collection, Uuid id, Fields fields) {
+    ops_.push_back({Op::Kind::create, std::move(collection), id, std::move(fields)});
+}
+void WriteBatch::update(std::string collection, Uuid id, Fields changes) {
+    ops_.push_back({Op::Kind::update, std::move(collection), id, std::move(changes)});
+}
+void WriteBatch::remove(std::string collection, Uuid id) {
+    ops_.push_back({Op::Kind::remove, std::move(collection), id, {}});
+}
+void WriteBatch::restore(std::string collection, Uuid id) {
+    ops_.push_back({Op::Kind::restore, std::move(collection), id, {}});
+}
+
+// ---- Impl -----------------------------------------------------------------------------------
+
+class Replica::Impl {
+  public:
+    OpenOptions opts;
+    const Schema* schema = nullptr;
+    std::shared_ptr<const WallClock> clock;
+    mutable std::mutex mu;  // guards everything below except observers
+    sql::Db db;
+    crypto::SecretKey data_key;
+    Uuid node;
+    std::unique_ptr<Hlc> hlc;
+
+    std::mutex obs_mu;  // guards observers
+    std::map<std::uint64_t, std::shared_ptr<Observer>> observers;
+    std::uint64_t next_observer = 1;
+
+    // Prepared statements, created once.
+    struct Stmts {
+        sql::Stmt get_row, put_row, find_txn, put_txn, is_conflict, del_conflict, put_conflict,
+            find_quarantine, put_quarantine, meta_get, meta_put;
+    } st;
+
+    // A row loaded (or created) during one write transaction.
+    struct Cached {
+        std::string collection;
+        RowState state;
+        bool exists = false;
+        bool dirty = false;
+    };
+    struct UuidHash {
+        std::size_t operator()(const Uuid& u) const noexcept {
+            std::uint64_t h;
+            std::memcpy(&h, u.bytes.data(), sizeof h);  // random ids: any 8 bytes hash well
+            return static_cast<std::size_t>(h);
+        }
+    };
+    std::unordered_map<Uuid, Cached, UuidHash> cache;
+    std::vector<ChangeEvent> events;
+
+    Status check_unlocked() const {
+        if (!data_key.present()) return Status::closed("the replica is locked: unlock it first");
+        return {};
+    }
+
+    // --- meta -------------------------------------------------------------------------------
+    Result<std::optional<std::string>> meta(std::string_view key) {
+        auto& s = st.meta_get.reset().bind(1, key);
+        auto r = s.step();
+        if (!r.ok()) return r.status();
+        if (!*r) return std::optional<std::string>();
+        std::string v(s.blob(0));
+        st.meta_get.reset();
+        return std::optional<std::string>(std::move(v));
+    }
+    Status put_meta(std::string_view key, std::string_view value) {
+        return st.meta_put.reset().bind(1, key).bind_blob(2, value).run();
+    }
+    Result<std::string> require_meta(std::string_view key) {
+        auto r = meta(key);
+        if (!r.ok()) return r.status();
+        if (!r->has_value())
+            return Status::corrupt("replica metadata '" + std::string(key) + "' is missing");
+        return std::move(**r);
+    }
+    Result<std::int64_t> meta_int(std::string_view key, std::int64_t def) {
+        auto r = meta(key);
+        if (!r.ok()) return r.status();
+        if (!r->has_value()) return def;
+        try {
+            return std::stoll(**r);
+        } catch (...) {
+            return Status::corrupt("replica metadata '" + std::string(key) + "' is not a number");
+        }
+    }
+
+    Status prepare_all() {
+        auto prep = [&](sql::Stmt& out, std::string_view q) -> Status {
+            auto r = db.prepare(q);
+            if (!r.ok()) return r.status();
+            out = std::move(r).value();
+            return {};
+        };
+        MS_RETURN_IF_ERROR(prep(st.meta_get, "SELECT value FROM meta WHERE key=?1"));
+        MS_RETURN_IF_ERROR(
+            prep(st.meta_put, "INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)"));
+        MS_RETURN_IF_ERROR(
+            prep(st.get_row, "SELECT collection, hlc, node, state FROM rows WHERE id=?1"));
+        MS_RETURN_IF_ERROR(prep(st.put_row,
+                                "INSERT INTO rows(id,collection,learner,hlc,node,state) "
+                                "VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET "
+                                "collection=excluded.collection, learner=excluded.learner, "
+                                "hlc=excluded.hlc, node=excluded.node, state=excluded.state"));
+        MS_RETURN_IF_ERROR(prep(st.find_txn, "SELECT 1 FROM changes WHERE hlc=?1 AND node=?2"));
+        MS_RETURN_IF_ERROR(prep(st.put_txn,
+                                "INSERT INTO changes(hlc,node,origin,acked,learner,body) "
+                                "VALUES(?1,?2,?3,?4,?5,?6)"));
+        MS_RETURN_IF_ERROR(prep(st.is_conflict,
+                                "SELECT 1 FROM conflicts WHERE row=?1 AND field=?2 AND hlc=?3 AND "
+                                "node=?4"));
+        MS_RETURN_IF_ERROR(prep(st.del_conflict,
+                                "DELETE FROM conflicts WHERE row=?1 AND field=?2 AND hlc=?3 AND "
+                                "node=?4"));
+        MS_RETURN_IF_ERROR(
+            prep(st.put_conflict,
+                 "INSERT OR REPLACE INTO conflicts(row,field,hlc,node,collection,body)"
+                 " VALUES(?1,?2,?3,?4,?5,?6)"));
+        MS_RETURN_IF_ERROR(
+            prep(st.find_quarantine, "SELECT 1 FROM quarantine WHERE hlc=?1 AND node=?2"));
+        MS_RETURN_IF_ERROR(
+            prep(st.put_quarantine,
+                 "INSERT OR IGNORE INTO quarantine(hlc,node,received_ms,changes,body)"
+                 " VALUES(?1,?2,?3,?4,?5)"));
+        return {};
+    }
+
+    // --- opening and keys ---------------------------------------------------------------------
+    Status open_file() {
+        bool existed = false;
+        {
+            FILE* f = std::fopen(opts.path.c_str(), "rb");
+            if (f) {
+                existed = true;
+                std::fclose(f);
+            }
+        }
+        if (!existed && !opts.create_if_missing)
+            return Status::not_found("no replica at " + opts.path);
+        MS_RETURN_IF_ERROR(db.open(opts.path, opts.create_if_missing));
+        // secure_delete before anything is written: freed pages are zeroed, not left behind.
+        MS_RETURN_IF_ERROR(db.exec("PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"));
+        MS_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode=WAL;"));
+        MS_RETURN_IF_ERROR(db.exec(opts.durability == Durability::full
+                                       ? "PRAGMA synchronous=FULL;"
+                                       : "PRAGMA synchronous=NORMAL;"));
+        auto q =
+            db.prepare("SELECT count(*), sum(name='meta') FROM sqlite_master WHERE type='table'");
+        if (!q.ok()) return q.status();
+        auto row = q->step();
+        if (!row.ok()) return row.status();
+        std::int64_t tables = q->int64(0), has_meta = q->int64(1);
+        if (tables == 0) return {};  // a new file; initialise() follows
+        if (has_meta == 0)
+            return Status::corrupt("the file is an SQLite database but not a replica");
+        return {};
+    }
+
+    Result<bool> is_new() {
+        auto q = db.prepare("SELECT count(*) FROM sqlite_master WHERE type='table'");
+        if (!q.ok()) return q.status();
+        auto r = q->step();
+        if (!r.ok()) return r.status();
+        return q->int64(0) == 0;
+    }
+
+    Status derive_kek(const UnlockKey& key, crypto::SecretKey& kek) {
+        if (key.kind() == UnlockKey::Kind::raw) {
+            if (key.secret().size() != crypto::kKeyBytes)
+                return Status::invalid_argument("a raw key must be exactly 32 bytes, got " +
+                                                std::to_string(key.secret().size()));
+            kek.set(key.secret());
+            return {};
+        }
+        if (key.secret().empty()) return Status::invalid_argument("the passphrase is empty");
+        auto salt = require_meta("kdf_salt");
+        if (!salt.ok()) return salt.status();
+        auto ops = meta_int("kdf_ops", 0);
+        auto mem = meta_int("kdf_mem", 0);
+        if (!ops.ok()) return ops.status();
+        if (!mem.ok()) return mem.status();
+        return crypto::derive_key(key.secret(), *salt, static_cast<std::uint64_t>(*ops),
+                                  static_cast<std::size_t>(*mem), kek);
+    }
+
+    // Writes a new salt (for passphrases) and the data key wrapped under `key`.
+    Status wrap_data_key(const UnlockKey& key) {
+        MS_RETURN_IF_ERROR(put_meta("key_mode", key_mode_name(key.kind())));
+        if (key.kind() == UnlockKey::Kind::passphrase) {
+            MS_RETURN_IF_ERROR(put_meta("kdf_salt", crypto::random_bytes(crypto::kSaltBytes)));
+            MS_RETURN_IF_ERROR(put_meta("kdf_ops", std::to_string(opts.kdf.opslimit)));
+            MS_RETURN_IF_ERROR(put_meta("kdf_mem", std::to_string(opts.kdf.memlimit)));
+        }
+        crypto::SecretKey kek;
+        MS_RETURN_IF_ERROR(derive_kek(key, kek));
+        std::string_view dk(reinterpret_cast<const char*>(data_key.data()), crypto::kKeyBytes);
+        return put_meta("wrapped_key",
+                        crypto::seal(kek, ad_key(node, key_mode_name(key.kind())), dk));
+    }
+
+    Status initialise(const UnlockKey& key) {
+        if (key.kind() == UnlockKey::Kind::raw && key.secret().size() != crypto::kKeyBytes)
+            return Status::invalid_argument("a raw key must be exactly 32 bytes, got " +
+                                            std::to_string(key.secret().size()));
+        if (key.kind() == UnlockKey::Kind::passphrase && key.secret().empty())
+            return Status::invalid_argument("the passphrase is empty");
+        MS_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
+        Status s = [&]() -> Status {
+            MS_RETURN_IF_ERROR(db.exec(kSchemaSql));
+            MS_RETURN_IF_ERROR(prepare_all());
+            node = Uuid::random();
+            data_key.randomize();
+            MS_RETURN_IF_ERROR(put_meta("format", std::to_string(kFileFormat)));
+            MS_RETURN_IF_ERROR(put_meta("node", node.raw()));
+            MS_RETURN_IF_ERROR(put_meta("schema_version", std::to_string(schema->version())));
+            return wrap_data_key(key);
+        }();
+        if (!s.ok()) {
+            (void)db.exec("ROLLBACK");
+            data_key.clear();
+            return s;
+        }
+        return db.exec("COMMIT");
+    }
+
+    Status load_meta() {
+        MS_RETURN_IF_ERROR(prepare_all());
+        auto format = meta_int("format", -1);
+        if (!format.ok()) return format.status();
+        if (*format == -1) return Status::corrupt("the file is not a replica (no format marker)");
+        if (*format != kFileFormat)
+            return Status::unsupported("replica file format " + std::to_string(*format) +
+                                       " is newer than this build reads (" +
+                                       std::to_string(kFileFormat) + ")");
+        auto n = require_meta("node");
+        if (!n.ok()) return n.status();
+        auto u = Uuid::from_bytes(*n);
+        if (!u) return Status::corrupt("replica node id is malformed");
+        node = *u;
+        return {};
+    }
+
+    // Checks the key against the wrapped data key, with the persistent lockout.
+    Status unlock(const UnlockKey& key) {
+        auto mode = require_meta("key_mode");
+        if (!mode.ok()) return mode.status();
+        if (*mode != key_mode_name(key.kind()))
+            return Status::wrong_key("this replica is unlocked with a " + *mode + ", not a " +
+                                     std::string(key_mode_name(key.kind())));
+        auto failures = meta_int("failed_attempts", 0);
+        auto last = meta_int("last_failure_ms", 0);
+        if (!failures.ok()) return failures.status();
+        if (!last.ok()) return last.status();
+        const std::int64_t now = clock->now_ms();
+        if (*failures >= kFreeAttempts) {
+            std::int64_t delay = kFirstDelayMs;
+            for (std::int64_t i = kFreeAttempts; i < *failures && delay < kMaxDelayMs; ++i)
+                delay *= 2;
+            delay = std::min(delay, kMaxDelayMs);
+            if (now < *last + delay) {
+                std::int64_t wait_s = (*last + delay - now + 999) / 1000;
+                return Status::locked_out(std::to_string(*failures) +
+                                          " wrong keys in a row: try again in " +
+                                          std::to_string(wait_s) + " s");
+            }
+        }
+        crypto::SecretKey kek;
+        MS_RETURN_IF_ERROR(derive_kek(key, kek));
+        auto wrapped = require_meta("wrapped_key");
+        if (!wrapped.ok()) return wrapped.status();
+        auto dk = crypto::open(kek, ad_key(node, *mode), *wrapped);
+        if (!dk.ok() || dk->size() != crypto::kKeyBytes) {
+            MS_RETURN_IF_ERROR(put_meta("failed_attempts", std::to_string(*failures + 1)));
+            MS_RETURN_IF_ERROR(put_meta("last_failure_ms", std::to_string(now)));
+            return Status::wrong_key(key.kind() == UnlockKey::Kind::raw
+                                         ? "the raw key does not unlock this replica"
+                                         : "wrong passphrase");
+        }
+        data_key.set({reinterpret_cast<const std::uint8_t*>(dk->data()), crypto::kKeyBytes});
+        sodium_memzero(dk->data(), dk->size());
+        if (*failures != 0) MS_RETURN_IF_ERROR(put_meta("failed_attempts", "0"));
+        return {};
+    }
+
+    Status start_clock() {
+        auto q = db.prepare("SELECT coalesce(max(hlc), 0) FROM changes");
+        if (!q.ok()) return q.status();
+        auto r = q->step();
+        if (!r.ok()) return r.status();
+        hlc = std::make_unique<Hlc>(node, clock, static_cast<std::uint64_t>(q->int64(0)));
+        return {};
+    }
+
+    // --- rows -----------------------------------------------------------------------------------
+    // A row no record can already have (an id create() just generated): no read needed.
+    Cached* fresh(const Uuid& id) { return &cache[id]; }
+
+    Result<Cached*> load(const Uuid& id) {
+        auto it = cache.find(id);
+        if (it != cache.end()) return &it->second;
+        Cached c;
+        auto& s = st.get_row.reset().bind_blob(1, id.raw());
+        auto r = s.step();
+        if (!r.ok()) return r.status();
+        if (*r) {
+            c.exists = true;
+            c.collection = std::string(s.text(0));
+            Stamp rs = stamp_from(s.int64(1), s.blob(2));
+            auto plain = crypto::open(data_key, ad_row(c.collection, id, rs), s.blob(3));
+            if (!plain.ok())
+                return Status::corrupt("record " + id.to_string() + ": " +
+                                       plain.status().message());
+            auto state = decode_row_state(*plain);
+            if (!state.ok()) return state.status();
+            c.state = std::move(state).value();
+        }
+        st.get_row.reset();
+        return &cache.emplace(id, std::move(c)).first->second;
+    }
+
+    Status flush_rows() {
+        for (auto& [id, c] : cache) {
+            if (!c.dirty) continue;
+            Stamp ms = c.state.max_stamp();
+            std::string blob =
+                crypto::seal(data_key, ad_row(c.collection, id, ms), encode_row_state(c.state));
+            auto& s = st.put_row.reset().bind_blob(1, id.raw()).bind(2, c.collection);
+            auto learner = learner_of(schema->collection(c.collection), c.collection, id, c.state);
+            if (learner)
+                s.bind_blob(3, learner->raw());
+            else
+                s.bind_null(3);
+            s.bind(4, static_cast<std::int64_t>(ms.hlc))
+                .bind_blob(5, ms.node.raw())
+                .bind_blob(6, blob);
+            MS_RETURN_IF_ERROR(s.run());
+        }
+        cache.clear();
+        return {};
+    }
+
+    Result<bool> txn_exists(const Stamp& s) {
+        auto& q = st.find_txn.reset()
+                      .bind(1, static_cast<std::int64_t>(s.hlc))
+                      .bind_blob(2, s.node.raw());
+        auto r = q.step();
+        st.find_txn.reset();
+        return r;
+    }
+
+    Status log_txn(const Transaction& txn, bool remote, const std::optional<Uuid>& learner) {
+        std::string body = crypto::seal(data_key, ad_txn(txn.stamp), encode_transaction(txn));
+        auto& s = st.put_txn.reset()
+                      .bind(1, static_cast<std::int64_t>(txn.stamp.hlc))
+                      .bind_blob(2, txn.stamp.node.raw())
+                      .bind(3, remote ? 1 : 0)
+                      .bind(4, remote ? 1 : 0);
+        if (learner)
+            s.bind_blob(5, learner->raw());
+        else
+            s.bind_null(5);
+        s.bind_blob(6, body);
+        return s.run();
+    }
+
+    // Merges every change of a transaction (already validated) and logs it.
+    Status merge_txn(const Transaction& txn, bool remote, std::size_t* conflicts_opened) {
+        std::optional<Uuid> learner;
+        bool single_learner = true;
+        Status failure;
+        Uuid row;
+        MergeContext ctx;
+        ctx.is_conflict = [&](const std::string& field, const Stamp& loser) {
+            auto& q = st.is_conflict.reset()
+                          .bind_blob(1, row.raw())
+                          .bind(2, field)
+                          .bind(3, static_cast<std::int64_t>(loser.hlc))
+                          .bind_blob(4, loser.node.raw());
+            auto r = q.step();
+            st.is_conflict.reset();
+            if (!r.ok()) failure = r.status();
+            return r.ok() && *r;
+        };
+        ctx.received = [&](const Stamp& s) {
+            auto r = txn_exists(s);
+            if (!r.ok()) failure = r.status();
+            return r.ok() && *r;
+        };
+        for (const Change& ch : txn.changes) {
+            auto loaded = load(ch.row);
+            if (!loaded.ok()) return loaded.status();
+            Cached& c = **loaded;
+            if (!c.exists && c.collection.empty()) c.collection = ch.collection;
+            if (c.collection != ch.collection)
+                return Status::internal("row collection mismatch after validation");
+            row = ch.row;
+            MergeEffects fx;
+            merge_write(c.state, ch.field, ch.value, txn.stamp, ch.prev, ch.resolves, ctx, fx);
+            MS_RETURN_IF_ERROR(failure);
+            if (fx.state_changed) {
+                c.dirty = true;
+                c.exists = true;
+            }
+            for (const auto& [field, loser] : fx.closed) {
+                MS_RETURN_IF_ERROR(st.del_conflict.reset()
+                                       .bind_blob(1, row.raw())
+                                       .bind(2, field)
+                                       .bind(3, static_cast<std::int64_t>(loser.hlc))
+                                       .bind_blob(4, loser.node.raw())
+                                       .run());
+            }
+            for (const auto& o : fx.opened) {
+                std::string body =
+                    crypto::seal(data_key, ad_conflict(c.collection, row, o.field, o.loser),
+                                 encode_value(o.loser_value));
+                MS_RETURN_IF_ERROR(st.put_conflict.reset()
+                                       .bind_blob(1, row.raw())
+                                       .bind(2, o.field)
+                                       .bind(3, static_cast<std::int64_t>(o.loser.hlc))
+                                       .bind_blob(4, o.loser.node.raw())
+                                       .bind(5, c.collection)
+                                       .bind_blob(6, body)
+                                       .run());
+                if (conflicts_opened) ++*conflicts_opened;
+            }
+            const bool new_row =
+                events.empty() || events.back().row != row || events.back().stamp != txn.stamp;
+            if (new_row) events.push_back({c.collection, row, txn.stamp, remote});
+        }
+        // The learner(s) the transaction concerns, from the rows' merged state.
+        for (auto it = events.rbegin(); it != events.rend() && it->stamp == txn.stamp; ++it) {
+            const Cached& c = cache.at(it->row);
+            auto l = learner_of(schema->collection(c.collection), c.collection, it->row, c.state);
+            if (!l || (learner && *learner != *l)) single_learner = false;
+            if (l && !learner) learner = l;
+        }
+        return log_txn(txn, remote, single_learner ? learner : std::nullopt);
+    }
+
+    // Structural and schema checks of a remote transaction; nothing is read or written.
+    Status validate_remote(const Transaction& txn) {
+        if (txn.stamp.hlc == 0 || txn.stamp.node.is_nil())
+            return Status::invalid_argument("transaction stamp is zero");
+        if (txn.changes.empty()) return Status::invalid_argument("transaction has no changes");
+        std::set<std::pair<Uuid, std::string_view>> seen;
+        for (const Change& ch : txn.changes) {
+            auto where = [&] { return ch.collection + "." + ch.field; };
+            if (ch.collection.empty() || ch.field.empty())
+                return Status::invalid_argument("a change has an empty collection or field name");
+            if (ch.row.is_nil()) return Status::invalid_argument(where() + ": row id is nil");
+            if (!seen.emplace(ch.row, ch.field).second)
+                return Status::invalid_argument(where() +
+                                                ": the same field appears twice in one "
+                                                "transaction");
+            if (!(ch.prev < txn.stamp))
+                return Status::invalid_argument(where() +
+                                                ": prev stamp is not before the "
+                                                "transaction's own stamp");
+            for (const auto& r : ch.resolves)
+                if (r.is_zero() || !(r < txn.stamp))
+                    return Status::invalid_argument(where() +
+                                                    ": a resolved stamp is not before the "
+                                                    "transaction's own stamp");
+            if (ch.field == kDeletedField) {
+                if (!ch.value.is_bool() && !ch.value.is_null())
+                    return Status::validation(where() + ": expected true or false");
+                continue;
+            }
+            const CollectionDef* c = schema->collection(ch.collection);
+            if (!c) continue;  // a newer peer's collection: kept and passed on
+            const FieldDef* f = c->field(ch.field);
+            if (!f) continue;  // a newer peer's field: kept and passed on
+            MS_RETURN_IF_ERROR(schema->check_value(*c, *f, ch.value));
+        }
+        return {};
+    }
+
+    // A remote transaction's rows must not already belong to another collection.
+    Status check_collections(const Transaction& txn) {
+        for (const Change& ch : txn.changes) {
+            auto loaded = load(ch.row);
+            if (!loaded.ok()) return loaded.status();
+            const Cached& c = **loaded;
+            if (c.exists && c.collection != ch.collection)
+                return Status::invalid_argument("row " + ch.row.to_string() + " is a " +
+                                                c.collection + " record, not " + ch.collection);
+        }
+        return {};
+    }
+
+    // --- write transactions -------------------------------------------------------------------
+    template <typename F>
+    Status in_write_txn(F&& body) {
+        MS_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
+        cache.clear();
+        events.clear();
+        Status s = body();
+        if (s.ok()) s = flush_rows();
+        if (s.ok()) s = db.exec("COMMIT");
+        if (!s.ok()) {
+            (void)db.exec("ROLLBACK");
+            cache.clear();
+            events.clear();
+        }
+        return s;
+    }
+
+    void notify(std::vector<ChangeEvent> evs) {
+        if (evs.empty()) return;
+        std::vector<std::shared_ptr<Observer>> list;
+        {
+            std::lock_guard g(obs_mu);
+            for (auto& [id, o] : observers)
+                list.push_back(o);
+        }
+        for (auto& o : list) {
+            try {
+                (*o)(evs);
+            } catch (...) {
+                // An observer's exception must not undo a committed write or escape the engine.
+            }
+        }
+    }
+};
+
+// ---- Replica --------------------------------------------------------------------------------
+
+Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Replica::~Replica() = default;
+
+Result<std::unique_ptr<Replica>> Replica::open(const OpenOptions& options, const UnlockKey& key) {
+    try {
+        MS_RETURN_IF_ERROR(crypto::init());
+        if (options.path.empty()) return Status::invalid_argument("OpenOptions.path is empty");
+        auto impl = std::make_unique<Impl>();
+        impl->opts = options;
+        impl->schema = options.schema ? options.schema : &Schema::programme();
+        impl->clock = options.clock ? options.clock : SystemClock::shared();
+        MS_RETURN_IF_ERROR(impl->open_file());
+        auto fresh = impl->is_new();
+        if (!fresh.ok()) return fresh.status();
+        if (*fresh) {
+            MS_RETURN_IF_ERROR(impl->initialise(key));
+        } else {
+            MS_RETURN_IF_ERROR(impl->load_meta());
+            MS_RETURN_IF_ERROR(impl->unlock(key));
+        }
+        MS_RETURN_IF_ERROR(impl->start_clock());
+        return std::unique_ptr<Replica>(new Replica(std::move(impl)));
+    } catch (const std::bad_alloc&) {
+        return Status::internal("out of memory while opening the replica");
+    }
+}
+
+void Replica::lock() {
+    std::lock_guard g(impl_->mu);
+    impl_->data_key.clear();
+}
+
+Status Replica::unlock(const UnlockKey& key) {
+    std::lock_guard g(impl_->mu);
+    if (impl_->data_key.present()) return {};
+    return impl_->unlock(key);
+}
+
+bool Replica::is_locked() const {
+    std::lock_guard g(impl_->mu);
+    return !impl_->data_key.present();
+}
+
+Status Replica::change_key(const UnlockKey& current, const UnlockKey& next) {
+    std::lock_guard g(impl_->mu);
+    if (next.kind() == UnlockKey::Kind::raw && next.secret().size() != crypto::kKeyBytes)
+        return Status::invalid_argument("a raw key must be exactly 32 bytes, got " +
+                                        std::to_string(next.secret().size()));
+    if (next.kind() == UnlockKey::Kind::passphrase && next.secret().empty())
+        return Status::invalid_argument("the new passphrase is empty");
+    // Check the current key even when unlocked: whoever holds an unlocked tablet must not be
+    // able to take it over without knowing the key.
+    const bool was_unlocked = impl_->data_key.present();
+    impl_->data_key.clear();
+    Status s = impl_->unlock(current);
+    if (!s.ok()) {
+        if (was_unlocked) impl_->data_key.clear();
+        return s;
+    }
+    return impl_->in_write_txn([&] { return impl_->wrap_data_key(next); });
+}
+
+Result<CommitResult> Replica::commit(const WriteBatch& batch) {
+    std::vector<ChangeEvent> events;
+    CommitResult out;
+    {
+        std::lock_guard g(impl_->mu);
+        auto& m = *impl_;
+        MS_RETURN_IF_ERROR(m.check_unlocked());
+        if (batch.empty()) return Status::invalid_argument("the write batch is empty");
+        Status s = m.in_write_txn([&]() -> Status {
+            // Validate every op against the record as the batch has left it so far, folding
+            // all ops on one record into one set of field values (later ops win).
+            struct RowWrite {
+                const std::string* collection;
+                Uuid id;
+                Impl::Cached* cached;
+                bool created = false;
+                Fields fields;
+            };
+            std::vector<RowWrite> writes;
+            std::map<Uuid, std::size_t> index;
+            out.rows.reserve(batch.size());
+            for (std::size_t i = 0; i < batch.ops().size(); ++i) {
+                const auto& op = batch.ops()[i];
+                auto at = [&] {
+                    return "op " + std::to_string(i + 1) + " (" + op.collection + "): record " +
+                           op.id.to_string();
+                };
+                if (!m.schema->collection(op.collection))
+                    return Status::validation("unknown collection '" + op.collection + "'");
+                if (op.id.is_nil()) return Status::invalid_argument(at() + ": id is nil");
+                auto [slot, first] = index.try_emplace(op.id, writes.size());
+                if (first) {
+                    Impl::Cached* cached = nullptr;
+                    if (op.fresh_id) {  // a generated random id cannot exist yet: skip the read
+                        cached = m.fresh(op.id);
+                    } else {
+                        auto loaded = m.load(op.id);
+                        if (!loaded.ok()) return loaded.status();
+                        cached = *loaded;
+                    }
+                    writes.push_back({&op.collection, op.id, cached, false, {}});
+                }
+                RowWrite& w = writes[slot->second];
+                const bool stored = w.cached->exists;
+                const bool exists = stored || w.created;
+                const std::string& owner = stored ? w.cached->collection : *w.collection;
+                if (exists && owner != op.collection)
+                    return Status::invalid_argument(at() + " belongs to " + owner);
+                auto deleted = [&] {
+                    auto it = w.fields.find(kDeletedField);
+                    if (it != w.fields.end()) return it->second == Value(true);
+                    return stored && w.cached->state.deleted();
+                };
+                switch (op.kind) {
+                    case WriteBatch::Op::Kind::create:
+                        if (exists) return Status::invalid_argument(at() + " already exists");
+                        MS_RETURN_IF_ERROR(m.schema->check_create(op.collection, op.fields));
+                        w.created = true;
+                        for (const auto& [name, v] : op.fields)
+                            if (!v.is_null()) w.fields.emplace(name, v);
+                        break;
+                    case WriteBatch::Op::Kind::update: {
+                        if (!exists) return Status::not_found(at() + " does not exist");
+                        if (deleted())
+                            return Status::invalid_argument(at() + " is deleted; restore it first");
+                        if (op.fields.empty())
+                            return Status::invalid_argument(at() + ": update names no fields");
+                        Fields current;
+                        if (stored)
+                            for (const auto& [name, fs] : w.cached->state.fields)
+                                current.emplace(name, fs.value);
+                        for (const auto& [name, v] : w.fields)
+                            current[name] = v;
+                        MS_RETURN_IF_ERROR(
+                            m.schema->check_update(op.collection, current, op.fields));
+                        for (const auto& [name, v] : op.fields)
+                            w.fields[name] = v;
+                        break;
+                    }
+                    case WriteBatch::Op::Kind::remove:
+                    case WriteBatch::Op::Kind::restore:
+                        if (!exists) return Status::not_found(at() + " does not exist");
+                        w.fields[std::string(kDeletedField)] =
+                            Value(op.kind == WriteBatch::Op::Kind::remove);
+                        break;
+                }
+                out.rows.push_back(op.id);
+            }
+            Transaction txn;
+            txn.stamp = m.hlc->now();
+            out.stamp = txn.stamp;
+            for (auto& w : writes) {
+                for (auto& [name, v] : w.fields) {
+                    Stamp prev;
+                    if (w.cached->exists) {
+                        auto it = w.cached->state.fields.find(name);
+                        if (it != w.cached->state.fields.end()) prev = it->second.stamp;
+                    }
+                    txn.changes.push_back({*w.collection, w.id, name, std::move(v), prev, {}});
+                }
+            }
+            return m.merge_txn(txn, /*remote=*/false, nullptr);
+        });
+        if (!s.ok()) return s;
+        events = std::move(m.events);
+        m.events.clear();
+    }
+    impl_->notify(std::move(events));
+    return out;
+}
+
+Result<Uuid> Replica::create(std::string_view collection, Fields fields) {
+    WriteBatch b;
+    Uuid id = b.create(std::string(collection), std::move(fields));
+    auto r = commit(b);
+    if (!r.ok()) return r.status();
+    return id;
+}
+
+Status Replica::update(std::string_view collection, const Uuid& id, Fields changes) {
+    WriteBatch b;
+    b.update(std::string(collection), id, std::move(changes));
+    return commit(b).status();
+}
+
+Status Replica::remove(std::string_view collection, const Uuid& id) {
+    WriteBatch b;
+    b.remove(std::string(collection), id);
+    return commit(b).status();
+}
+
+Status Replica::restore(std::string_view collection, const Uuid& id) {
+    WriteBatch b;
+    b.restore(std::string(collection), id);
+    return commit(b).status();
+}
+
+Result<Record> Replica::get(std::string_view collection, const Uuid& id) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    m.cache.clear();
+    auto loaded = m.load(id);
+    if (!loaded.ok()) return loaded.status();
+    Impl::Cached c = std::move(**loaded);
+    m.cache.clear();
+    if (!c.exists || c.collection != collection)
+        return Status::not_found("no " + std::string(collection) + " record " + id.to_string());
+    return to_record(c.collection, id, c.state);
+}
+
+Result<std::vector<Record>> Replica::query(const Query& q) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    const CollectionDef* def = m.schema->collection(q.collection);
+    if (!def) return Status::invalid_argument("unknown collection '" + q.collection + "'");
+    std::string ref_field = q.ref_field.empty() ? def->learner_field : q.ref_field;
+    if (q.ref && ref_field.empty() && q.collection != "learners")
+        return Status::invalid_argument(q.collection + " has no learner field to filter on");
+    if (q.ref && !ref_field.empty()) {
+        const FieldDef* f = def->field(ref_field);
+        if (!f || f->type != FieldType::uuid)
+            return Status::invalid_argument(q.collection + "." + ref_field +
+                                            " is not a reference field");
+    }
+    if ((!q.from_date.empty() || !q.to_date.empty()) && def->date_field.empty())
+        return Status::invalid_argument(q.collection + " has no date field to filter on");
+    if (!q.from_date.empty() && !valid_day(q.from_date))
+        return Status::invalid_argument("from_date is not a date in the form YYYY-MM-DD");
+    if (!q.to_date.empty() && !valid_day(q.to_date))
+        return Status::invalid_argument("to_date is not a date in the form YYYY-MM-DD");
+
+    const bool by_index = q.ref && (ref_field == def->learner_field || ref_field.empty());
+    auto stmt =
+        m.db.prepare(by_index ? "SELECT id, hlc, node, state FROM rows WHERE collection=?1 "
+                                "AND learner=?2"
+                              : "SELECT id, hlc, node, state FROM rows WHERE collection=?1");
+    if (!stmt.ok()) return stmt.status();
+    stmt->bind(1, q.collection);
+    if (by_index) stmt->bind_blob(2, q.ref->raw());
+    std::vector<std::pair<std::string, Record>> found;
+    for (;;) {
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r) break;
+        auto id = Uuid::from_bytes(stmt->blob(0));
+        if (!id) return Status::corrupt("a row id is malformed");
+        Stamp rs = stamp_from(stmt->int64(1), stmt->blob(2));
+        auto plain = crypto::open(m.data_key, ad_row(q.collection, *id, rs), stmt->blob(3));
+        if (!plain.ok())
+            return Status::corrupt("record " + id->to_string() + ": " + plain.status().message());
+        auto state = decode_row_state(*plain);
+        if (!state.ok()) return state.status();
+        Record rec = to_record(q.collection, *id, *state);
+        if (rec.deleted && !q.include_deleted) continue;
+        if (q.ref && !by_index) {
+            auto it = rec.fields.find(ref_field);
+            if (it == rec.fields.end() || !it->second.is_string() ||
+                Uuid::parse(it->second.as_string()) != q.ref)
+                continue;
+        }
+        std::string day;
+        if (!def->date_field.empty()) {
+            auto it = rec.fields.find(def->date_field);
+            if (it != rec.fields.end() && it->second.is_string()) day = it->second.as_string();
+        }
+        if (!q.from_date.empty() && day.substr(0, 10) < q.from_date) continue;
+        if (!q.to_date.empty() && (day.empty() || day.substr(0, 10) > q.to_date)) continue;
+        found.emplace_back(std::move(day), std::move(rec));
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
+    });
+    std::vector<Record> out;
+    for (auto& [day, rec] : found) {
+        if (q.limit && out.size() >= q.limit) break;
+        out.push_back(std::move(rec));
+    }
+    return out;
+}
+
+Result<std::vector<Conflict>> Replica::conflicts(std::optional<Uuid> row) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    auto stmt = m.db.prepare(row ? "SELECT row, field, hlc, node, collection, body FROM conflicts "
+                                   "WHERE row=?1 ORDER BY row, field, hlc, node"
+                                 : "SELECT row, field, hlc, node, collection, body FROM conflicts "
+                                   "ORDER BY row, field, hlc, node");
+    if (!stmt.ok()) return stmt.status();
+    if (row) stmt->bind_blob(1, row->raw());
+    std::vector<Conflict> out;
+    m.cache.clear();
+    for (;;) {
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r) break;
+        Conflict c;
+        auto id = Uuid::from_bytes(stmt->blob(0));
+        if (!id) return Status::corrupt("a conflict's row id is malformed");
+        c.row = *id;
+        c.field = std::string(stmt->text(1));
+        c.loser = stamp_from(stmt->int64(2), stmt->blob(3));
+        c.collection = std::string(stmt->text(4));
+        auto plain = crypto::open(m.data_key, ad_conflict(c.collection, c.row, c.field, c.loser),
+                                  stmt->blob(5));
+        if (!plain.ok())
+            return Status::corrupt("conflict on record " + c.row.to_string() + ": " +
+                                   plain.status().message());
+        auto v = decode_value(*plain);
+        if (!v.ok()) return v.status();
+        c.loser_value = std::move(v).value();
+        auto loaded = m.load(c.row);
+        if (!loaded.ok()) return loaded.status();
+        auto it = (*loaded)->state.fields.find(c.field);
+        if (it != (*loaded)->state.fields.end()) {
+            c.winner = it->second.stamp;
+            c.winner_value = it->second.value;
+        }
+        out.push_back(std::move(c));
+    }
+    m.cache.clear();
+    return out;
+}
+
+Result<Stamp> Replica::resolve_conflict(const Uuid& row, std::string_view field, const Stamp& loser,
+                                        Resolution how, const Value& custom_value) {
+    std::vector<ChangeEvent> events;
+    Stamp stamp;
+    {
+        std::lock_guard g(impl_->mu);
+        auto& m = *impl_;
+        MS_RETURN_IF_ERROR(m.check_unlocked());
+        auto stmt = m.db.prepare(
+            "SELECT collection, body FROM conflicts WHERE row=?1 AND field=?2 AND hlc=?3 AND "
+            "node=?4");
+        if (!stmt.ok()) return stmt.status();
+        stmt->bind_blob(1, row.raw()).bind(2, field).bind(3, static_cast<std::int64_t>(loser.hlc));
+        stmt->bind_blob(4, loser.node.raw());
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r)
+            return Status::not_found("no open conflict on " + row.to_string() + "." +
+                                     std::string(field) + " losing at " + loser.to_string());
+        std::string collection(stmt->text(0));
+        auto plain =
+            crypto::open(m.data_key, ad_conflict(collection, row, field, loser), stmt->blob(1));
+        if (!plain.ok()) return plain.status();
+        auto loser_value = decode_value(*plain);
+        if (!loser_value.ok()) return loser_value.status();
+        stmt = sql::Stmt();
+
+        Status s = m.in_write_txn([&]() -> Status {
+            auto loaded = m.load(row);
+            if (!loaded.ok()) return loaded.status();
+            Impl::Cached& c = **loaded;
+            auto it = c.state.fields.find(field);
+            if (it == c.state.fields.end())
+                return Status::internal("conflict without a field state");
+            Value v;
+            switch (how) {
+                case Resolution::keep_winner:
+                    v = it->second.value;
+                    break;
+                case Resolution::take_loser:
+                    v = *loser_value;
+                    break;
+                case Resolution::custom:
+                    v = custom_value;
+                    break;
+            }
+            const CollectionDef* def = m.schema->collection(collection);
+            const FieldDef* fdef = def ? def->field(field) : nullptr;
+            if (fdef) {
+                MS_RETURN_IF_ERROR(m.schema->check_value(*def, *fdef, v));
+                if (fdef->required && v.is_null())
+                    return Status::validation(collection + "." + std::string(field) +
+                                              ": is required and cannot be cleared");
+            } else if (field == kDeletedField && !v.is_bool() && !v.is_null()) {
+                return Status::validation(collection + "._deleted: expected true or false");
+            }
+            Transaction txn;
+            txn.stamp = m.hlc->now();
+            txn.changes.push_back(
+                {collection, row, std::string(field), v, it->second.stamp, {loser}});
+            stamp = txn.stamp;
+            return m.merge_txn(txn, false, nullptr);
+        });
+        if (!s.ok()) return s;
+        events = std::move(m.events);
+        m.events.clear();
+    }
+    impl_->notify(std::move(events));
+    return stamp;
+}
+
+std::uint64_t Replica::observe(Observer observer) {
+    std::lock_guard g(impl_->obs_mu);
+    std::uint64_t id = impl_->next_observer++;
+    impl_->observers.emplace(id, std::make_shared<Observer>(std::move(observer)));
+    return id;
+}
+
+void Replica::unobserve(std::uint64_t id) {
+    std::lock_guard g(impl_->obs_mu);
+    impl_->observers.erase(id);
+}
+
+Result<std::vector<Transaction>> Replica::pending(std::size_t max) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    auto stmt = m.db.prepare(
+        "SELECT hlc, node, body FROM changes WHERE acked=0 AND origin=0 ORDER BY seq LIMIT ?1");
+    if (!stmt.ok()) return stmt.status();
+    stmt->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
+    std::vector<Transaction> out;
+    for (;;) {
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r) break;
+        Stamp s = stamp_from(stmt->int64(0), stmt->blob(1));
+        auto plain = crypto::open(m.data_key, ad_txn(s), stmt->blob(2));
+        if (!plain.ok())
+            return Status::corrupt("change log entry " + s.to_string() + ": " +
+                                   plain.status().message());
+        auto txn = decode_stored_transaction(*plain);
+        if (!txn.ok()) return txn.status();
+        if (txn->stamp != s)
+            return Status::corrupt("change log entry " + s.to_string() + " holds another stamp");
+        out.push_back(std::move(txn).value());
+    }
+    return out;
+}
+
+Status Replica::acknowledge(std::span<const Stamp> stamps) {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    if (stamps.empty()) return {};
+    return m.in_write_txn([&]() -> Status {
+        auto stmt =
+            m.db.prepare("UPDATE changes SET acked=1 WHERE hlc=?1 AND node=?2 AND origin=0");
+        if (!stmt.ok()) return stmt.status();
+        for (const auto& s : stamps)
+            MS_RETURN_IF_ERROR(stmt->reset()
+                                   .bind(1, static_cast<std::int64_t>(s.hlc))
+                                   .bind_blob(2, s.node.raw())
+                                   .run());
+        return {};
+    });
+}
+
+Result<ApplyReport> Replica::apply_remote(std::span<const Transaction> transactions) {
+    std::vector<ChangeEvent> events;
+    ApplyReport report;
+    {
+        std::lock_guard g(impl_->mu);
+        auto& m = *impl_;
+        MS_RETURN_IF_ERROR(m.check_unlocked());
+        if (transactions.empty()) return report;
+        const std::uint64_t clock_before = m.hlc->last();
+        Status s = m.in_write_txn([&]() -> Status {
+            std::set<Stamp> in_batch;
+            // Most of the time nothing is quarantined: then one query spares one per transaction.
+            auto probe = m.db.prepare("SELECT 1 FROM quarantine LIMIT 1");
+            if (!probe.ok()) return probe.status();
+            auto any = probe->step();
+            if (!any.ok()) return any.status();
+            const bool any_quarantined = *any;
+            for (const Transaction& txn : transactions) {
+                Status v = m.validate_remote(txn);
+                if (v.ok()) v = m.check_collections(txn);
+                if (v.code() == Code::io || v.code() == Code::corrupt) return v;
+                if (!v.ok()) {
+                    report.rejected.push_back({txn.stamp, v});
+                    continue;
+                }
+                if (!in_batch.insert(txn.stamp).second) {
+                    ++report.duplicates;
+                    continue;
+                }
+                auto exists = m.txn_exists(txn.stamp);
+                if (!exists.ok()) return exists.status();
+                bool held = false;
+                if (any_quarantined) {
+                    auto& fq = m.st.find_quarantine.reset()
+                                   .bind(1, static_cast<std::int64_t>(txn.stamp.hlc))
+                                   .bind_blob(2, txn.stamp.node.raw());
+                    auto r = fq.step();
+                    m.st.find_quarantine.reset();
+                    if (!r.ok()) return r.status();
+                    held = *r;
+                }
+                if (*exists || held) {
+                    ++report.duplicates;
+                    continue;
+                }
+                if (!m.hlc->acceptable(txn.stamp)) {
+                    std::string body =
+                        crypto::seal(m.data_key, ad_quarantine(txn.stamp), encode_transaction(txn));
+                    MS_RETURN_IF_ERROR(m.st.put_quarantine.reset()
+                                           .bind(1, static_cast<std::int64_t>(txn.stamp.hlc))
+                                           .bind_blob(2, txn.stamp.node.raw())
+                                           .bind(3, m.clock->now_ms())
+                                           .bind(4, static_cast<std::int64_t>(txn.changes.size()))
+                                           .bind_blob(5, body)
+                                           .run());
+                    ++report.quarantined;
+                    continue;
+                }
+                m.hlc->observe(txn.stamp);
+                MS_RETURN_IF_ERROR(m.merge_txn(txn, true, &report.conflicts_opened));
+                ++report.applied;
+                report.changes_applied += txn.changes.size();
+            }
+            return {};
+        });
+        if (!s.ok()) {
+            // Nothing was committed: the clock must not keep what it observed.
+            m.hlc = std::make_unique<Hlc>(m.node, m.clock, clock_before);
+            return s;
+        }
+        events = std::move(m.events);
+        m.events.clear();
+    }
+    impl_->notify(std::move(events));
+    return report;
+}
+
+Result<std::vector<QuarantinedTransaction>> Replica::quarantined() const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    auto stmt =
+        m.db.prepare("SELECT hlc, node, received_ms, changes FROM quarantine ORDER BY hlc, node");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<QuarantinedTransaction> out;
+    for (;;) {
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r) break;
+        QuarantinedTransaction q;
+        q.stamp = stamp_from(stmt->int64(0), stmt->blob(1));
+        q.received_ms = stmt->int64(2);
+        q.ahead_ms = static_cast<std::int64_t>(q.stamp.millis()) - q.received_ms;
+        q.changes = static_cast<std::size_t>(stmt->int64(3));
+        out.push_back(q);
+    }
+    return out;
+}
+
+Result<ApplyReport> Replica::release_quarantined(const Stamp& stamp) {
+    std::vector<ChangeEvent> events;
+    ApplyReport report;
+    {
+        std::lock_guard g(impl_->mu);
+        auto& m = *impl_;
+        MS_RETURN_IF_ERROR(m.check_unlocked());
+        auto stmt = m.db.prepare("SELECT body FROM quarantine WHERE hlc=?1 AND node=?2");
+        if (!stmt.ok()) return stmt.status();
+        stmt->bind(1, static_cast<std::int64_t>(stamp.hlc)).bind_blob(2, stamp.node.raw());
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        if (!*r) return Status::not_found("no quarantined transaction " + stamp.to_string());
+        auto plain = crypto::open(m.data_key, ad_quarantine(stamp), stmt->blob(0));
+        if (!plain.ok()) return plain.status();
+        auto txn = decode_stored_transaction(*plain);
+        if (!txn.ok()) return txn.status();
+        stmt = sql::Stmt();
+        const std::uint64_t clock_before = m.hlc->last();
+        Status s = m.in_write_txn([&]() -> Status {
+            auto del = m.db.prepare("DELETE FROM quarantine WHERE hlc=?1 AND node=?2");
+            if (!del.ok()) return del.status();
+            MS_RETURN_IF_ERROR(del->bind(1, static_cast<std::int64_t>(stamp.hlc))
+                                   .bind_blob(2, stamp.node.raw())
+                                   .run());
+            auto exists = m.txn_exists(stamp);
+            if (!exists.ok()) return exists.status();
+            if (*exists) {
+                ++report.duplicates;
+                return {};
+            }
+            // The clock follows only stamps that are no longer too far ahead: a released
+            // transaction must not drag every later local stamp into the future.
+            if (m.hlc->acceptable(txn->stamp)) m.hlc->observe(txn->stamp);
+            MS_RETURN_IF_ERROR(m.merge_txn(*txn, true, &report.conflicts_opened));
+            ++report.applied;
+            report.changes_applied += txn->changes.size();
+            return {};
+        });
+        if (!s.ok()) {
+            m.hlc = std::make_unique<Hlc>(m.node, m.clock, clock_before);
+            return s;
+        }
+        events = std::move(m.events);
+        m.events.clear();
+    }
+    impl_->notify(std::move(events));
+    return report;
+}
+
+Status Replica::discard_quarantined(const Stamp& stamp) {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    return m.in_write_txn([&]() -> Status {
+        auto del = m.db.prepare("DELETE FROM quarantine WHERE hlc=?1 AND node=?2");
+        if (!del.ok()) return del.status();
+        MS_RETURN_IF_ERROR(del->bind(1, static_cast<std::int64_t>(stamp.hlc))
+                               .bind_blob(2, stamp.node.raw())
+                               .run());
+        if (m.db.changes() == 0)
+            return Status::not_found("no quarantined transaction " + stamp.to_string());
+        return {};
+    });
+}
+
+Result<std::optional<std::string>> Replica::sync_value(std::string_view key) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    auto stmt = m.db.prepare("SELECT value FROM sync_state WHERE key=?1");
+    if (!stmt.ok()) return stmt.status();
+    stmt->bind(1, key);
+    auto r = stmt->step();
+    if (!r.ok()) return r.status();
+    if (!*r) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(stmt->blob(0)));
+}
+
+Status Replica::set_sync_value(std::string_view key, std::string_view value) {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    if (key.empty()) return Status::invalid_argument("sync value key is empty");
+    return m.in_write_txn([&]() -> Status {
+        auto stmt = m.db.prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES(?1, ?2)");
+        if (!stmt.ok()) return stmt.status();
+        return stmt->bind(1, key).bind_blob(2, value).run();
+    });
+}
+
+Result<ReplicaStatus> Replica::status() const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    ReplicaStatus st;
+    st.node = m.node;
+    st.schema_version = m.schema->version();
+    auto count = [&](const char* q) -> Result<std::size_t> {
+        auto stmt = m.db.prepare(q);
+        if (!stmt.ok()) return stmt.status();
+        auto r = stmt->step();
+        if (!r.ok()) return r.status();
+        return static_cast<std::size_t>(stmt->int64(0));
+    };
+    auto p = count("SELECT count(*) FROM changes WHERE acked=0 AND origin=0");
+    auto q = count("SELECT count(*) FROM quarantine");
+    auto c = count("SELECT count(*) FROM conflicts");
+    auto n = count("SELECT count(*) FROM rows");
+    for (auto* r : {&p, &q, &c, &n})
+        if (!r->ok()) return r->status();
+    st.pending_transactions = *p;
+    st.quarantined = *q;
+    st.open_conflicts = *c;
+    st.records = *n;
+    return st;
+}
+
+const Schema& Replica::schema() const noexcept {
+    return *impl_->schema;
+}
+const Uuid& Replica::node() const noexcept {
+    return impl_->node;
+}
+
+}  // namespace mentorsync

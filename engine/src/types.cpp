@@ -1,0 +1,142 @@
+#include "mentorsync/types.h"
+
+#include <sodium.h>
+
+#include <cstdio>
+
+namespace mentorsync {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+void append_json_string(std::string& out, const std::string& s) {
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+Uuid Uuid::random() {
+    Uuid u;
+    randombytes_buf(u.bytes.data(), u.bytes.size());
+    u.bytes[6] = static_cast<std::uint8_t>((u.bytes[6] & 0x0F) | 0x40);
+    u.bytes[8] = static_cast<std::uint8_t>((u.bytes[8] & 0x3F) | 0x80);
+    return u;
+}
+
+std::optional<Uuid> Uuid::parse(std::string_view text) {
+    if (text.size() != 36) return std::nullopt;
+    Uuid u;
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-') return std::nullopt;
+            ++i;
+            continue;
+        }
+        int hi = hex_value(text[i]);
+        int lo = hex_value(text[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        u.bytes[j++] = static_cast<std::uint8_t>(hi * 16 + lo);
+        i += 2;
+    }
+    return u;
+}
+
+std::optional<Uuid> Uuid::from_bytes(std::string_view raw) {
+    if (raw.size() != 16) return std::nullopt;
+    Uuid u;
+    for (std::size_t i = 0; i < 16; ++i)
+        u.bytes[i] = static_cast<std::uint8_t>(raw[i]);
+    return u;
+}
+
+bool Uuid::is_nil() const noexcept {
+    for (auto b : bytes)
+        if (b != 0) return false;
+    return true;
+}
+
+std::string Uuid::to_string() const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(36);
+    for (std::size_t i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+        s += kHex[bytes[i] >> 4];
+        s += kHex[bytes[i] & 0x0F];
+    }
+    return s;
+}
+
+std::string Stamp::to_string() const {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hlc));
+    return std::string(buf) + "@" + node.to_string();
+}
+
+std::string Value::to_display() const {
+    switch (kind()) {
+        case Kind::null:
+            return "null";
+        case Kind::boolean:
+            return as_bool() ? "true" : "false";
+        case Kind::integer:
+            return std::to_string(as_int());
+        case Kind::real: {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.17g", as_real());
+            return buf;
+        }
+        case Kind::string: {
+            std::string out;
+            append_json_string(out, as_string());
+            return out;
+        }
+        case Kind::list: {
+            std::string out = "[";
+            bool first = true;
+            for (const auto& v : as_list()) {
+                if (!first) out += ", ";
+                first = false;
+                out += v.to_display();
+            }
+            return out + "]";
+        }
+    }
+    return "?";
+}
+
+}  // namespace mentorsync
