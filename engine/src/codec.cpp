@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include "msgpack_util.h"
+
 #include <msgpack.hpp>
 
 #include <algorithm>
@@ -17,33 +19,10 @@ void pack_uuid(Packer& pk, const Uuid& u) {
 }
 
 void pack_string(Packer& pk, std::string_view s) {
-    pk.pack_str(static_cast<std::uint32_t>(s.size()));
-    pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+    mp::pack_str(pk, s);
 }
-
 void pack_value(Packer& pk, const Value& v) {
-    switch (v.kind()) {
-        case Value::Kind::null:
-            pk.pack_nil();
-            break;
-        case Value::Kind::boolean:
-            v.as_bool() ? pk.pack_true() : pk.pack_false();
-            break;
-        case Value::Kind::integer:
-            pk.pack_int64(v.as_int());
-            break;
-        case Value::Kind::real:
-            pk.pack_double(v.as_real());
-            break;
-        case Value::Kind::string:
-            pack_string(pk, v.as_string());
-            break;
-        case Value::Kind::list:
-            pk.pack_array(static_cast<std::uint32_t>(v.as_list().size()));
-            for (const auto& item : v.as_list())
-                pack_value(pk, item);
-            break;
-    }
+    mp::pack_value(pk, v);
 }
 
 void pack_stamp(Packer& pk, const Stamp& s) {

@@ -163,6 +163,9 @@ struct MENTORSYNC_API ChangeEvent {
     Uuid row;
     Stamp stamp;
     bool remote = false;
+    // The row was removed from this device by purge_learner() (it is gone, not deleted: get()
+    // answers not_found). `stamp` is then the row's last stamp.
+    bool purged = false;
 };
 using Observer = std::function<void(const std::vector<ChangeEvent>&)>;
 
@@ -179,6 +182,14 @@ struct MENTORSYNC_API ApplyReport {
     std::size_t changes_applied = 0;  // field changes in the applied transactions
     std::size_t conflicts_opened = 0;
     std::vector<Rejection> rejected;  // not valid for this schema: not stored
+};
+
+// What purge_learner() removed.
+struct MENTORSYNC_API PurgeReport {
+    std::size_t rows = 0;          // records of the learner (the learner record included)
+    std::size_t conflicts = 0;     // open conflicts on those records
+    std::size_t transactions = 0;  // change-log entries about them
+    std::size_t quarantined = 0;   // quarantined transactions about them
 };
 
 struct MENTORSYNC_API QuarantinedTransaction {
@@ -264,6 +275,23 @@ class MENTORSYNC_API Replica {
     Result<ApplyReport> release_quarantined(const Stamp& stamp);
     // Drops a quarantined transaction without merging it.
     Status discard_quarantined(const Stamp& stamp);
+
+    // Removes everything this device holds about one learner, in one durable transaction:
+    // every record whose learner is `learner` (in every collection; for `learners`, the record
+    // itself), the open conflicts on them, the change-log entries about them (a transaction
+    // that also touched another learner's records goes too, whole) and the quarantined
+    // transactions that touch them. Observers get a ChangeEvent with purged = true per record.
+    //
+    // Why: when a learner leaves a device's scope (the case moved to another mentor or closed),
+    // the server lists the learner in a pull's `purge` (docs/protocol.md, section 8) and the
+    // device must stop holding that learner's personal data. This is not a deletion that syncs:
+    // nothing is logged or pushed, and unacknowledged local edits of the learner are dropped
+    // (the server would refuse them as out of scope). If the learner comes back into scope,
+    // the server delivers the full history again and apply_remote() rebuilds the records.
+    //
+    // The clock stays monotonic: its last value is persisted before log entries are removed.
+    // Purging a learner the device does not hold is not an error (all counts zero).
+    Result<PurgeReport> purge_learner(const Uuid& learner);
 
     // Small values the sync session keeps (cursors, last sync time); stored unencrypted, so
     // never personal data.

@@ -1,0 +1,150 @@
+// The sync protocol's wire encoding of transactions (docs/protocol.md, section 6) and the
+// request-signing rules (section 5), shared by the engine's SyncSession, the server and any
+// test client. Pure functions: no I/O, no state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mentorsync/export.h"
+#include "mentorsync/schema.h"
+#include "mentorsync/status.h"
+#include "mentorsync/transaction.h"
+#include "mentorsync/types.h"
+
+namespace mentorsync::wire {
+
+// Protocol limits (docs/protocol.md, section 3).
+inline constexpr std::size_t kMaxBodyBytes = 4u << 20;
+inline constexpr std::size_t kMaxTransactionsPerPush = 1'000;
+inline constexpr std::size_t kMaxChangesPerTransaction = 1'000;
+inline constexpr std::size_t kMaxDepth = 16;
+inline constexpr std::size_t kMaxStringBytes = 64u << 10;
+inline constexpr std::size_t kMaxPullLimit = 1'000;
+inline constexpr std::size_t kDefaultPullLimit = 500;
+inline constexpr std::size_t kMaxCursorBytes = 1'024;
+inline constexpr std::int64_t kSignatureWindowMs = 300'000;
+
+// Appends the `txns` value (array [nodes, items]) for `transactions` to a msgpack buffer.
+// Known collections and fields of `schema` are written as numbers, others as strings.
+MENTORSYNC_API void append_transactions(std::string& out, const Schema& schema,
+                                        std::span<const Transaction> transactions);
+MENTORSYNC_API std::string encode_transactions(const Schema& schema,
+                                               std::span<const Transaction> transactions);
+
+// Decodes a `txns` value (the whole of `bytes`). Errors are Code::invalid_argument naming
+// what was wrong. Structural limits (counts, depth, string sizes) are enforced here; schema
+// validation of values is the receiver's job (Replica::apply_remote, the server).
+MENTORSYNC_API Result<std::vector<Transaction>> decode_transactions(const Schema& schema,
+                                                                    std::string_view bytes);
+
+// The exact string a device signs (section 5), from the request's parts.
+MENTORSYNC_API std::string signing_string(std::string_view method, std::string_view path,
+                                          std::string_view timestamp, std::string_view nonce,
+                                          std::string_view device_id, std::string_view body);
+
+// Ed25519 keys of a device.
+struct MENTORSYNC_API DeviceKeys {
+    std::array<std::uint8_t, 32> public_key{};
+    std::array<std::uint8_t, 64> secret_key{};  // keep in the platform keystore
+    static DeviceKeys generate();
+};
+
+// Lower-case hex of an Ed25519 signature of `message`.
+MENTORSYNC_API std::string sign_hex(const DeviceKeys& keys, std::string_view message);
+// Whether `signature_hex` (128 hex digits) is a valid signature of `message` by `public_key`.
+MENTORSYNC_API bool verify_hex(std::span<const std::uint8_t, 32> public_key,
+                               std::string_view message, std::string_view signature_hex);
+
+// ---- message bodies (sections 2, 4, 7, 8) ----------------------------------------------------
+// Encoders and strict decoders of every /v1/ body, shared by the engine's SyncSession, the
+// server and test doubles so that both ends read the contract the same way. Decoders ignore
+// unknown map keys (section 1) and answer a missing or mistyped key, trailing bytes, or a body
+// over the limits of section 3 with Code::invalid_argument naming the key or the limit.
+// error_reply_for() turns such an error into the HTTP status and code a server answers.
+
+// `error` (section 2).
+struct MENTORSYNC_API ErrorBody {
+    std::string code;
+    std::string message;
+    std::optional<std::int64_t> server_time_ms;
+};
+MENTORSYNC_API std::string encode_error(const ErrorBody& error);
+MENTORSYNC_API Result<ErrorBody> decode_error(std::string_view body);
+
+// The HTTP status and error code (section 2) a server answers for a body that failed one of
+// this file's decoders: 413 too_many_transactions, 400 too_deep, 400 string_too_long, or
+// 400 bad_request; the message is the decoder's.
+struct MENTORSYNC_API ErrorReply {
+    int http_status = 400;
+    ErrorBody body;
+};
+MENTORSYNC_API ErrorReply error_reply_for(const Status& decode_error);
+
+// POST /v1/enroll (section 4).
+struct MENTORSYNC_API EnrollRequest {
+    std::string code;
+    std::array<std::uint8_t, 32> public_key{};
+    Uuid node;
+    std::string label;  // <= 100 characters (UTF-8 code points)
+};
+struct MENTORSYNC_API EnrollResponse {
+    Uuid device_id;
+    Uuid user_id;
+    std::string role;  // "mentor" | "centre_staff"
+    std::int64_t server_time_ms = 0;
+};
+inline constexpr std::size_t kMaxLabelChars = 100;
+MENTORSYNC_API std::string encode_enroll_request(const EnrollRequest& request);
+MENTORSYNC_API Result<EnrollRequest> decode_enroll_request(std::string_view body);
+MENTORSYNC_API std::string encode_enroll_response(const EnrollResponse& response);
+MENTORSYNC_API Result<EnrollResponse> decode_enroll_response(std::string_view body);
+
+// POST /v1/sync/push (section 7).
+struct MENTORSYNC_API PushRequest {
+    Uuid batch;
+    std::vector<Transaction> txns;
+};
+struct MENTORSYNC_API PushResult {
+    enum class Kind : std::uint8_t { accepted = 0, held = 1, rejected = 2 };
+    Kind kind = Kind::accepted;
+    std::string code;  // rejected only: out_of_scope | invalid | future_stamp | foreign_node
+    std::string message;
+};
+struct MENTORSYNC_API PushResponse {
+    std::vector<PushResult> results;
+    std::int64_t server_time_ms = 0;
+};
+MENTORSYNC_API std::string encode_push_request(const Schema& schema, const Uuid& batch,
+                                               std::span<const Transaction> transactions);
+MENTORSYNC_API Result<PushRequest> decode_push_request(const Schema& schema, std::string_view body);
+MENTORSYNC_API std::string encode_push_response(const PushResponse& response);
+MENTORSYNC_API Result<PushResponse> decode_push_response(std::string_view body);
+
+// POST /v1/sync/pull (section 8).
+struct MENTORSYNC_API PullRequest {
+    std::string cursor;                  // opaque bytes, <= kMaxCursorBytes
+    std::optional<std::uint64_t> limit;  // as sent; the server clamps it to 1..kMaxPullLimit
+};
+struct MENTORSYNC_API PullResponse {
+    std::vector<Transaction> txns;
+    std::vector<Uuid> purge;
+    std::string cursor;
+    bool more = false;
+    std::int64_t server_time_ms = 0;
+};
+MENTORSYNC_API std::string encode_pull_request(const PullRequest& request);
+MENTORSYNC_API Result<PullRequest> decode_pull_request(std::string_view body);
+MENTORSYNC_API std::string encode_pull_response(const Schema& schema, const PullResponse& response);
+MENTORSYNC_API Result<PullResponse> decode_pull_response(const Schema& schema,
+                                                         std::string_view body);
+
+// Lower-case hex of SHA-256 of `bytes` (the last line of the signed string; batch identity).
+MENTORSYNC_API std::string sha256_hex(std::string_view bytes);
+
+}  // namespace mentorsync::wire

@@ -1,0 +1,646 @@
+// SyncSession against a small in-test responder, and Replica::purge_learner.
+//
+// FakeServer is a test double, not a server: it checks signatures, timestamps and nonces, keeps
+// batch answers for idempotency and a flat log of transactions, and answers per
+// docs/protocol.md using the wire functions. Scopes are not modelled; tests script purges.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "mentorsync/sync_session.h"
+#include "mentorsync/wire.h"
+#include "test_support.h"
+
+using namespace mentorsync;
+using mstest::TempDir;
+
+namespace {
+
+constexpr std::int64_t kNov2026 = 1'795'392'000'000;
+
+HttpResponse error(int status, std::string code, std::optional<std::int64_t> time = {}) {
+    return {status, wire::encode_error({std::move(code), "test double says no", time})};
+}
+
+struct FakeServer {
+    std::shared_ptr<ManualClock> clock;
+    Uuid device_id = Uuid::random();
+    wire::DeviceKeys keys = wire::DeviceKeys::generate();
+    Uuid device_node;  // the replica node bound to the device at enrollment
+    std::vector<Transaction> log;
+    std::set<Stamp> held;
+    std::map<Uuid, std::pair<std::string, std::string>> batches;  // id -> body hash, answer
+    std::set<std::string> nonces;
+    std::set<Stamp> refuse;   // pushed transactions to reject as out of scope
+    std::vector<Uuid> purge;  // sent with the next pull page, then forgotten
+    std::size_t applied_pushes = 0;
+    std::vector<HttpRequest> requests;
+
+    HttpResponse handle(const HttpRequest& r) {
+        requests.push_back(r);
+        auto h = [&](const char* name) { return r.header(name).value_or(""); };
+        if (h("Content-Type") != "application/msgpack") return error(415, "unsupported_media_type");
+        if (h("X-MS-Device").empty() || h("X-MS-Nonce").size() != 32)
+            return error(401, "unsigned", clock->now_ms());
+        if (h("X-MS-Device") != device_id.to_string())
+            return error(401, "unknown_device", clock->now_ms());
+        const std::string text = wire::signing_string(r.method, r.path, h("X-MS-Timestamp"),
+                                                      h("X-MS-Nonce"), h("X-MS-Device"), r.body);
+        if (!wire::verify_hex(keys.public_key, text, h("X-MS-Signature")))
+            return error(401, "bad_signature", clock->now_ms());
+        if (std::llabs(std::stoll(h("X-MS-Timestamp")) - clock->now_ms()) >
+            wire::kSignatureWindowMs)
+            return error(401, "stale_timestamp", clock->now_ms());
+        if (!nonces.insert(h("X-MS-Nonce")).second)
+            return error(401, "replayed_nonce", clock->now_ms());
+        if (r.path == "/v1/sync/push") return push(r.body);
+        if (r.path == "/v1/sync/pull") return pull(r.body);
+        return error(404, "not_found");
+    }
+
+    HttpResponse push(const std::string& body) {
+        auto req = wire::decode_push_request(Schema::programme(), body);
+        if (!req.ok()) {
+            auto e = wire::error_reply_for(req.status());
+            return {e.http_status, wire::encode_error(e.body)};
+        }
+        const std::string hash = wire::sha256_hex(body);
+        if (auto it = batches.find(req->batch); it != batches.end())
+            return it->second.first == hash ? HttpResponse{200, it->second.second}
+                                            : error(409, "batch_mismatch");
+        wire::PushResponse resp;
+        for (auto& t : req->txns) {
+            wire::PushResult res;
+            if (t.stamp.node != device_node) {
+                res = {wire::PushResult::Kind::rejected, "foreign_node", "not your node"};
+            } else if (refuse.count(t.stamp)) {
+                res = {wire::PushResult::Kind::rejected, "out_of_scope", "learner not assigned"};
+            } else if (!held.insert(t.stamp).second) {
+                res.kind = wire::PushResult::Kind::held;
+            } else {
+                log.push_back(t);
+            }
+            resp.results.push_back(res);
+        }
+        ++applied_pushes;
+        resp.server_time_ms = clock->now_ms();
+        auto answer = wire::encode_push_response(resp);
+        batches[req->batch] = {hash, answer};
+        return {200, answer};
+    }
+
+    // The cursor is the decimal position in the log; a device's own transactions are skipped.
+    HttpResponse pull(const std::string& body) {
+        auto req = wire::decode_pull_request(body);
+        if (!req.ok()) return error(400, "bad_request");
+        std::size_t pos = req->cursor.empty() ? 0 : std::stoul(req->cursor);
+        const std::size_t limit = std::clamp<std::size_t>(req->limit.value_or(500), 1, 1000);
+        wire::PullResponse resp;
+        while (pos < log.size() && resp.txns.size() < limit) {
+            if (log[pos].stamp.node != device_node) resp.txns.push_back(log[pos]);
+            ++pos;
+        }
+        resp.more = pos < log.size();
+        resp.cursor = std::to_string(pos);
+        resp.purge = std::exchange(purge, {});
+        resp.server_time_ms = clock->now_ms();
+        return {200, wire::encode_pull_response(Schema::programme(), resp)};
+    }
+
+    void add(std::span<const Transaction> txns) {
+        for (const auto& t : txns)
+            if (held.insert(t.stamp).second) log.push_back(t);
+    }
+};
+
+// A replica, its clock, and a session enrolled with the fake server.
+struct Device {
+    TempDir dir;
+    std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(kNov2026);
+    std::unique_ptr<Replica> replica;
+    FakeServer server;
+    std::unique_ptr<SyncSession> session;
+
+    explicit Device(SyncOptions options = {}) {
+        replica = mstest::open_replica(dir.file("tablet.db"), "pass", clock);
+        server.clock = clock;
+        server.device_node = replica->node();
+        if (!options.clock) options.clock = clock;
+        session = std::make_unique<SyncSession>(
+            *replica, DeviceIdentity{server.device_id, server.keys}, std::move(options));
+    }
+
+    // Drives one whole sync; returns the final step (done or failed).
+    SyncStep sync(int max_requests = 100) {
+        session->start();
+        for (int i = 0; i < max_requests; ++i) {
+            auto req = session->next_request();
+            INFO((req.ok() ? "" : req.status().to_string()));
+            REQUIRE(req.ok());
+            SyncStep step = session->handle_response(server.handle(*req));
+            if (step.kind != SyncStep::Kind::next) return step;
+        }
+        FAIL("the sync did not finish");
+        return {};
+    }
+};
+
+std::vector<Transaction> take_all(Replica& r) {
+    auto p = r.pending(1'000'000);
+    REQUIRE(p.ok());
+    std::vector<Stamp> s;
+    for (const auto& t : *p)
+        s.push_back(t.stamp);
+    REQUIRE(r.acknowledge(s).ok());
+    return std::move(p).value();
+}
+
+std::size_t count_records(Replica& r, const std::string& collection) {
+    Query q;
+    q.collection = collection;
+    q.include_deleted = true;
+    auto rows = r.query(q);
+    REQUIRE(rows.ok());
+    return rows->size();
+}
+
+}  // namespace
+
+// ---- purge_learner -----------------------------------------------------------------------------
+
+TEST_CASE("purging a learner removes its records, log and conflicts and nothing else", "[purge]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pass", clock);
+    auto b = mstest::open_replica(dir.file("b.db"), "pass", clock);
+
+    auto anna = a->create("learners", mstest::learner_fields("Anna Testa"));
+    auto juris = a->create("learners", mstest::learner_fields("Juris Testa"));
+    REQUIRE(anna.ok());
+    REQUIRE(juris.ok());
+    auto anna_contact = a->create("contacts", mstest::contact_fields(*anna, "first"));
+    auto juris_contact = a->create("contacts", mstest::contact_fields(*juris, "first"));
+    REQUIRE(a->create("absences", mstest::absence_fields(*anna)).ok());
+    REQUIRE(a->create("absences", mstest::absence_fields(*juris)).ok());
+    // One transaction about both learners: logged without a single learner.
+    WriteBatch both;
+    both.update("learners", *anna, {{"grade", 9}});
+    both.update("learners", *juris, {{"grade", 9}});
+    REQUIRE(a->commit(both).ok());
+    auto history = take_all(*a);
+    REQUIRE(b->apply_remote(history).ok());
+
+    // Concurrent edits on both learners' contacts open a conflict on each side.
+    clock->advance(1'000);
+    REQUIRE(a->update("contacts", *anna_contact, {{"duration_min", 50}}).ok());
+    REQUIRE(a->update("contacts", *juris_contact, {{"duration_min", 50}}).ok());
+    REQUIRE(b->update("contacts", *anna_contact, {{"duration_min", 55}}).ok());
+    REQUIRE(b->update("contacts", *juris_contact, {{"duration_min", 55}}).ok());
+    REQUIRE(b->apply_remote(take_all(*a)).ok());
+    REQUIRE(b->conflicts()->size() == 2);
+
+    // A quarantined transaction about each learner.
+    auto far = std::make_shared<ManualClock>(kNov2026 + 3'600'000);
+    auto c = mstest::open_replica(dir.file("c.db"), "pass", far);
+    REQUIRE(c->apply_remote(history).ok());
+    REQUIRE(c->create("absences", mstest::absence_fields(*anna, "2026-12-01")).ok());
+    REQUIRE(c->create("absences", mstest::absence_fields(*juris, "2026-12-01")).ok());
+    REQUIRE(b->apply_remote(take_all(*c)).ok());
+    REQUIRE(b->quarantined()->size() == 2);
+
+    std::vector<ChangeEvent> seen;
+    b->observe([&](const std::vector<ChangeEvent>& evs) {
+        seen.insert(seen.end(), evs.begin(), evs.end());
+    });
+    const auto before = *b->status();
+    auto report = b->purge_learner(*anna);
+    INFO((report.ok() ? "" : report.status().to_string()));
+    REQUIRE(report.ok());
+    CHECK(report->rows == 3);  // the learner, a contact, an absence
+    CHECK(report->conflicts == 1);
+    CHECK(report->quarantined == 1);
+    // Anna's three creations, the two-learner transaction, her contact edits (local and remote).
+    CHECK(report->transactions == 6);
+
+    CHECK(b->get("learners", *anna).status().code() == Code::not_found);
+    CHECK(b->get("contacts", *anna_contact).status().code() == Code::not_found);
+    CHECK(b->get("learners", *juris).ok());
+    CHECK(b->get("contacts", *juris_contact).ok());
+    CHECK(count_records(*b, "absences") == 1);
+    auto conflicts = b->conflicts();
+    REQUIRE(conflicts->size() == 1);
+    CHECK(conflicts->at(0).row == *juris_contact);
+    REQUIRE(b->quarantined()->size() == 1);
+    const auto after = *b->status();
+    CHECK(after.records == before.records - 3);
+    // b's own unsent edit of Anna's contact is gone; its edit of Juris's is still pending.
+    CHECK(after.pending_transactions == before.pending_transactions - 1);
+    REQUIRE(seen.size() == 3);
+    for (const auto& e : seen) {
+        CHECK(e.purged);
+        CHECK(e.row != *juris);
+    }
+
+    // Purging again, or a learner never held, finds nothing.
+    auto again = b->purge_learner(*anna);
+    REQUIRE(again.ok());
+    CHECK(again->rows + again->transactions + again->conflicts + again->quarantined == 0);
+}
+
+TEST_CASE("a purged learner comes back when its transactions are delivered again", "[purge]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pass", clock);
+    auto b = mstest::open_replica(dir.file("b.db"), "pass", clock);
+    auto anna = a->create("learners", mstest::learner_fields());
+    REQUIRE(anna.ok());
+    auto contact = a->create("contacts", mstest::contact_fields(*anna, "we met"));
+    REQUIRE(contact.ok());
+    REQUIRE(a->update("contacts", *contact, {{"duration_min", 30}}).ok());
+    auto history = take_all(*a);
+    REQUIRE(b->apply_remote(history).ok());
+    REQUIRE(b->purge_learner(*anna).ok());
+    REQUIRE(b->get("contacts", *contact).status().code() == Code::not_found);
+
+    auto rep = b->apply_remote(history);
+    REQUIRE(rep.ok());
+    CHECK(rep->applied == history.size());
+    CHECK(rep->duplicates == 0);
+    auto rec = b->get("contacts", *contact);
+    REQUIRE(rec.ok());
+    CHECK(rec->fields.at("duration_min") == Value(30));
+    CHECK(rec->fields.at("notes") == Value("we met"));
+    CHECK(b->get("learners", *anna).ok());
+}
+
+TEST_CASE("purging keeps the clock ahead of every stamp it issued, across a restart", "[purge]") {
+    TempDir dir;
+    auto path = dir.file("a.db");
+    auto clock = std::make_shared<ManualClock>(kNov2026 + 60'000);
+    Stamp purged_stamp;
+    Uuid juris;
+    {
+        auto a = mstest::open_replica(path, "pass", clock);
+        auto j = a->create("learners", mstest::learner_fields("Juris"));
+        REQUIRE(j.ok());
+        juris = *j;
+        WriteBatch wb;
+        const Uuid anna = wb.create("learners", mstest::learner_fields("Anna"));
+        auto c = a->commit(wb);
+        REQUIRE(c.ok());
+        purged_stamp = c->stamp;  // the greatest stamp in the log
+        clock->set(kNov2026);     // the wall clock steps back a minute
+        auto rep = a->purge_learner(anna);
+        REQUIRE(rep.ok());
+        REQUIRE(rep->transactions == 1);
+    }
+    auto a = mstest::open_replica(path, "pass", clock);
+    REQUIRE(a->update("learners", juris, {{"grade", 9}}).ok());
+    auto rec = a->get("learners", juris);
+    REQUIRE(rec.ok());
+    CHECK(rec->updated.hlc > purged_stamp.hlc);
+}
+
+// ---- SyncSession -------------------------------------------------------------------------------
+
+TEST_CASE("a sync pushes pending transactions in batches, then pulls every page", "[sync]") {
+    SyncOptions opts;
+    opts.push_batch = 2;
+    opts.pull_limit = 3;
+    std::vector<SyncProgress> reports;
+    opts.on_progress = [&](const SyncProgress& p) { reports.push_back(p); };
+    Device dev(opts);
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+
+    // Another device's seven transactions are on the server.
+    TempDir other_dir;
+    auto other = mstest::open_replica(other_dir.file("o.db"), "pass", dev.clock);
+    auto learner = other->create("learners", mstest::learner_fields("Līga"));
+    REQUIRE(learner.ok());
+    for (int i = 0; i < 6; ++i)
+        REQUIRE(other
+                    ->create("absences",
+                             mstest::absence_fields(*learner, "2026-11-1" + std::to_string(i)))
+                    .ok());
+    dev.server.add(take_all(*other));
+
+    SyncStep step = dev.sync();
+    INFO(step.status.to_string());
+    REQUIRE(step.kind == SyncStep::Kind::done);
+    CHECK_FALSE(dev.session->running());
+
+    // 3 pushes (2 + 2 + 1) with distinct batch ids, then pulls of 3: the log holds the other
+    // device's 7 then our 5, which are not returned to us: pages 0-2, 3-5, then 6 (and ours).
+    std::vector<std::string> paths;
+    std::set<Uuid> batch_ids;
+    std::set<std::string> nonces;
+    for (const auto& r : dev.server.requests) {
+        paths.push_back(r.path);
+        nonces.insert(*r.header("x-ms-nonce"));
+        if (r.path == "/v1/sync/push")
+            batch_ids.insert(wire::decode_push_request(Schema::programme(), r.body)->batch);
+    }
+    CHECK(paths == std::vector<std::string>{"/v1/sync/push", "/v1/sync/push", "/v1/sync/push",
+                                            "/v1/sync/pull", "/v1/sync/pull", "/v1/sync/pull"});
+    CHECK(batch_ids.size() == 3);
+    CHECK(nonces.size() == dev.server.requests.size());
+    CHECK(dev.server.log.size() == 12);
+    CHECK(dev.replica->status()->pending_transactions == 0);
+    CHECK(dev.replica->get("learners", *learner).ok());
+    CHECK(count_records(*dev.replica, "absences") == 6);
+    CHECK(dev.replica->sync_value("pull.cursor")->value_or("") == "12");
+
+    const SyncProgress& p = dev.session->progress();
+    CHECK(p.pushed == 5);
+    CHECK(p.acked == 5);
+    CHECK(p.rejected == 0);
+    CHECK(p.pulled == 7);
+    CHECK(p.applied == 7);
+    CHECK(p.requests == 6);
+    REQUIRE(reports.size() == 6);
+    CHECK(reports[2].pushed == 5);
+    CHECK(reports[3].pulled == 3);
+    CHECK(dev.session->clock_skew_ms() == 0);
+
+    // A second sync has nothing to push and pulls one empty page from the stored cursor.
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    REQUIRE(dev.server.requests.size() == 1);
+    CHECK(wire::decode_pull_request(dev.server.requests[0].body)->cursor == "12");
+    CHECK(dev.session->progress().pulled == 0);
+}
+
+TEST_CASE("a push whose answer was lost is sent again with the same batch id", "[sync]") {
+    Device dev;
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    dev.session->start();
+    auto first = dev.session->next_request();
+    REQUIRE(first.ok());
+    dev.server.handle(*first);  // stored by the server; the answer never arrives
+    REQUIRE(dev.server.log.size() == 1);
+    SyncStep lost = dev.session->handle_transport_error("connection reset");
+    CHECK(lost.kind == SyncStep::Kind::failed);
+    CHECK(lost.transient);
+    CHECK(lost.status.code() == Code::io);
+    CHECK(lost.retry_after_ms >= 800);
+    CHECK(lost.retry_after_ms <= 1200);
+    CHECK(dev.session->running());
+
+    auto retry = dev.session->next_request();
+    REQUIRE(retry.ok());
+    CHECK(retry->body == first->body);  // same batch id, same transactions
+    CHECK(retry->header("X-MS-Nonce") != first->header("X-MS-Nonce"));
+    SyncStep step = dev.session->handle_response(dev.server.handle(*retry));
+    REQUIRE(step.kind == SyncStep::Kind::next);
+    CHECK(dev.server.applied_pushes == 1);  // the stored answer, nothing applied twice
+    CHECK(dev.server.log.size() == 1);
+    CHECK(dev.replica->status()->pending_transactions == 0);
+    CHECK(dev.session->progress().acked == 1);
+
+    // Lost answers back off: 1 s, 2 s, 4 s ... capped at 5 minutes, each ±20 %.
+    auto pull = dev.session->next_request();
+    REQUIRE(pull.ok());
+    CHECK(pull->path == "/v1/sync/pull");
+    std::int64_t base = 1'000;
+    for (int i = 0; i < 12; ++i) {
+        SyncStep s = dev.session->handle_transport_error("timeout");
+        CHECK(s.retry_after_ms >= base * 8 / 10);
+        CHECK(s.retry_after_ms <= base * 12 / 10);
+        base = std::min<std::int64_t>(base * 2, 300'000);
+    }
+    REQUIRE(dev.session->handle_response(dev.server.handle(*dev.session->next_request())).kind ==
+            SyncStep::Kind::done);
+    // A new sync starts the backoff again from one second.
+    dev.session->start();
+    REQUIRE(dev.session->next_request().ok());
+    CHECK(dev.session->handle_transport_error("timeout").retry_after_ms <= 1'200);
+}
+
+TEST_CASE("a stale timestamp is transient and reports the clock skew", "[sync]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026 + 10 * 60'000);  // server ahead
+    dev.session->start();
+    auto req = dev.session->next_request();
+    REQUIRE(req.ok());
+    SyncStep step = dev.session->handle_response(dev.server.handle(*req));
+    CHECK(step.kind == SyncStep::Kind::failed);
+    CHECK(step.transient);
+    CHECK(step.server_code == "stale_timestamp");
+    CHECK(step.retry_after_ms >= 800);
+    REQUIRE(dev.session->clock_skew_ms().has_value());
+    CHECK(*dev.session->clock_skew_ms() == 10 * 60'000);
+    CHECK(step.status.message().find("600 s behind the server's") != std::string::npos);
+
+    // Once the device clock is corrected, the same sync goes through.
+    dev.clock->set(kNov2026 + 10 * 60'000);
+    auto again = dev.session->next_request();
+    REQUIRE(again.ok());
+    CHECK(dev.session->handle_response(dev.server.handle(*again)).kind == SyncStep::Kind::done);
+    CHECK(*dev.session->clock_skew_ms() == 0);
+}
+
+TEST_CASE("answers map to transient or permanent failures as the protocol says", "[sync]") {
+    struct Case {
+        HttpResponse response;
+        bool transient;
+    };
+    const std::vector<Case> cases = {
+        {error(500, "internal"), true},
+        {error(503, "unavailable"), true},
+        {{502, "<html>Bad gateway</html>"}, true},
+        {{200, "<html>Welcome to Hotel Wi-Fi</html>"}, true},
+        {error(401, "replayed_nonce", kNov2026), true},
+        {error(401, "bad_signature", kNov2026), false},
+        {error(401, "unknown_device", kNov2026), false},
+        {error(403, "device_revoked"), false},
+        {error(400, "bad_request"), false},
+        {error(409, "batch_mismatch"), false},
+        {error(413, "body_too_large"), false},
+        {error(415, "unsupported_media_type"), false},
+        {{204, ""}, false},
+        {{302, ""}, false},
+    };
+    for (const auto& c : cases) {
+        Device dev;
+        REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+        dev.session->start();
+        REQUIRE(dev.session->next_request().ok());
+        SyncStep step = dev.session->handle_response(c.response);
+        INFO(c.response.status << " " << step.status.to_string());
+        CHECK(step.kind == SyncStep::Kind::failed);
+        CHECK(step.transient == c.transient);
+        CHECK(dev.session->running() == c.transient);
+        CHECK_FALSE(step.status.message().empty());
+        if (!c.transient) {
+            CHECK(step.retry_after_ms == 0);
+            CHECK(dev.session->next_request().status().code() == Code::invalid_argument);
+        }
+    }
+}
+
+TEST_CASE("a 413 is permanent and the next sync sends smaller batches", "[sync]") {
+    SyncOptions opts;
+    opts.push_batch = 8;
+    Device dev(opts);
+    for (int i = 0; i < 8; ++i)
+        REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    dev.session->start();
+    auto req = dev.session->next_request();
+    REQUIRE(req.ok());
+    CHECK(wire::decode_push_request(Schema::programme(), req->body)->txns.size() == 8);
+    SyncStep step = dev.session->handle_response(error(413, "body_too_large"));
+    CHECK(step.kind == SyncStep::Kind::failed);
+    CHECK_FALSE(step.transient);
+    CHECK(step.server_code == "body_too_large");
+    CHECK(step.status.message().find("413 body_too_large") != std::string::npos);
+    CHECK_FALSE(dev.session->running());
+
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    const auto& first = dev.server.requests.at(0);
+    REQUIRE(first.path == "/v1/sync/push");
+    auto decoded = wire::decode_push_request(Schema::programme(), first.body);
+    CHECK(decoded->txns.size() == 4);
+    CHECK(decoded->batch != wire::decode_push_request(Schema::programme(), req->body)->batch);
+    CHECK(dev.replica->status()->pending_transactions == 0);
+}
+
+TEST_CASE("rejected transactions are recorded, shown and not sent again", "[sync]") {
+    Device dev;
+    auto kept = dev.replica->create("learners", mstest::learner_fields());
+    auto refused = dev.replica->commit([] {
+        WriteBatch b;
+        b.create("learners", mstest::learner_fields());
+        return b;
+    }());
+    REQUIRE(kept.ok());
+    REQUIRE(refused.ok());
+    dev.server.refuse.insert(refused->stamp);
+
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().rejected == 1);
+    CHECK(dev.session->progress().acked == 1);
+    auto rejected = dev.session->rejected();
+    REQUIRE(rejected.ok());
+    REQUIRE(rejected->size() == 1);
+    CHECK(rejected->at(0).stamp == refused->stamp);
+    CHECK(rejected->at(0).code == "out_of_scope");
+    CHECK(rejected->at(0).message == "learner not assigned");
+    CHECK(dev.replica->status()->pending_transactions == 1);  // it stays in the log
+
+    // The next sync does not send it; after retry_rejected() it goes again.
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    REQUIRE(dev.server.requests.size() == 1);
+    CHECK(dev.server.requests[0].path == "/v1/sync/pull");
+
+    dev.server.refuse.clear();
+    REQUIRE(dev.session->retry_rejected().ok());
+    CHECK(dev.session->rejected()->empty());
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().acked == 1);
+    CHECK(dev.replica->status()->pending_transactions == 0);
+}
+
+TEST_CASE("a pull page purges the learners it lists before applying its transactions",
+          "[sync][purge]") {
+    Device dev;
+    TempDir other_dir;
+    auto other = mstest::open_replica(other_dir.file("o.db"), "pass", dev.clock);
+    auto anna = other->create("learners", mstest::learner_fields("Anna"));
+    auto juris = other->create("learners", mstest::learner_fields("Juris"));
+    REQUIRE(anna.ok());
+    REQUIRE(juris.ok());
+    REQUIRE(other->create("contacts", mstest::contact_fields(*anna)).ok());
+    REQUIRE(other->create("contacts", mstest::contact_fields(*juris)).ok());
+    dev.server.add(take_all(*other));
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    REQUIRE(count_records(*dev.replica, "contacts") == 2);
+
+    // Anna's case moves to another mentor; the same page brings a new absence of Juris.
+    REQUIRE(other->create("absences", mstest::absence_fields(*juris)).ok());
+    dev.server.add(take_all(*other));
+    dev.server.purge = {*anna};
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().learners_purged == 1);
+    CHECK(dev.session->progress().applied == 1);
+    CHECK(dev.replica->get("learners", *anna).status().code() == Code::not_found);
+    CHECK(dev.replica->get("learners", *juris).ok());
+    CHECK(count_records(*dev.replica, "contacts") == 1);
+    CHECK(count_records(*dev.replica, "absences") == 1);
+}
+
+TEST_CASE("a pull answered with more=true and no progress does not loop for ever", "[sync]") {
+    Device dev;
+    dev.session->start();
+    REQUIRE(dev.session->next_request().ok());
+    wire::PullResponse stuck;
+    stuck.more = true;
+    SyncStep step =
+        dev.session->handle_response({200, wire::encode_pull_response(Schema::programme(), stuck)});
+    CHECK(step.kind == SyncStep::Kind::failed);
+    CHECK_FALSE(step.transient);
+}
+
+TEST_CASE("the session refuses calls out of order and survives garbage answers", "[sync]") {
+    Device dev;
+    CHECK(dev.session->next_request().status().code() == Code::invalid_argument);
+    CHECK(dev.session->handle_response({200, ""}).status.code() == Code::invalid_argument);
+    dev.session->start();
+    CHECK(dev.session->handle_response({200, ""}).status.code() == Code::invalid_argument);
+
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+        dev.session->start();
+        REQUIRE(dev.session->next_request().ok());
+        std::string body(rng() % 64, '\0');
+        for (auto& c : body)
+            c = static_cast<char>(rng());
+        SyncStep s = dev.session->handle_response({200 + static_cast<int>(rng() % 400), body});
+        CHECK(s.kind == SyncStep::Kind::failed);
+    }
+}
+
+TEST_CASE("enrollment builds the documented request and reads the answer", "[sync][enroll]") {
+    const auto keys = wire::DeviceKeys::generate();
+    const Uuid node = Uuid::random();
+    auto req = enrollment_request("ABCD-2345", keys, node, "Ilzes planšete");
+    REQUIRE(req.ok());
+    CHECK(req->method == "POST");
+    CHECK(req->path == "/v1/enroll");
+    CHECK(req->header("content-type") == "application/msgpack");
+    CHECK_FALSE(req->header("X-MS-Signature").has_value());
+    auto body = wire::decode_enroll_request(req->body);
+    REQUIRE(body.ok());
+    CHECK(body->code == "ABCD-2345");
+    CHECK(body->public_key == keys.public_key);
+    CHECK(body->node == node);
+    CHECK(body->label == "Ilzes planšete");
+
+    CHECK(enrollment_request("", keys, node, "x").status().code() == Code::invalid_argument);
+    CHECK(enrollment_request("c", keys, node, std::string(101, 'x')).status().message() ==
+          "the device label has 101 characters, more than 100");
+    CHECK(enrollment_request("c", keys, node, "\xff").status().code() == Code::invalid_argument);
+
+    wire::EnrollResponse er{Uuid::random(), Uuid::random(), "mentor", kNov2026};
+    auto ok = parse_enrollment_response({200, wire::encode_enroll_response(er)});
+    REQUIRE(ok.ok());
+    CHECK(ok->device_id == er.device_id);
+    CHECK(ok->user_id == er.user_id);
+    CHECK(ok->role == "mentor");
+    CHECK(ok->server_time_ms == kNov2026);
+
+    auto refused = parse_enrollment_response(error(403, "enrollment_invalid"));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == Code::invalid_argument);
+    CHECK(refused.status().message() ==
+          "enrollment refused (403 enrollment_invalid): test double says no");
+    CHECK(parse_enrollment_response(error(503, "unavailable")).status().code() == Code::io);
+    CHECK(parse_enrollment_response({200, "junk"}).status().code() == Code::invalid_argument);
+}
