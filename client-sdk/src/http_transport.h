@@ -1,0 +1,84 @@
+// The built-in HTTP(S) transport: moves a SyncSession's requests to the sync server over
+// Boost.Beast and feeds back the answers, with retry, backoff and cancellation. The session
+// (engine/include/mentorsync/sync_session.h) holds all protocol logic; this file only carries
+// bytes. Used by the client SDK's C ABI and by the integration tests.
+//
+// Thread-safety: an HttpTransport is used by one thread at a time (it owns one connection).
+// run_sync() blocks the calling thread; progress and cancellation callbacks run on it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mentorsync/status.h"
+#include "mentorsync/sync_session.h"
+
+namespace mentorsync::client {
+
+// Where the server is: parsed from "http://host:port" or "https://host[:port]".
+struct Endpoint {
+    std::string host;
+    std::string port;
+    bool tls = false;
+    std::string base_path;  // any path prefix before /v1/, without a trailing slash
+
+    // Errors: Code::invalid_argument naming what is wrong with the URL.
+    static Result<Endpoint> parse(std::string_view url);
+};
+
+struct TransportOptions {
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds request_timeout{60'000};  // one request, sending and reading
+    std::string ca_file;      // TLS: extra trust anchors (PEM); empty: the system store only
+    bool verify_peer = true;  // TLS: never switch off outside tests
+    std::size_t max_response_bytes = 64u << 20;
+};
+
+class HttpTransport {
+  public:
+    HttpTransport(Endpoint endpoint, TransportOptions options = {});
+    ~HttpTransport();
+    HttpTransport(const HttpTransport&) = delete;
+    HttpTransport& operator=(const HttpTransport&) = delete;
+
+    // Sends one request and reads the whole answer, reusing the connection when the server keeps
+    // it alive. Errors (Code::io) mean the request may or may not have arrived: no connection,
+    // timeout, TLS failure, connection closed mid-answer. Every request of the protocol is safe
+    // to repeat.
+    Result<HttpResponse> send(const HttpRequest& request);
+    // Drops the connection (the next send() reconnects).
+    void disconnect();
+
+    const Endpoint& endpoint() const noexcept;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct RunOptions {
+    // Give up after this many consecutive transient failures (0: never).
+    int max_attempts = 8;
+    // Asked before every request and while waiting; returning true stops the sync with
+    // Code::closed ("cancelled") and leaves everything consistent for the next sync.
+    std::function<bool()> cancelled;
+    // Waits between retries; tests replace it to skip the sleeping. Default: sleeps in slices
+    // of at most 100 ms, checking `cancelled`.
+    std::function<void(std::int64_t ms)> sleep;
+};
+
+// Runs one whole sync (session.start() ... done): sends each request, retries transient
+// failures after the session's suggested delay, stops on permanent ones. Returns the final
+// progress; on failure, the Status of the step that failed.
+Result<SyncProgress> run_sync(SyncSession& session, HttpTransport& transport,
+                              const RunOptions& options = {});
+
+// Enrolls this device (docs/protocol.md section 4) with one request.
+Result<Enrollment> enroll(HttpTransport& transport, std::string_view code,
+                          const wire::DeviceKeys& keys, const Uuid& node, std::string_view label);
+
+}  // namespace mentorsync::client

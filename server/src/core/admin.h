@@ -1,0 +1,139 @@
+// The admin API: organisation data, learners and cases, enrollment codes and devices.
+//
+// Learners and assignments are written as ordinary engine transactions stamped with the
+// server's own node, through the same ledger as device pushes, so they reach tablets through
+// pull like any other change, are part of the full history, and move scopes (an assignment
+// gives its mentor and centre access to the learner). Like pushes, each write is applied to the
+// merged state (merged_state.h) after its history commit; the views read it back.
+//
+// Cases and scope: a mentor's devices hold a learner while ANY of the mentor's cases of that
+// learner is open or paused (and a centre's, while any case the centre owns is). assign() moves
+// a case (other open cases are closed); assign() with `shared` adds a co-mentor and keeps them;
+// close_case() ends one case without a successor.
+//
+// Thread-safety: like the store; each write is one store transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/merged_state.h"
+#include "core/store.h"
+#include "mentorsync/clock.h"
+#include "mentorsync/schema.h"
+
+namespace mentorsync::server {
+
+struct LearnerInput {
+    std::string name;
+    std::int64_t birth_year = 0;
+    Uuid school_id;
+    Uuid municipality_id;
+    std::int64_t grade = 0;
+    std::string education;  // general | vocational
+    std::string viis_link;  // optional
+};
+
+struct AssignInput {
+    Uuid learner;
+    Uuid mentor;                 // a user with role mentor
+    std::optional<Uuid> centre;  // default: the mentor's institution
+    std::string start_date;      // YYYY-MM-DD; default: today (UTC)
+    // Co-mentoring: other mentors' open or paused cases of the learner stay as they are, so
+    // every one of those mentors keeps receiving (and may edit) the learner's records. Without
+    // it, assign() is a move and closes them.
+    bool shared = false;
+};
+
+struct AssignResult {
+    Uuid assignment;           // the open assignment now
+    std::vector<Uuid> closed;  // assignments closed by the move
+    std::vector<Uuid> kept;    // other open or paused cases left as they were (shared)
+    bool unchanged = false;    // the learner was already assigned so
+};
+
+struct CloseCaseInput {
+    Uuid assignment;
+    std::string reason = "other";  // an assignments.closing_reason value
+    std::string end_date;          // YYYY-MM-DD; default: today (UTC)
+};
+
+struct CloseCaseResult {
+    Uuid learner;
+    Uuid mentor;
+    // The mentor still has another open or paused case of the learner, so their devices keep
+    // it; otherwise they purge it on their next pull.
+    bool mentor_keeps_learner = false;
+};
+
+struct IssuedCode {
+    std::string code;  // shown once: only its keyed hash is stored
+    Uuid user;
+    std::int64_t expires_ms = 0;
+};
+
+class Admin {
+  public:
+    // `state` receives every write after its history commit and serves the views. Null only
+    // in tests of the history alone; the views then fail with Code::unsupported.
+    Admin(std::shared_ptr<ServerStore> store, std::shared_ptr<MergedState> state,
+          std::shared_ptr<const WallClock> clock = {}, const Schema* schema = nullptr);
+
+    // Opens (creating if allowed) the data directory's store, and its merged state (always
+    // created when missing: it is rebuilt from the history). When the state cannot be opened
+    // and `require_state` is false, the failure is logged (`state_unavailable`) and the admin
+    // works without it: revoking a device must not wait for a damaged state.db, and writes
+    // stay in the history, which the server's state catches up with.
+    static Result<std::unique_ptr<Admin>> open(const std::string& data_dir, bool create,
+                                               std::shared_ptr<const WallClock> clock = {},
+                                               LogSink log = {}, bool require_state = true);
+
+    Result<Uuid> add_municipality(const std::string& name);
+    Result<Uuid> add_institution(const std::string& name, InstitutionKind kind,
+                                 const Uuid& municipality);
+    Result<Uuid> add_user(Role role, const std::optional<Uuid>& institution,
+                          const std::string& display_name);
+    Result<Uuid> add_learner(const LearnerInput& in);
+    // Opens a case of the learner with the mentor. An open or paused case with another mentor
+    // or centre is closed (reason "transferred") in the same transaction, so the old mentor
+    // loses the learner at the very seq the new one gains it. With in.shared, only the mentor's
+    // own case at another centre is closed; other mentors' cases stay (in `kept`).
+    Result<AssignResult> assign(const AssignInput& in);
+    // Closes one open or paused case without moving it. The mentor's devices purge the learner
+    // unless another of the mentor's cases of it is still open or paused. Errors: not_found (no
+    // such case), invalid_argument (already closed), validation (reason or date).
+    Result<CloseCaseResult> close_case(const CloseCaseInput& in);
+
+    // --- views of the merged state (values included: for the administrator, never logs) ----
+    // Every record of the learner, deleted ones included. not_found for an unknown learner.
+    Result<std::vector<Record>> learner_records(const Uuid& learner);
+    // Open conflicts, of one learner's records or of all.
+    Result<std::vector<Conflict>> conflicts(std::optional<Uuid> learner = std::nullopt);
+    Result<IssuedCode> issue_enrollment_code(const Uuid& user);
+    Status revoke_device(const Uuid& device);
+    Result<std::vector<Device>> list_devices();
+
+    ServerStore& store() { return *store_; }
+    MergedState* state() { return state_.get(); }
+
+  private:
+    // Stamps `changes` with the server's node and applies them through the ledger.
+    Status write(std::vector<Change> changes);
+    std::string today() const;
+    void apply_to_state();
+
+    std::shared_ptr<ServerStore> store_;
+    std::shared_ptr<MergedState> state_;
+    std::shared_ptr<const WallClock> clock_;
+    const Schema& schema_;
+};
+
+// The command line `mentorsync-server admin <command> --data-dir DIR [options]`. argv may start
+// with the program name followed by "admin" (as main() receives it) or with the program name
+// only. Returns the exit code: 0 done, 1 failure, 2 usage error.
+int run_admin(int argc, char** argv);
+
+}  // namespace mentorsync::server

@@ -1,0 +1,426 @@
+// `mentorsync-server admin <command> --data-dir DIR [options]`: the administrators' command line.
+// Output is one JSON object per line on stdout; errors are one JSON object on stderr
+// ({"ok":false,"error":<code>,"message":...}) after which usage errors also print the usage text.
+// Exit codes: 0 done, 1 the command failed, 2 the command line is wrong.
+// Names typed here (users, learners) are never echoed back by the commands that write them:
+// their output carries ids only. The list and view commands (list-users, list-devices,
+// show-learner, conflicts) print names, labels and record values: this is the administrator's
+// own tool on the server. None of it ever goes to a log.
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/admin.h"
+
+namespace mentorsync::server {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUsage = R"(usage: mentorsync-server admin <command> --data-dir DIR [options]
+
+commands:
+  init                                   create DIR, server.key (mode 0600) and server.db
+  add-municipality --name NAME
+  add-institution  --name NAME --municipality ID --kind school|youth_centre
+  add-user         --role mentor|centre_staff|coordinator|admin --name NAME
+                   [--institution ID]    (required for mentor and centre_staff)
+  add-learner      --name NAME --birth-year YYYY --school ID --municipality ID
+                   --grade N --education general|vocational [--viis-link TEXT]
+  assign           --learner ID --mentor USER_ID [--centre INSTITUTION_ID]
+                   [--start-date YYYY-MM-DD] [--shared]
+                   opens the learner's case with the mentor; an open case with another
+                   mentor is closed, so that mentor's devices purge the learner. --shared:
+                   co-mentoring, the other mentors' open cases stay and every one of them
+                   receives and may edit the learner's records
+  close-case       --assignment ID [--reason goals_met|moved_away|left_education|declined|
+                   transferred|other] [--end-date YYYY-MM-DD]
+                   closes one case (default reason other, end date today); the mentor's
+                   devices purge the learner unless another of their cases of it is open
+  show-learner     --learner ID          every record of the learner in the merged state:
+                   fields, deleted, per-field stamps (record values: keep the output safe)
+  conflicts        [--learner ID]        open conflicts: winner and loser values and stamps
+  enroll-code      --user USER_ID        prints a one-time code (valid 72 h) once
+  revoke-device    --device DEVICE_ID
+  list-devices
+  list-users
+  list-institutions
+  list-municipalities
+
+Output: one JSON object per line. Exit codes: 0 ok, 1 failure, 2 usage error.
+)";
+
+struct UsageError {
+    std::string message;
+};
+
+struct Spec {
+    std::set<std::string> required;
+    std::set<std::string> optional;
+    std::set<std::string> flags;  // options without a value
+};
+
+const std::map<std::string, Spec>& commands() {
+    static const std::map<std::string, Spec> c = {
+        {"init", {{}, {}, {}}},
+        {"add-municipality", {{"name"}, {}, {}}},
+        {"add-institution", {{"name", "municipality", "kind"}, {}, {}}},
+        {"add-user", {{"role", "name"}, {"institution"}, {}}},
+        {"add-learner",
+         {{"name", "birth-year", "school", "municipality", "grade", "education"},
+          {"viis-link"},
+          {}}},
+        {"assign", {{"learner", "mentor"}, {"centre", "start-date"}, {"shared"}}},
+        {"close-case", {{"assignment"}, {"reason", "end-date"}, {}}},
+        {"show-learner", {{"learner"}, {}, {}}},
+        {"conflicts", {{}, {"learner"}, {}}},
+        {"enroll-code", {{"user"}, {}, {}}},
+        {"revoke-device", {{"device"}, {}, {}}},
+        {"list-devices", {{}, {}, {}}},
+        {"list-users", {{}, {}, {}}},
+        {"list-institutions", {{}, {}, {}}},
+        {"list-municipalities", {{}, {}, {}}},
+    };
+    return c;
+}
+
+class Args {
+  public:
+    Args(const Spec& spec, const std::vector<std::string>& words) {
+        for (std::size_t i = 0; i < words.size(); ++i) {
+            const std::string& w = words[i];
+            if (w.rfind("--", 0) != 0) throw UsageError{"unexpected argument '" + w + "'"};
+            std::string name = w.substr(2), value;
+            if (spec.flags.count(name)) {
+                if (!values_.emplace(name, "").second)
+                    throw UsageError{"--" + name + " given twice"};
+                continue;
+            }
+            if (auto eq = name.find('='); eq != std::string::npos) {
+                if (spec.flags.count(name.substr(0, eq)))
+                    throw UsageError{"--" + name.substr(0, eq) + " takes no value"};
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            } else {
+                if (i + 1 >= words.size()) throw UsageError{"--" + name + " needs a value"};
+                value = words[++i];
+            }
+            if (name != "data-dir" && !spec.required.count(name) && !spec.optional.count(name))
+                throw UsageError{"unknown option --" + name + " for this command"};
+            if (!values_.emplace(name, value).second)
+                throw UsageError{"--" + name + " given twice"};
+        }
+        if (!values_.count("data-dir")) throw UsageError{"--data-dir is required"};
+        for (const auto& r : spec.required)
+            if (!values_.count(r)) throw UsageError{"--" + r + " is required"};
+    }
+    const std::string& get(const std::string& name) const { return values_.at(name); }
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    Uuid uuid(const std::string& name) const {
+        auto u = Uuid::parse(get(name));
+        if (!u) throw UsageError{"--" + name + ": not a UUID"};
+        return *u;
+    }
+    std::int64_t integer(const std::string& name) const {
+        const std::string& v = get(name);
+        std::size_t used = 0;
+        try {
+            long long n = std::stoll(v, &used);
+            if (used == v.size()) return n;
+        } catch (const std::exception&) {
+        }
+        throw UsageError{"--" + name + ": not a whole number"};
+    }
+
+  private:
+    std::map<std::string, std::string> values_;
+};
+
+void print(const json& j) {
+    std::cout << j.dump() << "\n";
+}
+
+int failure(const Status& s) {
+    json j{{"ok", false}, {"error", std::string(code_name(s.code()))}, {"message", s.message()}};
+    std::cerr << j.dump() << "\n";
+    return 1;
+}
+
+int usage_error(const std::string& message) {
+    json j{{"ok", false}, {"error", "usage"}, {"message", message}};
+    std::cerr << j.dump() << "\n" << kUsage;
+    return 2;
+}
+
+json value_json(const Value& v) {
+    switch (v.kind()) {
+        case Value::Kind::null:
+            return nullptr;
+        case Value::Kind::boolean:
+            return v.as_bool();
+        case Value::Kind::integer:
+            return v.as_int();
+        case Value::Kind::real:
+            return v.as_real();
+        case Value::Kind::string:
+            return v.as_string();
+        case Value::Kind::list: {
+            json out = json::array();
+            for (const Value& item : v.as_list())
+                out.push_back(value_json(item));
+            return out;
+        }
+    }
+    return nullptr;
+}
+
+// A stamp as the engine prints it (Stamp::to_string): 16 hex digits of hlc, and the node.
+json stamp_json(const Stamp& s) {
+    const std::string text = s.to_string();
+    return {{"hlc", text.substr(0, text.find('@'))}, {"node", s.node.to_string()}};
+}
+
+json record_json(const Uuid& learner, const Record& r) {
+    json fields = json::object();
+    for (const auto& [name, value] : r.fields)
+        fields[name] = value_json(value);
+    json stamps = json::object();
+    for (const auto& [name, stamp] : r.stamps)
+        stamps[name] = stamp_json(stamp);
+    return {{"learner_id", learner.to_string()},
+            {"collection", r.collection},
+            {"id", r.id.to_string()},
+            {"deleted", r.deleted},
+            {"fields", fields},
+            {"stamps", stamps},
+            {"updated", stamp_json(r.updated)}};
+}
+
+json conflict_json(const std::optional<Uuid>& learner, const Conflict& c) {
+    json winner = stamp_json(c.winner);
+    winner["value"] = value_json(c.winner_value);
+    json loser = stamp_json(c.loser);
+    loser["value"] = value_json(c.loser_value);
+    return {{"learner_id", learner ? json(learner->to_string()) : json(nullptr)},
+            {"collection", c.collection},
+            {"row", c.row.to_string()},
+            {"field", c.field},
+            {"winner", winner},
+            {"loser", loser}};
+}
+
+// --reason is checked here, like --kind, so a typo is a usage error listing the choices.
+std::string closing_reason(const Args& a) {
+    if (!a.has("reason")) return "other";
+    const FieldDef* f = Schema::programme().collection("assignments")->field("closing_reason");
+    for (const std::string& allowed : f->allowed)
+        if (allowed == a.get("reason")) return allowed;
+    std::string choices;
+    for (const std::string& allowed : f->allowed)
+        choices += (choices.empty() ? "" : ", ") + allowed;
+    throw UsageError{"--reason: expected one of " + choices};
+}
+
+json device_json(const Device& d) {
+    json j{{"device_id", d.id.to_string()}, {"user_id", d.user.to_string()},
+           {"node", d.node.to_string()},    {"label", d.label},
+           {"revoked", d.revoked},          {"enrolled_ms", d.enrolled_ms}};
+    j["last_seen_ms"] = d.last_seen_ms ? json(*d.last_seen_ms) : json(nullptr);
+    return j;
+}
+
+int run(const std::string& command, const Args& a) {
+    const bool create = command == "init";
+    // Only the views need the merged state; every other command still works (and logs a
+    // warning) when state.db is damaged, so that e.g. revoking a lost tablet never waits.
+    const bool views = command == "show-learner" || command == "conflicts";
+    auto opened = Admin::open(a.get("data-dir"), create, {}, {}, /*require_state=*/views);
+    if (!opened.ok()) return failure(opened.status());
+    Admin& admin = **opened;
+
+    if (command == "init") {
+        print({{"ok", true},
+               {"data_dir", a.get("data-dir")},
+               {"server_node", admin.store().server_node().to_string()}});
+        return 0;
+    }
+    if (command == "add-municipality") {
+        auto id = admin.add_municipality(a.get("name"));
+        if (!id.ok()) return failure(id.status());
+        print({{"ok", true}, {"municipality_id", id->to_string()}});
+        return 0;
+    }
+    if (command == "add-institution") {
+        auto kind = parse_institution_kind(a.get("kind"));
+        if (!kind) throw UsageError{"--kind: expected school or youth_centre"};
+        auto id = admin.add_institution(a.get("name"), *kind, a.uuid("municipality"));
+        if (!id.ok()) return failure(id.status());
+        print({{"ok", true}, {"institution_id", id->to_string()}});
+        return 0;
+    }
+    if (command == "add-user") {
+        auto role = parse_role(a.get("role"));
+        if (!role) throw UsageError{"--role: expected mentor, centre_staff, coordinator or admin"};
+        std::optional<Uuid> inst;
+        if (a.has("institution")) inst = a.uuid("institution");
+        auto id = admin.add_user(*role, inst, a.get("name"));
+        if (!id.ok()) return failure(id.status());
+        print({{"ok", true}, {"user_id", id->to_string()}, {"role", a.get("role")}});
+        return 0;
+    }
+    if (command == "add-learner") {
+        LearnerInput in;
+        in.name = a.get("name");
+        in.birth_year = a.integer("birth-year");
+        in.school_id = a.uuid("school");
+        in.municipality_id = a.uuid("municipality");
+        in.grade = a.integer("grade");
+        in.education = a.get("education");
+        if (a.has("viis-link")) in.viis_link = a.get("viis-link");
+        auto id = admin.add_learner(in);
+        if (!id.ok()) return failure(id.status());
+        print({{"ok", true}, {"learner_id", id->to_string()}});
+        return 0;
+    }
+    if (command == "assign") {
+        AssignInput in;
+        in.learner = a.uuid("learner");
+        in.mentor = a.uuid("mentor");
+        if (a.has("centre")) in.centre = a.uuid("centre");
+        if (a.has("start-date")) in.start_date = a.get("start-date");
+        in.shared = a.has("shared");
+        auto r = admin.assign(in);
+        if (!r.ok()) return failure(r.status());
+        json closed = json::array(), kept = json::array();
+        for (const Uuid& c : r->closed)
+            closed.push_back(c.to_string());
+        for (const Uuid& c : r->kept)
+            kept.push_back(c.to_string());
+        print({{"ok", true},
+               {"assignment_id", r->assignment.to_string()},
+               {"closed", closed},
+               {"kept", kept},
+               {"unchanged", r->unchanged}});
+        return 0;
+    }
+    if (command == "close-case") {
+        CloseCaseInput in;
+        in.assignment = a.uuid("assignment");
+        in.reason = closing_reason(a);
+        if (a.has("end-date")) in.end_date = a.get("end-date");
+        auto r = admin.close_case(in);
+        if (!r.ok()) return failure(r.status());
+        print({{"ok", true},
+               {"assignment_id", in.assignment.to_string()},
+               {"learner_id", r->learner.to_string()},
+               {"mentor_id", r->mentor.to_string()},
+               {"mentor_keeps_learner", r->mentor_keeps_learner}});
+        return 0;
+    }
+    if (command == "show-learner") {
+        const Uuid learner = a.uuid("learner");
+        auto records = admin.learner_records(learner);
+        if (!records.ok()) return failure(records.status());
+        for (const Record& r : *records)
+            print(record_json(learner, r));
+        return 0;
+    }
+    if (command == "conflicts") {
+        std::optional<Uuid> learner;
+        if (a.has("learner")) learner = a.uuid("learner");
+        auto all = admin.conflicts(learner);
+        if (!all.ok()) return failure(all.status());
+        for (const Conflict& c : *all) {
+            std::optional<Uuid> of = learner;
+            if (!of) {
+                auto row = admin.store().find_row(c.row);
+                if (!row.ok()) return failure(row.status());
+                if (*row) of = (*row)->learner;
+            }
+            print(conflict_json(of, c));
+        }
+        return 0;
+    }
+    if (command == "enroll-code") {
+        auto r = admin.issue_enrollment_code(a.uuid("user"));
+        if (!r.ok()) return failure(r.status());
+        print({{"ok", true},
+               {"code", r->code},
+               {"user_id", r->user.to_string()},
+               {"expires_ms", r->expires_ms}});
+        return 0;
+    }
+    if (command == "revoke-device") {
+        Status s = admin.revoke_device(a.uuid("device"));
+        if (!s.ok()) return failure(s);
+        print({{"ok", true}, {"device_id", a.get("device")}, {"revoked", true}});
+        return 0;
+    }
+    if (command == "list-devices") {
+        auto all = admin.list_devices();
+        if (!all.ok()) return failure(all.status());
+        for (const Device& d : *all)
+            print(device_json(d));
+        return 0;
+    }
+    if (command == "list-users") {
+        auto all = admin.store().list_users();
+        if (!all.ok()) return failure(all.status());
+        for (const User& u : *all) {
+            json j{{"user_id", u.id.to_string()},
+                   {"role", std::string(role_name(u.role))},
+                   {"name", u.display_name}};
+            j["institution_id"] = u.institution ? json(u.institution->to_string()) : json(nullptr);
+            print(j);
+        }
+        return 0;
+    }
+    if (command == "list-institutions") {
+        auto all = admin.store().list_institutions();
+        if (!all.ok()) return failure(all.status());
+        for (const Institution& i : *all)
+            print({{"institution_id", i.id.to_string()},
+                   {"municipality_id", i.municipality.to_string()},
+                   {"kind", std::string(institution_kind_name(i.kind))},
+                   {"name", i.name}});
+        return 0;
+    }
+    if (command == "list-municipalities") {
+        auto all = admin.store().list_municipalities();
+        if (!all.ok()) return failure(all.status());
+        for (const Municipality& m : *all)
+            print({{"municipality_id", m.id.to_string()}, {"name", m.name}});
+        return 0;
+    }
+    return usage_error("unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int run_admin(int argc, char** argv) {
+    std::vector<std::string> words(argv + std::min(argc, 1), argv + argc);
+    if (!words.empty() && words.front() == "admin") words.erase(words.begin());
+    if (words.empty()) return usage_error("no command given");
+    const std::string command = words.front();
+    if (command == "help" || command == "--help" || command == "-h") {
+        std::cout << kUsage;
+        return 0;
+    }
+    auto it = commands().find(command);
+    if (it == commands().end()) return usage_error("unknown command '" + command + "'");
+    try {
+        Args args(it->second, std::vector<std::string>(words.begin() + 1, words.end()));
+        return run(command, args);
+    } catch (const UsageError& e) {
+        return usage_error(e.message);
+    } catch (const std::exception& e) {
+        return failure(Status::internal(e.what()));
+    }
+}
+
+}  // namespace mentorsync::server

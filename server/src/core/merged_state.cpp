@@ -1,0 +1,304 @@
+#include "core/merged_state.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace mentorsync::server {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// RFC 3339 UTC with milliseconds, as the HTTP layer's Logger writes it, so one log shipper
+// configuration reads both. Log time is real time even when a test injects a manual clock.
+std::string now_rfc3339() {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+// Codes that mean "this file is not a state.db we can use": the replica holds nothing the
+// history cannot rebuild, so the message tells the administrator how to get a fresh one.
+bool unusable_file(Code c) {
+    return c == Code::wrong_key || c == Code::corrupt || c == Code::locked_out ||
+           c == Code::unsupported;
+}
+
+}  // namespace
+
+void log_event(const LogSink& sink, std::string_view level, std::string_view event,
+               std::initializer_list<LogField> fields) {
+    nlohmann::ordered_json j;
+    j["time"] = now_rfc3339();
+    j["level"] = level;
+    j["event"] = event;
+    for (const LogField& f : fields) {
+        if (const auto* s = std::get_if<std::string>(&f.value))
+            j[std::string(f.key)] = *s;
+        else
+            j[std::string(f.key)] = std::get<std::int64_t>(f.value);
+    }
+    // Invalid UTF-8 cannot occur (ids, codes and numbers only), but a log line must never
+    // throw: replace rather than fail.
+    const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (sink) {
+        sink(line);
+    } else {
+        static std::mutex mu;  // lines from several threads never interleave
+        std::lock_guard lock(mu);
+        std::cerr << line << '\n';
+    }
+}
+
+MergedState::MergedState(std::shared_ptr<ServerStore> store, MergedStateOptions options)
+    : store_(std::move(store)), options_(std::move(options)) {
+    if (!options_.clock) options_.clock = SystemClock::shared();
+    path_ = (fs::path(options_.data_dir) / "state.db").string();
+}
+
+MergedState::~MergedState() = default;
+
+Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerStore> store,
+                                                       MergedStateOptions options) {
+    if (!store) return Status::invalid_argument("no store given");
+    if (options.data_dir.empty()) return Status::invalid_argument("no data directory given");
+    std::shared_ptr<MergedState> self(new MergedState(std::move(store), std::move(options)));
+    MS_RETURN_IF_ERROR(self->open_replica());
+    MS_RETURN_IF_ERROR(self->check_belongs());
+    auto replayed = self->catch_up();
+    if (!replayed.ok()) return replayed.status();
+    if (*replayed > 0) {
+        // Normal operation applies each transaction right after its commit; a replay at open
+        // means the state was new, deleted or behind (a crash between the two commits).
+        auto applied = self->applied_seq();
+        log_event(self->options_.log, "info", "state_replayed",
+                  {{"transactions", *replayed}, {"applied_seq", applied.ok() ? *applied : -1}});
+    }
+    return self;
+}
+
+Status MergedState::open_replica() {
+    OpenOptions o;
+    o.path = path_;
+    o.create_if_missing = true;
+    // NORMAL, not FULL: a power loss may roll back the last applies, together with the applied
+    // seq recorded after them (one WAL file, commits lost only as a suffix), and the next
+    // catch-up re-applies them from the history. The history itself is synchronous=FULL.
+    o.durability = Durability::normal;
+    o.clock = options_.clock;
+    o.schema = options_.schema;
+    auto r = Replica::open(o, store_->key().state_unlock_key());
+    if (!r.ok()) {
+        if (unusable_file(r.status().code()))
+            return Status(r.status().code(),
+                          "state.db: " + r.status().message() +
+                              ". It holds only what server.db's history rebuilds: move it (and "
+                              "state.db-wal, state.db-shm) out of the data directory and start "
+                              "again to rebuild it");
+        return Status(r.status().code(), "state.db: " + r.status().message());
+    }
+    replica_ = std::move(r).value();
+    return {};
+}
+
+// A state.db must have been built from this server.db's history: the same server node, and no
+// seq beyond the history's head. Anything else (another installation's file, or server.db
+// restored from a backup older than state.db) is rebuilt from the history.
+Status MergedState::check_belongs() {
+    const std::string mine = store_->server_node().to_string();
+    auto node = replica_->sync_value(kServerNodeKey);
+    if (!node.ok()) return node.status();
+    if (*node && **node != mine) return rebuild("state.db belongs to another server node");
+    // Read the state's seq before the history's head: the history is committed first, so the
+    // head read second is never below an applied seq written by another process meanwhile.
+    auto applied = stored_applied_seq();
+    if (!applied.ok()) return applied.status();
+    auto head = store_->head_seq();
+    if (!head.ok()) return head.status();
+    if (*applied > *head)
+        return rebuild(
+            "state.db has applied seqs beyond the history's head (was server.db "
+            "restored from a backup?)");
+    if (!*node) return replica_->set_sync_value(kServerNodeKey, mine);
+    return {};
+}
+
+Status MergedState::rebuild(std::string_view reason) {
+    log_event(options_.log, "warn", "state_rebuild", {{"reason", std::string(reason)}});
+    replica_.reset();
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        fs::remove(path_ + suffix, ec);
+        if (ec) return Status::io("cannot remove " + path_ + suffix + ": " + ec.message());
+    }
+    MS_RETURN_IF_ERROR(open_replica());
+    return replica_->set_sync_value(kServerNodeKey, store_->server_node().to_string());
+}
+
+Result<std::int64_t> MergedState::stored_applied_seq() const {
+    auto v = replica_->sync_value(kAppliedSeqKey);
+    if (!v.ok()) return v.status();
+    if (!*v) return std::int64_t{0};
+    std::int64_t seq = 0;
+    const std::string& text = **v;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
+    if (ec != std::errc() || end != text.data() + text.size() || seq < 0)
+        return Status::corrupt(
+            "state.db: the applied seq is not a number; move state.db away "
+            "to rebuild it from the history");
+    return seq;
+}
+
+Result<std::int64_t> MergedState::applied_seq() const {
+    return stored_applied_seq();
+}
+
+Result<std::int64_t> MergedState::catch_up() {
+    std::lock_guard lock(catch_up_mu_);
+    return catch_up_locked();
+}
+
+void MergedState::catch_up_after_commit(std::string_view what) {
+    auto r = catch_up();
+    if (!r.ok())
+        log_event(options_.log, "error", "state_apply_failed",
+                  {{"after", std::string(what)},
+                   {"code", std::string(code_name(r.status().code()))},
+                   {"error", r.status().message()}});
+}
+
+Result<std::int64_t> MergedState::catch_up_locked() {
+    auto applied = stored_applied_seq();
+    if (!applied.ok()) return applied.status();
+    auto head = store_->head_seq();
+    if (!head.ok()) return head.status();
+    if (*applied > *head)
+        return Status::corrupt("state.db has applied seq " + std::to_string(*applied) +
+                               " beyond the history's head " + std::to_string(*head) +
+                               "; reopen the data directory to rebuild it");
+    std::int64_t done = 0;
+    for (std::int64_t from = *applied + 1; from <= *head;) {
+        const std::int64_t to = std::min(*head, from + kCatchUpBatch - 1);
+        std::vector<StoredTxn> batch;
+        std::vector<Transaction> txns;
+        for (std::int64_t seq = from; seq <= to; ++seq) {
+            auto t = store_->load_txn(seq);
+            if (!t.ok()) return t.status();
+            txns.push_back(t->txn);
+            batch.push_back(std::move(t).value());
+        }
+        auto report = replica_->apply_remote(txns);
+        if (!report.ok()) return report.status();
+        MS_RETURN_IF_ERROR(handle_report(*report, batch));
+        // Recorded after the apply is durable: a crash in between re-applies this batch (as
+        // duplicates) instead of skipping it. Never moved backwards, in case another process
+        // got further meanwhile.
+        auto current = stored_applied_seq();
+        if (!current.ok()) return current.status();
+        if (*current < to)
+            MS_RETURN_IF_ERROR(replica_->set_sync_value(kAppliedSeqKey, std::to_string(to)));
+        done += to - from + 1;
+        from = to + 1;
+    }
+    return done;
+}
+
+// The history accepted every transaction it holds, so the replica should merge each one. A
+// rejection means the engine's schema check disagrees with the ledger's (a bug, or a schema
+// mismatch between builds): logged by seq, stamp and code — never the message, which may quote
+// a value — and skipped, since the history cannot be changed.
+//
+// Quarantine: the server accepts stamps up to 300 s ahead of its clock and the replica
+// quarantines those more than 5 minutes ahead of the same clock, so only a server clock stepped
+// back between acceptance and apply (or before a replay) lands here. The history is the truth
+// and tablets receive these transactions, so they are released into the merge at once, with
+// a warning that the server's clock moved.
+Status MergedState::handle_report(const ApplyReport& report, const std::vector<StoredTxn>& batch) {
+    if (!report.rejected.empty()) {
+        std::map<Stamp, std::int64_t> seq_of;
+        for (const StoredTxn& t : batch)
+            seq_of.emplace(t.txn.stamp, t.seq);
+        for (const Rejection& r : report.rejected) {
+            auto it = seq_of.find(r.stamp);
+            log_event(options_.log, "warn", "state_rejected",
+                      {{"seq", it == seq_of.end() ? std::int64_t{-1} : it->second},
+                       {"stamp", r.stamp.to_string()},
+                       {"code", std::string(code_name(r.reason.code()))}});
+        }
+    }
+    if (report.quarantined == 0) return {};
+    auto held = replica_->quarantined();
+    if (!held.ok()) return held.status();
+    for (const QuarantinedTransaction& q : *held) {
+        log_event(options_.log, "warn", "state_quarantined",
+                  {{"stamp", q.stamp.to_string()}, {"ahead_ms", q.ahead_ms}});
+        auto released = replica_->release_quarantined(q.stamp);
+        if (!released.ok()) return released.status();
+        for (const Rejection& r : released->rejected)
+            log_event(options_.log, "warn", "state_rejected",
+                      {{"stamp", r.stamp.to_string()},
+                       {"code", std::string(code_name(r.reason.code()))}});
+    }
+    return {};
+}
+
+Result<std::vector<Record>> MergedState::learner_records(const Uuid& learner) {
+    auto caught = catch_up();
+    if (!caught.ok()) return caught.status();
+    auto self = store_->find_row(learner);
+    if (!self.ok()) return self.status();
+    if (!*self || (*self)->collection != "learners")
+        return Status::not_found("no learner " + learner.to_string());
+    auto rows = store_->rows_of(learner);
+    if (!rows.ok()) return rows.status();
+    std::vector<Record> out;
+    for (const LearnerRow& r : *rows) {
+        auto rec = replica_->get(r.collection, r.row);
+        // A row committed after the catch-up above is not applied yet: left for the next view.
+        if (!rec.ok() && rec.status().code() == Code::not_found) continue;
+        if (!rec.ok()) return rec.status();
+        out.push_back(std::move(rec).value());
+    }
+    return out;
+}
+
+Result<std::vector<Conflict>> MergedState::conflicts(std::optional<Uuid> learner) {
+    auto caught = catch_up();
+    if (!caught.ok()) return caught.status();
+    if (!learner) return replica_->conflicts();
+    auto self = store_->find_row(*learner);
+    if (!self.ok()) return self.status();
+    if (!*self || (*self)->collection != "learners")
+        return Status::not_found("no learner " + learner->to_string());
+    auto rows = store_->rows_of(*learner);
+    if (!rows.ok()) return rows.status();
+    // The engine orders conflicts by row; per-row queries in row order keep that order.
+    std::vector<Uuid> ids;
+    for (const LearnerRow& r : *rows)
+        ids.push_back(r.row);
+    std::sort(ids.begin(), ids.end());
+    std::vector<Conflict> out;
+    for (const Uuid& id : ids) {
+        auto c = replica_->conflicts(id);
+        if (!c.ok()) return c.status();
+        out.insert(out.end(), c->begin(), c->end());
+    }
+    return out;
+}
+
+}  // namespace mentorsync::server

@@ -1,0 +1,123 @@
+// MergedState: the server's merged view of every record, `state.db` in the data directory.
+//
+// server.db keeps the full history (every accepted transaction) but no record values: pulls
+// only ever replay history. The administrators, tests and demos also need to see what the
+// tablets see — the winning value of each field and the open conflicts — so the server keeps
+// an engine Replica that has applied every accepted transaction with apply_remote(). The
+// engine's merge is deterministic (commutative, associative, idempotent), so this replica holds
+// exactly the records and conflicts of any tablet that applied the same transactions.
+//
+// The history stays the source of truth. The replica records, as a sync value, the seq of the
+// last history transaction it applied; catch_up() applies everything after it. It runs after
+// every history commit (device pushes and admin writes) and when the state is opened, so a
+// crash between the history commit and the state apply, a deleted state.db or a state.db
+// written by another process (the admin command line next to a running server) all heal the
+// next time any of them runs. Re-applying a transaction is harmless: the engine recognises it
+// by stamp. A state.db that cannot belong to this history (another server's node, or a seq
+// beyond the history's head, e.g. after server.db was restored from a backup) is rebuilt.
+//
+// state.db is encrypted by the engine under a raw key derived from server.key (subkey "state",
+// server_key.h); the server key itself is never handed to the engine.
+//
+// Logs: JSON lines with ids, seqs, stamps and counts only, never a record value.
+// Thread-safety: every member may be called from any thread. catch_up() calls are serialised
+// in this process; across processes the engine's SQLite locking serialises writes and
+// duplicates are ignored.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/store.h"
+#include "mentorsync/clock.h"
+#include "mentorsync/replica.h"
+#include "mentorsync/schema.h"
+
+namespace mentorsync::server {
+
+// Receives one complete JSON log line (no trailing newline).
+using LogSink = std::function<void(std::string_view line)>;
+
+// One field of a log line: a key and a text or whole-number value.
+struct LogField {
+    std::string_view key;
+    std::variant<std::string, std::int64_t> value;
+};
+
+// Writes one JSON line {"time","level","event",<fields>} to `sink` (stderr when empty), in the
+// HTTP layer's format. The caller vouches that no field holds personal data.
+void log_event(const LogSink& sink, std::string_view level, std::string_view event,
+               std::initializer_list<LogField> fields = {});
+
+struct MergedStateOptions {
+    std::string data_dir;                    // state.db goes beside server.db
+    std::shared_ptr<const WallClock> clock;  // null: the system clock
+    const Schema* schema = nullptr;          // null: Schema::programme()
+    LogSink log;                             // null: JSON lines on stderr
+};
+
+class MergedState {
+  public:
+    // The sync values the state keeps in its replica (plain ids and numbers).
+    static constexpr std::string_view kAppliedSeqKey = "server.applied_seq";
+    static constexpr std::string_view kServerNodeKey = "server.node";
+    // History transactions handed to one apply_remote() call while catching up.
+    static constexpr std::int64_t kCatchUpBatch = 500;
+
+    // Opens data_dir/state.db (creating it when missing), rebuilds it if it belongs to another
+    // history, and catches up. Errors: the replica's (wrong_key or corrupt: the message says to
+    // move state.db away, it is rebuilt from the history), the store's, I/O.
+    static Result<std::shared_ptr<MergedState>> open(std::shared_ptr<ServerStore> store,
+                                                     MergedStateOptions options);
+
+    ~MergedState();
+    MergedState(const MergedState&) = delete;
+    MergedState& operator=(const MergedState&) = delete;
+
+    // Applies every history transaction after the last applied one. Returns how many history
+    // transactions it handed to the replica. Logs and continues past transactions the replica
+    // rejects; releases any it quarantined (see the .cpp for why).
+    Result<std::int64_t> catch_up();
+
+    // catch_up() for callers whose own work is already durable (a push, an admin write): a
+    // failure is logged, not returned, because the history already holds the transaction and
+    // the next catch-up applies it.
+    void catch_up_after_commit(std::string_view what);
+
+    // The seq of the last history transaction the state applied (0: none).
+    Result<std::int64_t> applied_seq() const;
+
+    // Every record of a learner (deleted ones included), in the rows index's order: collection,
+    // then id. Catches up first, so the view includes every committed transaction.
+    Result<std::vector<Record>> learner_records(const Uuid& learner);
+    // Open conflicts, of one learner's records or of all, in the engine's order (row, field,
+    // loser stamp). Catches up first.
+    Result<std::vector<Conflict>> conflicts(std::optional<Uuid> learner = std::nullopt);
+
+    // The replica itself, for reads the views above do not cover.
+    Replica& replica() { return *replica_; }
+
+  private:
+    MergedState(std::shared_ptr<ServerStore> store, MergedStateOptions options);
+    Status open_replica();
+    Status check_belongs();
+    Status rebuild(std::string_view reason);
+    Result<std::int64_t> catch_up_locked();
+    Result<std::int64_t> stored_applied_seq() const;
+    Status handle_report(const ApplyReport& report, const std::vector<StoredTxn>& batch);
+
+    std::shared_ptr<ServerStore> store_;
+    MergedStateOptions options_;
+    std::string path_;
+    std::unique_ptr<Replica> replica_;
+    std::mutex catch_up_mu_;
+};
+
+}  // namespace mentorsync::server

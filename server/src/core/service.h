@@ -1,0 +1,123 @@
+// SyncService: the sync server's logic without HTTP. The HTTP layer (server/src/http_*.cpp)
+// parses requests, calls these functions and encodes their results; tests call them directly.
+//
+// Thread-safety: every member function may be called concurrently from the io threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mentorsync/clock.h"
+#include "mentorsync/schema.h"
+#include "mentorsync/status.h"
+#include "mentorsync/transaction.h"
+#include "mentorsync/types.h"
+
+namespace mentorsync::server {
+
+// An error answered to a client: HTTP status plus the protocol's code (docs/protocol.md §2).
+struct ApiError {
+    int http_status = 500;
+    std::string code = "internal";
+    std::string message;
+    std::optional<std::int64_t> server_time_ms;  // set on 401s
+};
+
+template <typename T>
+struct ApiResult {
+    std::optional<T> value;
+    ApiError error;
+    bool ok() const { return value.has_value(); }
+};
+
+enum class Role { mentor, centre_staff, coordinator, admin };
+
+// The authenticated caller of a device request.
+struct Principal {
+    Uuid device_id;
+    Uuid user_id;
+    Uuid node;  // the replica node bound at enrollment
+    Role role = Role::mentor;
+};
+
+struct EnrollRequest {
+    std::string code;
+    std::array<std::uint8_t, 32> public_key{};
+    Uuid node;
+    std::string label;
+};
+struct EnrollResponse {
+    Uuid device_id;
+    Uuid user_id;
+    Role role = Role::mentor;
+    std::int64_t server_time_ms = 0;
+};
+
+// What the HTTP layer extracted from a signed request (docs/protocol.md §5).
+struct SignedRequest {
+    std::string method;
+    std::string path;
+    std::string device_header;
+    std::string timestamp_header;
+    std::string nonce_header;
+    std::string signature_header;
+    std::string_view body;
+};
+
+struct PushResult {
+    enum class Kind { accepted = 0, duplicate = 1, rejected = 2 } kind = Kind::accepted;
+    std::string code;  // rejected: out_of_scope | invalid | future_stamp | foreign_node
+    std::string message;
+};
+struct PushResponse {
+    std::vector<PushResult> results;
+    std::int64_t server_time_ms = 0;
+};
+
+struct PullResponse {
+    std::vector<Transaction> txns;
+    std::vector<Uuid> purge;
+    std::string cursor;
+    bool more = false;
+    std::int64_t server_time_ms = 0;
+};
+
+class SyncService {
+  public:
+    virtual ~SyncService() = default;
+
+    virtual ApiResult<EnrollResponse> enroll(const EnrollRequest& request) = 0;
+    // Verifies headers, device, signature, timestamp and nonce in the documented order.
+    virtual ApiResult<Principal> authenticate(const SignedRequest& request) = 0;
+    // `body_hash` is the SHA-256 of the request body (batch idempotency, §7).
+    virtual ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
+                                         std::string_view body_hash,
+                                         std::vector<Transaction> txns) = 0;
+    virtual ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
+                                         std::size_t limit) = 0;
+
+    virtual const Schema& schema() const = 0;
+};
+
+// --- construction (added by the core layer) -------------------------------------------------
+struct ServiceOptions {
+    std::string data_dir;                    // holds server.db, server.key and state.db
+    bool create_if_missing = true;           // first start: create the directory, key and database
+    std::shared_ptr<const WallClock> clock;  // null: the system clock
+    // Receives the core's own JSON log lines (merged-state warnings; ids and counts only).
+    // Null: written to stderr in the HTTP layer's format.
+    std::function<void(std::string_view line)> log;
+};
+
+// Opens the SQLite store in options.data_dir and the merged state beside it (state.db, created
+// and caught up with the history as needed), and returns the service over them. Errors: the
+// store's (a missing or world-readable server.key, a server.key that does not match, I/O) and
+// the merged state's (an unreadable state.db: the message says how to rebuild it).
+Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options);
+
+}  // namespace mentorsync::server

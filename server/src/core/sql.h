@@ -1,0 +1,153 @@
+// A small RAII layer over the SQLite C API for the server store, reporting failures as the
+// engine's Status (Code::io with SQLite's message, Code::corrupt for a damaged file). The
+// engine has its own copy in engine/src; it is private to the engine, and the server must not
+// reach into engine internals. Not thread-safe: the owner serialises access.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mentorsync/status.h"
+
+namespace mentorsync::server::sql {
+
+inline Status sqlite_status(sqlite3* db, int rc, std::string_view what) {
+    std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return Status::corrupt(msg);
+    return Status::io(msg);
+}
+
+class Stmt {
+  public:
+    Stmt() = default;
+    Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+    Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+    Stmt& operator=(Stmt&& o) noexcept {
+        if (this != &o) {
+            if (stmt_) sqlite3_finalize(stmt_);
+            db_ = o.db_;
+            stmt_ = o.stmt_;
+            o.stmt_ = nullptr;
+        }
+        return *this;
+    }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    ~Stmt() {
+        if (stmt_) sqlite3_finalize(stmt_);
+    }
+
+    Stmt& bind(int i, std::int64_t v) {
+        sqlite3_bind_int64(stmt_, i, v);
+        return *this;
+    }
+    Stmt& bind_text(int i, std::string_view text) {
+        sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& bind_blob(int i, std::string_view bytes) {
+        // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+        static const char empty = 0;
+        sqlite3_bind_blob(stmt_, i, bytes.empty() ? &empty : bytes.data(),
+                          static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& bind_null(int i) {
+        sqlite3_bind_null(stmt_, i);
+        return *this;
+    }
+
+    // One step: true while a row is available, false when done.
+    Result<bool> step() {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        Status s = sqlite_status(db_, rc, "SQLite");
+        sqlite3_reset(stmt_);
+        return s;
+    }
+    // Runs a statement that returns no rows to completion.
+    Status run() {
+        for (;;) {
+            auto r = step();
+            if (!r.ok()) return r.status();
+            if (!*r) return {};
+        }
+    }
+
+    std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+    std::string text(int col) const {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                 : std::string();
+    }
+    std::string blob(int col) const {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                 : std::string();
+    }
+
+  private:
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Db {
+  public:
+    Db() = default;
+    ~Db() { close(); }
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+
+    Status open(const std::string& path) {
+        close();
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+        int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+        if (rc != SQLITE_OK) {
+            Status s = sqlite_status(db_, rc, "cannot open server.db");
+            close();
+            return s;
+        }
+        // The admin command line may write while the server runs: wait for its lock.
+        sqlite3_busy_timeout(db_, 10'000);
+        return {};
+    }
+    void close() {
+        if (db_) {
+            sqlite3_close_v2(db_);
+            db_ = nullptr;
+        }
+    }
+
+    Status exec(const std::string& sql) {
+        char* err = nullptr;
+        int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+        if (rc != SQLITE_OK) {
+            std::string msg = err ? err : sqlite3_errstr(rc);
+            sqlite3_free(err);
+            if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+                return Status::corrupt(
+                    "server.db is not a MentorSync server database or is "
+                    "damaged (" +
+                    msg + ")");
+            return Status::io("SQLite: " + msg);
+        }
+        return {};
+    }
+    Result<Stmt> prepare(std::string_view sql) {
+        sqlite3_stmt* stmt = nullptr;
+        int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+        if (rc != SQLITE_OK) return sqlite_status(db_, rc, "SQLite prepare");
+        return Stmt(db_, stmt);
+    }
+    std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+  private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace mentorsync::server::sql

@@ -1,0 +1,562 @@
+#include "core/sync_service.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "core/ledger.h"
+#include "mentorsync/wire.h"
+
+namespace mentorsync::server {
+
+namespace {
+
+template <typename T>
+ApiResult<T> fail(int http_status, std::string code, std::string message,
+                  std::optional<std::int64_t> server_time = std::nullopt) {
+    ApiResult<T> r;
+    r.error = ApiError{http_status, std::move(code), std::move(message), server_time};
+    return r;
+}
+template <typename T>
+ApiResult<T> succeed(T value) {
+    ApiResult<T> r;
+    r.value = std::move(value);
+    return r;
+}
+// A store failure. Store messages name tables and SQLite errors, never personal data.
+template <typename T>
+ApiResult<T> internal(const Status& s) {
+    return fail<T>(500, "internal", "server fault, nothing was stored: " + s.to_string());
+}
+
+bool is_lower_hex(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string hex_to_bytes(std::string_view hex) {
+    std::string out(hex.size() / 2, '\0');
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = static_cast<char>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+    return out;
+}
+
+std::size_t utf8_length(std::string_view s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// --- stored push responses (batch idempotency, §7) ------------------------------------------
+std::string encode_push_response(const PushResponse& r) {
+    nlohmann::json j;
+    j["t"] = r.server_time_ms;
+    j["r"] = nlohmann::json::array();
+    for (const PushResult& x : r.results)
+        j["r"].push_back({static_cast<int>(x.kind), x.code, x.message});
+    auto bytes = nlohmann::json::to_msgpack(j);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+Result<PushResponse> decode_push_response(const std::string& bytes) {
+    try {
+        auto j = nlohmann::json::from_msgpack(bytes);
+        PushResponse r;
+        r.server_time_ms = j.at("t").get<std::int64_t>();
+        for (const auto& x : j.at("r")) {
+            PushResult p;
+            p.kind = static_cast<PushResult::Kind>(x.at(0).get<int>());
+            p.code = x.at(1).get<std::string>();
+            p.message = x.at(2).get<std::string>();
+            r.results.push_back(std::move(p));
+        }
+        return r;
+    } catch (const std::exception&) {
+        return Status::corrupt("a stored push response does not decode");
+    }
+}
+
+// --- cursors (§8) ---------------------------------------------------------------------------
+// A cursor says how far a device has come through the history as its scope sees it. Layout
+// (version 1; integers big-endian):
+//
+//   offset size  field
+//   0      1     version, 0x01
+//   1      8     pos: every transaction with seq <= pos has been dealt with for this device
+//   9      1     flags: 0 = steady; 1 = a backfill for learners granted at seq pos+1 is under way
+//   10     16    [flags 1] the learner being backfilled (learners granted at the same seq are
+//                backfilled in byte order; those before it are complete)
+//   26     8     [flags 1] after: its transactions with seq <= after have been delivered
+//   end-16 16    MAC: keyed BLAKE2b-128 (server key) over "ms-cursor" || device id || the
+//                bytes before it, so a cursor is only accepted from the device it was issued to
+//                and cannot be forged to reach other positions
+//
+// The empty cursor means pos 0. Everything the next page contains is a function of the cursor
+// and the history, so pulls are stateless and a repeated pull returns the same page (or more).
+struct Cursor {
+    std::int64_t pos = 0;
+    std::optional<Uuid> learner;
+    std::int64_t after = 0;
+};
+
+constexpr std::uint8_t kCursorVersion = 1;
+constexpr std::size_t kMacBytes = 16;
+
+void put_be64(std::string& out, std::int64_t v) {
+    for (int i = 7; i >= 0; --i)
+        out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF));
+}
+std::int64_t get_be64(std::string_view in) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+        v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+    return static_cast<std::int64_t>(v);
+}
+std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_view body) {
+    std::string data = "ms-cursor";
+    data.append(device.raw());
+    data.append(body);
+    return key.mac(data);
+}
+
+std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
+    std::string out(1, static_cast<char>(kCursorVersion));
+    put_be64(out, c.pos);
+    out.push_back(c.learner ? 1 : 0);
+    if (c.learner) {
+        out.append(c.learner->raw());
+        put_be64(out, c.after);
+    }
+    out += cursor_mac(key, device, out);
+    return out;
+}
+
+std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
+                                    std::string_view bytes) {
+    if (bytes.empty()) return Cursor{};
+    if (bytes.size() != 10 + kMacBytes && bytes.size() != 34 + kMacBytes) return std::nullopt;
+    std::string_view body = bytes.substr(0, bytes.size() - kMacBytes);
+    std::string mac = cursor_mac(key, device, body);
+    if (sodium_memcmp(mac.data(), bytes.data() + body.size(), kMacBytes) != 0) return std::nullopt;
+    if (static_cast<std::uint8_t>(body[0]) != kCursorVersion) return std::nullopt;
+    Cursor c;
+    c.pos = get_be64(body.substr(1));
+    if (c.pos < 0) return std::nullopt;
+    if (body[9] == 1 && body.size() == 34) {
+        c.learner = Uuid::from_bytes(body.substr(10, 16));
+        c.after = get_be64(body.substr(26));
+    } else if (body[9] != 0 || body.size() != 10) {
+        return std::nullopt;
+    }
+    return c;
+}
+
+}  // namespace
+
+std::string normalize_enrollment_code(std::string_view code) {
+    std::string out;
+    for (char c : code) {
+        if (c == '-' || c == ' ') continue;
+        out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return out;
+}
+
+std::string enrollment_code_hash(const ServerKey& key, std::string_view normalized_code) {
+    return key.hash("ms-enroll" + std::string(normalized_code));
+}
+
+SyncServiceImpl::SyncServiceImpl(std::shared_ptr<ServerStore> store,
+                                 std::shared_ptr<MergedState> state,
+                                 std::shared_ptr<const WallClock> clock, const Schema* schema)
+    : store_(std::move(store)),
+      state_(std::move(state)),
+      clock_(clock ? std::move(clock) : SystemClock::shared()),
+      schema_(schema ? *schema : Schema::programme()) {}
+
+// --- §4 enrollment --------------------------------------------------------------------------
+ApiResult<EnrollResponse> SyncServiceImpl::enroll(const EnrollRequest& request) {
+    if (utf8_length(request.label) > 100)
+        return fail<EnrollResponse>(400, "bad_request", "label: longer than 100 characters");
+    if (request.node.is_nil()) return fail<EnrollResponse>(400, "bad_request", "node: nil id");
+    if (crypto_core_ed25519_is_valid_point(request.public_key.data()) != 1)
+        return fail<EnrollResponse>(400, "bad_request",
+                                    "public_key: not a valid Ed25519 public key");
+    const std::int64_t t = now();
+    const std::string hash =
+        enrollment_code_hash(store_->key(), normalize_enrollment_code(request.code));
+    std::optional<ApiError> refused;
+    EnrollResponse out;
+    Status s = store_->transact([&]() -> Status {
+        auto code = store_->find_enrollment_code(hash);
+        if (!code.ok()) return code.status();
+        std::optional<User> user;
+        if (*code) {
+            auto u = store_->find_user((*code)->user);
+            if (!u.ok()) return u.status();
+            user = *u;
+        }
+        // Unknown, used, expired, or for a user who may not hold devices: one answer for all,
+        // so the endpoint is no oracle for which codes exist.
+        if (!*code || (*code)->used_ms || t >= (*code)->expires_ms || !user ||
+            (user->role != Role::mentor && user->role != Role::centre_staff)) {
+            refused = ApiError{403, "enrollment_invalid",
+                               "the enrollment code is unknown, used or expired", std::nullopt};
+            return {};
+        }
+        auto bound = store_->find_device_by_node(request.node);
+        if (!bound.ok()) return bound.status();
+        if (*bound) {
+            // Checked after the code so that nothing about devices leaks to a caller without
+            // a valid code; the code stays unused (a rejected request stores nothing).
+            refused = ApiError{409, "node_in_use",
+                               "this replica's node id is already bound to another device; "
+                               "a new replica is needed",
+                               std::nullopt};
+            return {};
+        }
+        Device d;
+        d.id = Uuid::random();
+        d.user = user->id;
+        d.node = request.node;
+        d.public_key = request.public_key;
+        d.label = request.label;
+        d.enrolled_ms = t;
+        MS_RETURN_IF_ERROR(store_->add_device(d));
+        MS_RETURN_IF_ERROR(store_->mark_enrollment_code_used(hash, t));
+        out = EnrollResponse{d.id, user->id, user->role, t};
+        return {};
+    });
+    if (!s.ok()) return internal<EnrollResponse>(s);
+    if (refused) {
+        ApiResult<EnrollResponse> r;
+        r.error = *refused;
+        return r;
+    }
+    return succeed(out);
+}
+
+// --- §5 signed requests ---------------------------------------------------------------------
+ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
+    const std::int64_t t = now();
+    auto unauthorized = [&](std::string code, std::string message) {
+        return fail<Principal>(401, std::move(code), std::move(message), t);
+    };
+    // 1. Headers present and well formed.
+    auto device_id = Uuid::parse(rq.device_header);
+    if (!device_id || device_id->to_string() != rq.device_header)
+        return unauthorized("unsigned", "X-MS-Device: missing or not a lower-case UUID");
+    const std::string_view ts = rq.timestamp_header;
+    if (ts.empty() || ts.size() > 18 ||
+        !std::all_of(ts.begin(), ts.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return unauthorized("unsigned", "X-MS-Timestamp: missing or not decimal milliseconds");
+    if (rq.nonce_header.size() != 32 || !is_lower_hex(rq.nonce_header))
+        return unauthorized("unsigned", "X-MS-Nonce: missing or not 32 lower-case hex digits");
+    if (rq.signature_header.size() != 128 || !is_lower_hex(rq.signature_header))
+        return unauthorized("unsigned", "X-MS-Signature: missing or not 128 lower-case hex digits");
+    // 2. Known device; 3. not revoked.
+    auto device = store_->find_device(*device_id);
+    if (!device.ok()) return internal<Principal>(device.status());
+    if (!*device) return unauthorized("unknown_device", "this device is not enrolled");
+    if ((*device)->revoked)
+        return fail<Principal>(403, "device_revoked",
+                               "this device was revoked by an administrator");
+    // 4. Signature.
+    const std::string message = wire::signing_string(rq.method, rq.path, rq.timestamp_header,
+                                                     rq.nonce_header, rq.device_header, rq.body);
+    if (!wire::verify_hex((*device)->public_key, message, rq.signature_header))
+        return unauthorized("bad_signature", "the request signature does not verify");
+    // 5. Timestamp within the window.
+    const std::int64_t client_ms = std::stoll(std::string(ts));
+    if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
+        return unauthorized("stale_timestamp",
+                            "the request timestamp is more than 300 s from the server's clock");
+    // 6. Nonce unused within the memory window (recording it is part of the check).
+    auto fresh =
+        store_->use_nonce(*device_id, hex_to_bytes(rq.nonce_header), t, t - kNonceMemoryMs);
+    if (!fresh.ok()) return internal<Principal>(fresh.status());
+    if (!*fresh) return unauthorized("replayed_nonce", "this nonce was already used");
+
+    auto user = store_->find_user((*device)->user);
+    if (!user.ok()) return internal<Principal>(user.status());
+    if (!*user) return internal<Principal>(Status::corrupt("a device's user is missing"));
+    if (Status s = store_->touch_device(*device_id, t); !s.ok()) return internal<Principal>(s);
+    return succeed(Principal{*device_id, (*user)->id, (*device)->node, (*user)->role});
+}
+
+// --- §7 push --------------------------------------------------------------------------------
+ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& batch_id,
+                                              std::string_view body_hash,
+                                              std::vector<Transaction> txns) {
+    if (txns.size() > wire::kMaxTransactionsPerPush)
+        return fail<PushResponse>(413, "too_many_transactions",
+                                  "more than 1000 transactions in one push");
+    const std::int64_t t = now();
+    std::optional<ApiError> refused;
+    PushResponse out;
+    out.server_time_ms = t;
+    std::size_t accepted = 0;
+    Ledger ledger(*store_, schema_);
+    Status s = store_->transact([&]() -> Status {
+        auto batch = store_->find_batch(who.device_id, batch_id);
+        if (!batch.ok()) return batch.status();
+        if (*batch) {
+            if ((*batch)->body_hash != body_hash) {
+                refused =
+                    ApiError{409, "batch_mismatch",
+                             "this batch id was used before with different content", std::nullopt};
+                return {};
+            }
+            auto stored = decode_push_response((*batch)->response);
+            if (!stored.ok()) return stored.status();
+            out = std::move(stored).value();
+            return {};
+        }
+        auto user = store_->find_user(who.user_id);
+        if (!user.ok()) return user.status();
+        std::set<Uuid> scope;
+        if (*user) {
+            if (auto subject = subject_for(**user)) {
+                auto sc = store_->scope_now(*subject);
+                if (!sc.ok()) return sc.status();
+                scope = std::move(sc).value();
+            }
+        }
+        auto reject = [&](std::string code, std::string message) {
+            out.results.push_back(
+                {PushResult::Kind::rejected, std::move(code), std::move(message)});
+        };
+        for (const Transaction& txn : txns) {
+            if (txn.stamp.node != who.node) {
+                reject("foreign_node", "the transaction's node is not this device's node");
+                continue;
+            }
+            auto held = store_->has_txn(txn.stamp);
+            if (!held.ok()) return held.status();
+            if (*held) {
+                out.results.push_back({PushResult::Kind::duplicate, {}, {}});
+                continue;
+            }
+            if (static_cast<std::int64_t>(txn.stamp.millis()) > t + wire::kSignatureWindowMs) {
+                reject("future_stamp", "stamped more than 300 s ahead of the server's clock");
+                continue;
+            }
+            if (Status v = ledger.validate(txn); !v.ok()) {
+                reject("invalid", v.message());
+                continue;
+            }
+            auto rows = ledger.plan(txn);
+            if (!rows.ok()) {
+                if (rows.status().code() == Code::invalid_argument ||
+                    rows.status().code() == Code::validation) {
+                    reject("invalid", rows.status().message());
+                    continue;
+                }
+                return rows.status();
+            }
+            std::optional<std::string> scope_error;
+            for (const RowPlan& p : *rows) {
+                // Learners and assignments are the administrators' (admin API): a device may
+                // update a learner in its scope but never create one, nor touch a case.
+                if (p.collection == "assignments")
+                    scope_error = "assignments are written by administrators only";
+                else if (p.collection == "learners" && p.is_new)
+                    scope_error = "learners are created by administrators only";
+                else if (!scope.count(p.learner))
+                    scope_error = "row " + p.row.to_string() +
+                                  " concerns a learner outside this user's scope";
+                if (scope_error) break;
+            }
+            if (scope_error) {
+                reject("out_of_scope", *scope_error);
+                continue;
+            }
+            auto seq = ledger.apply(txn, *rows, who.device_id, t);
+            if (!seq.ok()) return seq.status();
+            out.results.push_back({PushResult::Kind::accepted, {}, {}});
+            ++accepted;
+        }
+        return store_->add_batch(who.device_id, batch_id,
+                                 StoredBatch{std::string(body_hash), encode_push_response(out)}, t);
+    });
+    if (!s.ok()) return internal<PushResponse>(s);
+    if (refused) {
+        ApiResult<PushResponse> r;
+        r.error = *refused;
+        return r;
+    }
+    // After the commit: the accepted transactions are durable in the history whatever happens
+    // to the merged state, and a failure there is healed by the next catch-up.
+    if (state_ && accepted > 0) state_->catch_up_after_commit("push");
+    return succeed(std::move(out));
+}
+
+// --- §8 pull --------------------------------------------------------------------------------
+//
+// The device walks the history in seq order, seeing only transactions about learners its
+// subject could read at that seq and can still read now. Where its access to a learner starts
+// (a grant at seq g), it first receives the learner's whole history before g (backfill), then
+// carries on. A learner it could read at its cursor but cannot read now is purged; that repeats
+// until a cursor past the revoking seq comes back. A learner that left and came back is not
+// purged: the backfill at its new grant delivers what it missed.
+//
+// Own pushes are skipped in the steady walk (the device has them) but included in backfills:
+// a backfilled learner is one the device purged earlier, together with what it had written.
+ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
+                                              std::size_t limit) {
+    if (cursor.size() > wire::kMaxCursorBytes)
+        return fail<PullResponse>(400, "bad_request", "cursor: longer than 1024 bytes");
+    auto start = decode_cursor(store_->key(), who.device_id, cursor);
+    if (!start)
+        return fail<PullResponse>(400, "bad_request",
+                                  "cursor: not a cursor this server issued to this device");
+    if (limit == 0) limit = wire::kDefaultPullLimit;
+    limit = std::min(limit, wire::kMaxPullLimit);
+
+    PullResponse out;
+    out.server_time_ms = now();
+    std::vector<std::int64_t> page;
+    Cursor next;
+    Status s = store_->transact([&]() -> Status {
+        auto head = store_->head_seq();
+        if (!head.ok()) return head.status();
+        auto user = store_->find_user(who.user_id);
+        if (!user.ok()) return user.status();
+        std::optional<Subject> subject = *user ? subject_for(**user) : std::nullopt;
+        next.pos = *head;
+        if (!subject) return {};  // no device scope: nothing to read
+
+        auto now_scope = store_->scope_now(*subject);
+        if (!now_scope.ok()) return now_scope.status();
+        const std::set<Uuid>& scope = *now_scope;
+
+        // Purge: what the device may hold at its cursor but may not read now.
+        auto held = store_->scope_at(*subject, start->pos);
+        if (!held.ok()) return held.status();
+        if (start->learner) {
+            auto partial = store_->grants_at(*subject, start->pos + 1);
+            if (!partial.ok()) return partial.status();
+            for (const Uuid& l : *partial)
+                if (l <= *start->learner) held->insert(l);
+        }
+        for (const Uuid& l : *held)
+            if (!scope.count(l)) out.purge.push_back(l);
+
+        auto all_in_scope = [&](const StoredTxn& m) {
+            return std::all_of(m.learners.begin(), m.learners.end(),
+                               [&](const Uuid& l) { return scope.count(l) > 0; });
+        };
+        // A transaction the steady walk delivers at seq s.
+        auto steady_ok = [&](std::int64_t seq) -> Result<bool> {
+            auto m = store_->load_txn_meta(seq);
+            if (!m.ok()) return m.status();
+            if (m->device == who.device_id || !all_in_scope(*m)) return false;
+            if (m->learners.size() > 1)  // readable_seqs vouched for one learner only
+                for (const Uuid& l : m->learners) {
+                    auto a = store_->has_access(*subject, l, seq);
+                    if (!a.ok()) return a.status();
+                    if (!*a) return false;
+                }
+            return true;
+        };
+        const auto full = [&] { return page.size() >= limit; };
+        // Backfills the learners granted at g, from `from` (a resumed backfill) on. Returns
+        // whether the page filled up, with `next` set to resume there.
+        auto backfill = [&](std::int64_t g, std::optional<Uuid> from,
+                            std::int64_t from_after) -> Result<bool> {
+            auto granted = store_->grants_at(*subject, g);
+            if (!granted.ok()) return granted.status();
+            for (const Uuid& l : *granted) {
+                if (!scope.count(l) || (from && l < *from)) continue;
+                std::int64_t after = (from && l == *from) ? from_after : 0;
+                for (;;) {
+                    auto seqs = store_->learner_seqs(l, after, g, limit);
+                    if (!seqs.ok()) return seqs.status();
+                    if (seqs->empty()) break;
+                    for (std::int64_t seq : *seqs) {
+                        auto m = store_->load_txn_meta(seq);
+                        if (!m.ok()) return m.status();
+                        if (all_in_scope(*m)) page.push_back(seq);
+                        after = seq;
+                        if (full()) {
+                            next = Cursor{g - 1, l, after};
+                            return true;
+                        }
+                    }
+                }
+            }
+            return false;
+        };
+
+        std::int64_t pos = start->pos;
+        if (start->learner && pos < *head) {
+            auto filled = backfill(pos + 1, start->learner, start->after);
+            if (!filled.ok()) return filled.status();
+            if (*filled) return {};
+            auto ok = steady_ok(pos + 1);
+            if (!ok.ok()) return ok.status();
+            if (*ok) page.push_back(pos + 1);
+            pos += 1;
+            if (full() && pos < *head) {
+                next = Cursor{pos, std::nullopt, 0};
+                return {};
+            }
+        }
+        for (;;) {
+            auto seqs = store_->readable_seqs(*subject, pos, *head, limit);
+            if (!seqs.ok()) return seqs.status();
+            if (seqs->empty()) break;
+            for (std::int64_t seq : *seqs) {
+                auto filled = backfill(seq, std::nullopt, 0);
+                if (!filled.ok()) return filled.status();
+                if (*filled) return {};
+                auto ok = steady_ok(seq);
+                if (!ok.ok()) return ok.status();
+                if (*ok) page.push_back(seq);
+                pos = seq;
+                if (full()) {
+                    next = Cursor{pos, std::nullopt, 0};
+                    return {};
+                }
+            }
+        }
+        next = Cursor{*head, std::nullopt, 0};
+        return {};
+    });
+    if (!s.ok()) return internal<PullResponse>(s);
+    // The page may have ended exactly at the last readable transaction; then the next pull is
+    // simply empty. Good enough for "pull again straight away".
+    out.more = page.size() >= limit;
+    for (std::int64_t seq : page) {
+        auto t = store_->load_txn(seq);
+        if (!t.ok()) return internal<PullResponse>(t.status());
+        out.txns.push_back(std::move(t->txn));
+    }
+    out.cursor = encode_cursor(store_->key(), who.device_id, next);
+    return succeed(std::move(out));
+}
+
+Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options) {
+    StoreOptions so;
+    so.data_dir = options.data_dir;
+    so.create_if_missing = options.create_if_missing;
+    so.clock = options.clock;
+    auto store = open_sqlite_store(so);
+    if (!store.ok()) return store.status();
+    std::shared_ptr<ServerStore> shared = std::move(store).value();
+    MergedStateOptions mo;
+    mo.data_dir = options.data_dir;
+    mo.clock = options.clock;
+    mo.log = options.log;
+    // Opening catches the merged state up with the history: a crash between a history commit
+    // and its state apply heals here, before the first request.
+    auto state = MergedState::open(shared, std::move(mo));
+    if (!state.ok()) return state.status();
+    return std::unique_ptr<SyncService>(std::make_unique<SyncServiceImpl>(
+        std::move(shared), std::move(state).value(), options.clock));
+}
+
+}  // namespace mentorsync::server

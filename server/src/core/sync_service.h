@@ -1,0 +1,51 @@
+// SyncServiceImpl: the protocol (docs/protocol.md §4-§8) over a ServerStore.
+#pragma once
+
+#include <memory>
+
+#include "core/merged_state.h"
+#include "core/service.h"
+#include "core/store.h"
+
+namespace mentorsync::server {
+
+// Enrollment codes expire this long after issue (protocol §4).
+inline constexpr std::int64_t kEnrollmentCodeLifetimeMs = 72LL * 3600 * 1000;
+// A device's nonces are remembered this long (protocol §5); older requests are stale anyway.
+inline constexpr std::int64_t kNonceMemoryMs = 10LL * 60 * 1000;
+
+// Normalises an enrollment code as typed: upper case, dashes and spaces dropped.
+std::string normalize_enrollment_code(std::string_view code);
+// The keyed hash under which a (normalised) code is stored.
+std::string enrollment_code_hash(const ServerKey& key, std::string_view normalized_code);
+
+class SyncServiceImpl final : public SyncService {
+  public:
+    // `state` receives every transaction a push accepts, after the history commit. Null only in
+    // tests of the history alone: a server always runs with its merged state
+    // (open_sync_service).
+    SyncServiceImpl(std::shared_ptr<ServerStore> store, std::shared_ptr<MergedState> state,
+                    std::shared_ptr<const WallClock> clock = {}, const Schema* schema = nullptr);
+
+    ApiResult<EnrollResponse> enroll(const EnrollRequest& request) override;
+    ApiResult<Principal> authenticate(const SignedRequest& request) override;
+    ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
+                                 std::string_view body_hash,
+                                 std::vector<Transaction> txns) override;
+    ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
+                                 std::size_t limit) override;
+    const Schema& schema() const override { return schema_; }
+
+    ServerStore& store() { return *store_; }
+    MergedState* state() { return state_.get(); }
+
+  private:
+    std::int64_t now() const { return clock_->now_ms(); }
+
+    std::shared_ptr<ServerStore> store_;
+    std::shared_ptr<MergedState> state_;
+    std::shared_ptr<const WallClock> clock_;
+    const Schema& schema_;
+};
+
+}  // namespace mentorsync::server

@@ -1,0 +1,200 @@
+// mentorsync-server: the sync server's command line.
+//
+//   mentorsync-server [serve] [flags]     run the HTTP server (docs/operations.md)
+//   mentorsync-server admin <command> ... administer the data directory (core/admin.h)
+//
+// Every serve flag has an environment variable (flags win), so that a container or a systemd
+// unit can configure the server without a wrapper script. Exit codes: 0 stopped cleanly,
+// 1 failed to start, 2 bad command line.
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/admin.h"
+#include "core/service.h"
+#include "http/config.h"
+#include "http/log.h"
+#include "http/server.h"
+
+namespace {
+
+using mentorsync::server::http::Logger;
+using mentorsync::server::http::ServerConfig;
+
+constexpr const char* kUsage = R"(usage: mentorsync-server [serve] [flags]
+       mentorsync-server admin <command> --data-dir DIR [options]   (admin --help for commands)
+
+Runs the MentorSync sync server (docs/protocol.md) until SIGTERM or SIGINT.
+
+flags (each may also be set by the environment variable shown; a flag wins):
+  --listen ADDR:PORT        MENTORSYNC_LISTEN            default 127.0.0.1:8443
+                            IPv6 as [ADDR]:PORT; port 0 picks a free port, which the
+                            "listening" log line reports
+  --data-dir DIR            MENTORSYNC_DATA_DIR          required; holds server.db and
+                            server.key, created by `mentorsync-server admin init`
+  --threads N               MENTORSYNC_THREADS           default: CPU count, at least 2
+  --max-body BYTES          MENTORSYNC_MAX_BODY          default 4194304 (the protocol's 4 MiB)
+  --max-connections N       MENTORSYNC_MAX_CONNECTIONS   default 1024; more get 503
+  --tls-cert FILE           MENTORSYNC_TLS_CERT          PEM certificate chain
+  --tls-key FILE            MENTORSYNC_TLS_KEY           PEM private key; TLS is on when
+                            both are given, otherwise plain HTTP (loopback and tests only)
+  --shutdown-timeout S      MENTORSYNC_SHUTDOWN_TIMEOUT  default 10: seconds in-flight requests
+                            get to finish after SIGTERM/SIGINT
+  --help                    this text
+
+Logs: JSON lines on stderr. Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage error.
+)";
+
+struct UsageError {
+    std::string message;
+};
+
+struct Flag {
+    std::string_view name;  // without "--"
+    const char* env;
+    std::optional<std::string> value;
+};
+
+std::optional<unsigned long long> parse_uint(std::string_view text) {
+    unsigned long long v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return v;
+}
+
+unsigned long long uint_flag(const Flag& f, unsigned long long min, unsigned long long max) {
+    const auto v = parse_uint(*f.value);
+    if (!v || *v < min || *v > max) {
+        throw UsageError{"--" + std::string(f.name) + " must be a whole number from " +
+                         std::to_string(min) + " to " + std::to_string(max)};
+    }
+    return *v;
+}
+
+// Fills `config` and `data_dir` from the environment, then from argv[first..]. Throws
+// UsageError. Returns false when --help was asked for.
+bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
+                      std::string& data_dir) {
+    std::vector<Flag> flags = {
+        {"listen", "MENTORSYNC_LISTEN", {}},
+        {"data-dir", "MENTORSYNC_DATA_DIR", {}},
+        {"threads", "MENTORSYNC_THREADS", {}},
+        {"max-body", "MENTORSYNC_MAX_BODY", {}},
+        {"max-connections", "MENTORSYNC_MAX_CONNECTIONS", {}},
+        {"tls-cert", "MENTORSYNC_TLS_CERT", {}},
+        {"tls-key", "MENTORSYNC_TLS_KEY", {}},
+        {"shutdown-timeout", "MENTORSYNC_SHUTDOWN_TIMEOUT", {}},
+    };
+    for (Flag& f : flags) {
+        if (const char* v = std::getenv(f.env); v != nullptr && *v != '\0') f.value = v;
+    }
+    for (int i = first; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") return false;
+        if (arg.rfind("--", 0) != 0)
+            throw UsageError{"unexpected argument '" + std::string(arg) + "'"};
+        arg.remove_prefix(2);
+        std::optional<std::string> inline_value;
+        if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+            inline_value = std::string(arg.substr(eq + 1));
+            arg = arg.substr(0, eq);
+        }
+        Flag* flag = nullptr;
+        for (Flag& f : flags) {
+            if (f.name == arg) flag = &f;
+        }
+        if (flag == nullptr) throw UsageError{"unknown flag --" + std::string(arg)};
+        if (inline_value) {
+            flag->value = std::move(inline_value);
+        } else if (i + 1 < argc) {
+            flag->value = argv[++i];
+        } else {
+            throw UsageError{"--" + std::string(arg) + " needs a value"};
+        }
+    }
+
+    const auto get = [&](std::string_view name) -> const Flag& {
+        for (const Flag& f : flags) {
+            if (f.name == name) return f;
+        }
+        throw UsageError{"internal: no flag " + std::string(name)};
+    };
+    if (const Flag& f = get("listen"); f.value) {
+        auto parsed = mentorsync::server::http::parse_listen(*f.value);
+        if (!parsed.ok()) throw UsageError{"--listen: " + parsed.status().message()};
+        config.address = parsed->first;
+        config.port = parsed->second;
+    }
+    if (const Flag& f = get("data-dir"); f.value) data_dir = *f.value;
+    config.threads = std::max(2u, std::thread::hardware_concurrency());
+    if (const Flag& f = get("threads"); f.value) {
+        config.threads = static_cast<unsigned>(uint_flag(f, 1, 256));
+    }
+    if (const Flag& f = get("max-body"); f.value) {
+        config.max_body_bytes = static_cast<std::size_t>(uint_flag(f, 1024, 64ull << 20));
+    }
+    if (const Flag& f = get("max-connections"); f.value) {
+        config.max_connections = static_cast<std::size_t>(uint_flag(f, 1, 1'000'000));
+    }
+    if (const Flag& f = get("tls-cert"); f.value) config.tls_cert_file = *f.value;
+    if (const Flag& f = get("tls-key"); f.value) config.tls_key_file = *f.value;
+    if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+        throw UsageError{"--tls-cert and --tls-key go together"};
+    }
+    if (const Flag& f = get("shutdown-timeout"); f.value) {
+        config.shutdown_timeout = std::chrono::seconds(uint_flag(f, 0, 3600));
+    }
+    if (data_dir.empty()) throw UsageError{"--data-dir (or MENTORSYNC_DATA_DIR) is required"};
+    return true;
+}
+
+int serve(int argc, char** argv, int first) {
+    ServerConfig config;
+    config.handle_signals = true;
+    std::string data_dir;
+    try {
+        if (!parse_serve_args(argc, argv, first, config, data_dir)) {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "mentorsync-server: %s\n\n%s", e.message.c_str(), kUsage);
+        return 2;
+    }
+
+    const Logger logger;
+    mentorsync::server::ServiceOptions options;
+    options.data_dir = data_dir;
+    // A mistyped --data-dir must not start an empty server that devices would then sync
+    // against: the directory is created only by `admin init`.
+    options.create_if_missing = false;
+    auto service = mentorsync::server::open_sync_service(options);
+    if (!service.ok()) {
+        logger.error("startup_failed", {{"error", std::string_view(service.status().to_string())}});
+        return 1;
+    }
+    mentorsync::server::http::HttpServer server(config, **service, logger);
+    if (auto st = server.start(); !st.ok()) {
+        logger.error("startup_failed", {{"error", std::string_view(st.to_string())}});
+        return 1;
+    }
+    server.wait();
+    logger.info("stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string_view command = argc > 1 ? argv[1] : "";
+    if (command == "admin") return mentorsync::server::run_admin(argc, argv);
+    if (command == "serve") return serve(argc, argv, 2);
+    if (command.empty() || command.rfind("-", 0) == 0) return serve(argc, argv, 1);
+    std::fprintf(stderr, "mentorsync-server: unknown command '%s'\n\n%s", argv[1], kUsage);
+    return 2;
+}

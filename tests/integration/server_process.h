@@ -1,0 +1,79 @@
+// Test support: the real mentorsync-server binary as a child process on 127.0.0.1 with an
+// ephemeral port, its admin command line, and tablets (Replica + SyncSession + the built-in
+// HTTP transport) that enroll and sync against it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_transport.h"
+#include "mentorsync/replica.h"
+#include "mentorsync/sync_session.h"
+
+namespace mstest {
+
+// Runs `mentorsync-server admin <args> --data-dir DIR` and returns its one JSON line; fails the
+// test if it exits non-zero.
+nlohmann::json admin(const std::string& data_dir, const std::vector<std::string>& args);
+// The same, but returns {exit code, stdout} without failing.
+std::pair<int, std::string> admin_raw(const std::string& data_dir,
+                                      const std::vector<std::string>& args);
+
+class ServerProcess {
+  public:
+    // Starts `mentorsync-server --listen 127.0.0.1:0 --data-dir DIR` and waits for its
+    // "listening" log line (at most 20 s).
+    explicit ServerProcess(std::string data_dir);
+    ~ServerProcess();  // SIGTERM, then SIGKILL after 15 s
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    int port() const { return port_; }
+    // Sends SIGTERM and returns the exit status (0 expected).
+    int stop();
+    // Every line the server logged so far.
+    std::vector<std::string> log_lines() const;
+
+  private:
+    std::string data_dir_;
+    int pid_ = -1;
+    int port_ = 0;
+    int stderr_fd_ = -1;
+    std::thread reader_;
+    mutable std::mutex mu_;
+    std::vector<std::string> lines_;
+};
+
+// A tablet: its own encrypted replica, device keys, and a sync session once enrolled.
+class Tablet {
+  public:
+    Tablet(const std::string& path, const std::string& server_url);
+    // Enrolls with a one-time code; fails the test on error.
+    void enroll(const std::string& code, const std::string& label);
+    // One whole sync; returns the result (not failing the test).
+    mentorsync::Result<mentorsync::SyncProgress> sync();
+    // A sync that must succeed.
+    mentorsync::SyncProgress sync_ok();
+
+    mentorsync::Replica& replica() { return *replica_; }
+    const mentorsync::Uuid& device_id() const { return identity_.device_id; }
+    mentorsync::client::HttpTransport& transport() { return transport_; }
+    mentorsync::SyncSession& session() { return *session_; }
+
+  private:
+    std::unique_ptr<mentorsync::Replica> replica_;
+    mentorsync::DeviceIdentity identity_;
+    mentorsync::client::HttpTransport transport_;
+    std::unique_ptr<mentorsync::SyncSession> session_;
+};
+
+// Every record of every collection (deleted ones included), for comparing replicas.
+std::vector<mentorsync::Record> all_records(mentorsync::Replica& r);
+
+}  // namespace mstest

@@ -1,0 +1,184 @@
+// Enrollment (protocol §4) and signed requests (§5): every refusal with its documented code.
+#include "core_fixture.h"
+
+using namespace mstest;
+
+namespace {
+
+EnrollRequest enroll_request(const std::string& code, const Uuid& node) {
+    auto keys = wire::DeviceKeys::generate();
+    return EnrollRequest{code, keys.public_key, node, "Ilze's tablet"};
+}
+
+}  // namespace
+
+TEST_CASE("an enrollment code binds one device and works only once", "[server]") {
+    CoreFixture f;
+    const std::string code = f.code_for(f.mentor1);
+    auto first = f.service->enroll(enroll_request(code, Uuid::random()));
+    REQUIRE(first.ok());
+    CHECK(first.value->user_id == f.mentor1);
+    CHECK(first.value->role == Role::mentor);
+    CHECK(first.value->server_time_ms == f.clock->now_ms());
+
+    auto again = f.service->enroll(enroll_request(code, Uuid::random()));
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error.http_status == 403);
+    CHECK(again.error.code == "enrollment_invalid");
+}
+
+TEST_CASE("enrollment codes are case-insensitive and ignore dashes", "[server]") {
+    CoreFixture f;
+    std::string code = f.code_for(f.staff);
+    std::string typed;
+    for (char c : code)
+        if (c != '-') typed.push_back(static_cast<char>(std::tolower(c)));
+    auto r = f.service->enroll(enroll_request(typed, Uuid::random()));
+    REQUIRE(r.ok());
+    CHECK(r.value->role == Role::centre_staff);
+}
+
+TEST_CASE("an enrollment code expires 72 hours after issue", "[server]") {
+    CoreFixture f;
+    const std::string code = f.code_for(f.mentor1);
+    f.clock->advance(kEnrollmentCodeLifetimeMs);
+    auto r = f.service->enroll(enroll_request(code, Uuid::random()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error.code == "enrollment_invalid");
+}
+
+TEST_CASE("an unknown enrollment code gets the same answer as a used one", "[server]") {
+    CoreFixture f;
+    auto r = f.service->enroll(enroll_request("AAAA-BBBB-CCCC-DDDD", Uuid::random()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error.http_status == 403);
+    CHECK(r.error.code == "enrollment_invalid");
+}
+
+TEST_CASE("a node already bound to a device is node_in_use and the code stays unused", "[server]") {
+    CoreFixture f;
+    const Uuid node = Uuid::random();
+    REQUIRE(f.service->enroll(enroll_request(f.code_for(f.mentor1), node)).ok());
+    const std::string second = f.code_for(f.mentor1);
+    auto clash = f.service->enroll(enroll_request(second, node));
+    REQUIRE_FALSE(clash.ok());
+    CHECK(clash.error.http_status == 409);
+    CHECK(clash.error.code == "node_in_use");
+    // Nothing was stored: the code still works for a fresh replica.
+    CHECK(f.service->enroll(enroll_request(second, Uuid::random())).ok());
+}
+
+TEST_CASE("enrollment rejects malformed requests with bad_request", "[server]") {
+    CoreFixture f;
+    const std::string code = f.code_for(f.mentor1);
+    auto req = enroll_request(code, Uuid::random());
+    req.label = std::string(101, 'x');
+    CHECK(f.service->enroll(req).error.code == "bad_request");
+    req = enroll_request(code, Uuid{});
+    CHECK(f.service->enroll(req).error.code == "bad_request");
+    req = enroll_request(code, Uuid::random());
+    req.public_key.fill(0);
+    CHECK(f.service->enroll(req).error.code == "bad_request");
+    // None of these consumed the code.
+    CHECK(f.service->enroll(enroll_request(code, Uuid::random())).ok());
+}
+
+TEST_CASE("only mentors and centre staff get enrollment codes", "[server]") {
+    CoreFixture f;
+    Uuid coordinator = CoreFixture::ok(f.admin->add_user(Role::coordinator, {}, "Koordinatore"));
+    auto r = f.admin->issue_enrollment_code(coordinator);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::invalid_argument);
+    CHECK_FALSE(f.admin->issue_enrollment_code(Uuid::random()).ok());
+}
+
+TEST_CASE("a correctly signed request authenticates its device", "[server]") {
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    auto r = f.service->authenticate(f.signed_request(t, "body"));
+    INFO(r.error.message);
+    REQUIRE(r.ok());
+    CHECK(r.value->device_id == t.who.device_id);
+    CHECK(r.value->user_id == f.mentor1);
+    CHECK(r.value->node == t.replica->node());
+    auto devices = CoreFixture::ok(f.admin->list_devices());
+    REQUIRE(devices.size() == 1);
+    CHECK(devices[0].last_seen_ms == f.clock->now_ms());
+}
+
+TEST_CASE("authentication refuses each bad request with the documented code", "[server]") {
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    auto expect = [&](const SignedRequest& rq, int status, const std::string& code) {
+        auto r = f.service->authenticate(rq);
+        INFO(code);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error.http_status == status);
+        CHECK(r.error.code == code);
+        if (status == 401) {
+            REQUIRE(r.error.server_time_ms.has_value());
+            CHECK(*r.error.server_time_ms == f.clock->now_ms());
+        }
+    };
+
+    SECTION("unsigned: a missing or malformed header") {
+        for (int which = 0; which < 4; ++which) {
+            SignedRequest rq = f.signed_request(t, "b");
+            std::string* h[] = {&rq.device_header, &rq.timestamp_header, &rq.nonce_header,
+                                &rq.signature_header};
+            h[which]->clear();
+            expect(rq, 401, "unsigned");
+        }
+        SignedRequest upper = f.signed_request(t, "b");
+        for (auto& c : upper.device_header)
+            c = static_cast<char>(std::toupper(c));
+        expect(upper, 401, "unsigned");
+        SignedRequest short_nonce = f.signed_request(t, "b");
+        short_nonce.nonce_header.pop_back();
+        expect(short_nonce, 401, "unsigned");
+        SignedRequest letters = f.signed_request(t, "b");
+        letters.timestamp_header = "12ab";
+        expect(letters, 401, "unsigned");
+    }
+    SECTION("unknown_device") {
+        SignedRequest rq = f.signed_request(t, "b");
+        rq.device_header = Uuid::random().to_string();
+        expect(rq, 401, "unknown_device");
+    }
+    SECTION("device_revoked comes before the signature check") {
+        REQUIRE(f.admin->revoke_device(t.who.device_id).ok());
+        SignedRequest rq = f.signed_request(t, "b");
+        rq.signature_header = std::string(128, '0');
+        expect(rq, 403, "device_revoked");
+    }
+    SECTION("bad_signature: the body, path or another key") {
+        SignedRequest rq = f.signed_request(t, "original body");
+        rq.body = "altered body";
+        expect(rq, 401, "bad_signature");
+        SignedRequest path = f.signed_request(t, "b");
+        path.path = "/v1/sync/pull";
+        expect(path, 401, "bad_signature");
+        Tablet other = f.tablet(f.mentor1);
+        SignedRequest foreign = f.signed_request(other, "b");
+        foreign.device_header = t.who.device_id.to_string();
+        expect(foreign, 401, "bad_signature");
+    }
+    SECTION("stale_timestamp both ways, after the signature") {
+        SignedRequest ahead = f.signed_request(t, "b");
+        SignedRequest behind = f.signed_request(t, "b");
+        f.clock->advance(-(wire::kSignatureWindowMs + 1));
+        expect(ahead, 401, "stale_timestamp");
+        f.clock->advance(2 * (wire::kSignatureWindowMs + 1));
+        expect(behind, 401, "stale_timestamp");
+        // Exactly at the window's edge is still fine.
+        SignedRequest edge = f.signed_request(t, "b");
+        f.clock->advance(wire::kSignatureWindowMs);
+        CHECK(f.service->authenticate(edge).ok());
+    }
+    SECTION("replayed_nonce, while a new nonce passes") {
+        SignedRequest rq = f.signed_request(t, "b");
+        REQUIRE(f.service->authenticate(rq).ok());
+        expect(rq, 401, "replayed_nonce");
+        CHECK(f.service->authenticate(f.signed_request(t, "b")).ok());
+    }
+}
