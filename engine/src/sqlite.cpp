@@ -33,7 +33,10 @@ Stmt& Stmt::bind(int i, std::string_view text) {
 }
 
 Stmt& Stmt::bind_blob(int i, std::string_view bytes) {
-    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    // SQLite binds a null pointer as NULL: an empty value must still be a (zero-length) blob.
+    static const char empty = 0;
+    sqlite3_bind_blob(stmt_, i, bytes.empty() ? &empty : bytes.data(),
+                      static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
     return *this;
 }
 

@@ -512,6 +512,10 @@ TEST_CASE("pending transactions stay until acknowledged", "[replica][sync]") {
     REQUIRE(a->set_sync_value("cursor", "42").ok());
     CHECK(**a->sync_value("cursor") == "42");
     CHECK_FALSE(a->sync_value("other")->has_value());
+    // An empty value is a value, not a missing one.
+    REQUIRE(a->set_sync_value("empty", "").ok());
+    REQUIRE(a->sync_value("empty")->has_value());
+    CHECK(a->sync_value("empty")->value().empty());
 }
 
 TEST_CASE("concurrent callers from several threads are serialised safely", "[replica]") {
