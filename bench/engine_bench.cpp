@@ -36,10 +36,17 @@
 
 #include "mentorsync/replica.h"
 
+#include "bench_output.h"
+
 namespace ms = mentorsync;
 namespace fs = std::filesystem;
 
 namespace {
+
+using bench::Figure;
+using bench::json_number;
+using bench::json_string;
+using bench::median;
 
 // ------------------------------------------------------------------------------------------
 // Errors and small helpers
@@ -63,92 +70,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-double median(std::vector<double> v) {
-    if (v.empty()) return std::nan("");
-    std::sort(v.begin(), v.end());
-    std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-// ------------------------------------------------------------------------------------------
-// Output: one JSON object per line on stdout
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        switch (ch) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                if (static_cast<unsigned char>(ch) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(ch));
-                    out += buf;
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    return out + "\"";
-}
-
-std::string json_number(double d) {
-    if (!std::isfinite(d)) return "null";
-    char buf[64];
-    if (std::fabs(d) >= 1000.0)
-        std::snprintf(buf, sizeof buf, "%.0f", d);
-    else
-        std::snprintf(buf, sizeof buf, "%.4g", d);
-    return buf;
-}
-
-std::string json_numbers(const std::vector<double>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (i) out += ",";
-        out += json_number(v[i]);
-    }
-    return out + "]";
-}
-
-// One output line. Extra keys hold already-rendered JSON values.
-class Figure {
-  public:
-    Figure(std::string name, double value, std::string unit)
-        : name_(std::move(name)), value_(value), unit_(std::move(unit)) {}
-    Figure& num(std::string key, double v) { return raw(std::move(key), json_number(v)); }
-    Figure& str(std::string key, std::string_view v) { return raw(std::move(key), json_string(v)); }
-    Figure& flag(std::string key, bool v) { return raw(std::move(key), v ? "true" : "false"); }
-    Figure& samples(const std::vector<double>& v) { return raw("samples", json_numbers(v)); }
-    Figure& raw(std::string key, std::string rendered) {
-        extra_.emplace_back(std::move(key), std::move(rendered));
-        return *this;
-    }
-    void print() const {
-        std::string line = "{\"name\": " + json_string(name_) +
-                           ", \"value\": " + json_number(value_) +
-                           ", \"unit\": " + json_string(unit_);
-        for (const auto& [k, v] : extra_)
-            line += ", " + json_string(k) + ": " + v;
-        line += "}\n";
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fflush(stdout);
-    }
-
-  private:
-    std::string name_;
-    double value_;
-    std::string unit_;
-    std::vector<std::pair<std::string, std::string>> extra_;
-};
 
 // ------------------------------------------------------------------------------------------
 // Synthetic programme data, deterministic from a seed

@@ -89,14 +89,26 @@ struct HttpTransport::Impl {
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
 
-    Impl(Endpoint e, TransportOptions o) : endpoint(std::move(e)), options(std::move(o)) {
-        ssl_ctx.set_default_verify_paths();
+    bool trust_loaded = false;
+
+    Impl(Endpoint e, TransportOptions o) : endpoint(std::move(e)), options(std::move(o)) {}
+
+    // Loading the system trust store costs ~17 ms of CPU: only TLS connections pay it, once.
+    Status load_trust() {
+        if (trust_loaded) return {};
+        beast::error_code ec;
+        ssl_ctx.set_default_verify_paths(ec);
+        if (ec) return Status::io("TLS: cannot load the system's trusted certificates");
         if (!options.ca_file.empty()) {
-            beast::error_code ec;
             ssl_ctx.load_verify_file(options.ca_file, ec);
+            if (ec)
+                return Status::invalid_argument("TLS: cannot read the CA file " + options.ca_file +
+                                                ": " + ec.message());
         }
         ssl_ctx.set_verify_mode(options.verify_peer ? asio::ssl::verify_peer
                                                     : asio::ssl::verify_none);
+        trust_loaded = true;
+        return {};
     }
 
     bool connected() const { return plain.has_value() || secure.has_value(); }
@@ -129,6 +141,7 @@ struct HttpTransport::Impl {
             plain.emplace(std::move(stream));
             return {};
         }
+        MS_RETURN_IF_ERROR(load_trust());
         secure.emplace(std::move(stream), ssl_ctx);
         if (!SSL_set_tlsext_host_name(secure->native_handle(), endpoint.host.c_str()))
             return Status::io("TLS: cannot set the server name");
