@@ -65,7 +65,17 @@ nlohmann::json admin(const std::string& data_dir, const std::vector<std::string>
     return nlohmann::json::parse(out.substr(0, nl));
 }
 
-ServerProcess::ServerProcess(std::string data_dir) : data_dir_(std::move(data_dir)) {
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra)
+    : data_dir_(std::move(data_dir)) {
+    tls_ = std::find(extra.begin(), extra.end(), "--tls-cert") != extra.end();
+    std::vector<std::string> argv = {MENTORSYNC_SERVER_BINARY,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--data-dir",
+                                     data_dir_,
+                                     "--threads",
+                                     "2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     int err[2];
     REQUIRE(pipe(err) == 0);
     pid_ = fork();
@@ -74,8 +84,11 @@ ServerProcess::ServerProcess(std::string data_dir) : data_dir_(std::move(data_di
         dup2(err[1], 2);
         close(err[0]);
         close(err[1]);
-        execl(MENTORSYNC_SERVER_BINARY, MENTORSYNC_SERVER_BINARY, "--listen", "127.0.0.1:0",
-              "--data-dir", data_dir_.c_str(), "--threads", "2", static_cast<char*>(nullptr));
+        std::vector<char*> args;
+        for (auto& a : argv)
+            args.push_back(a.data());
+        args.push_back(nullptr);
+        execv(args[0], args.data());
         _exit(127);
     }
     close(err[1]);
@@ -144,8 +157,10 @@ std::vector<std::string> ServerProcess::log_lines() const {
     return lines_;
 }
 
-Tablet::Tablet(const std::string& path, const std::string& server_url)
-    : replica_(open_replica(path)), transport_(*client::Endpoint::parse(server_url)) {
+Tablet::Tablet(const std::string& path, const std::string& server_url,
+               client::TransportOptions transport)
+    : replica_(open_replica(path)),
+      transport_(*client::Endpoint::parse(server_url), std::move(transport)) {
     identity_.keys = wire::DeviceKeys::generate();
 }
 

@@ -28,12 +28,15 @@ class ServerProcess {
   public:
     // Starts `mentorsync-server --listen 127.0.0.1:0 --data-dir DIR` and waits for its
     // "listening" log line (at most 20 s).
-    explicit ServerProcess(std::string data_dir);
+    // `extra` flags are appended (e.g. --tls-cert/--tls-key); with TLS, url() says https.
+    explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {});
     ~ServerProcess();  // SIGTERM, then SIGKILL after 15 s
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
 
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const {
+        return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+    }
     int port() const { return port_; }
     // Sends SIGTERM and returns the exit status (0 expected).
     int stop();
@@ -44,6 +47,7 @@ class ServerProcess {
     std::string data_dir_;
     int pid_ = -1;
     int port_ = 0;
+    bool tls_ = false;
     int stderr_fd_ = -1;
     std::thread reader_;
     mutable std::mutex mu_;
@@ -53,7 +57,8 @@ class ServerProcess {
 // A tablet: its own encrypted replica, device keys, and a sync session once enrolled.
 class Tablet {
   public:
-    Tablet(const std::string& path, const std::string& server_url);
+    Tablet(const std::string& path, const std::string& server_url,
+           mentorsync::client::TransportOptions transport = {});
     // Enrolls with a one-time code; fails the test on error.
     void enroll(const std::string& code, const std::string& label);
     // One whole sync; returns the result (not failing the test).

@@ -3,6 +3,8 @@
 // operation gives up after a few seconds, so a server bug fails a test instead of hanging it.
 #pragma once
 
+#include "test_cert.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,16 +24,6 @@ struct HttpResponse {
         return it == headers.end() ? std::string() : it->second;
     }
 };
-
-// A throwaway self-signed certificate (EC P-256, CN=localhost, SAN 127.0.0.1), made with the
-// OpenSSL API at test time and written as PEM files into `dir`.
-struct SelfSignedCert {
-    std::string cert_pem;
-    std::string key_pem;
-    std::string cert_file;
-    std::string key_file;
-};
-SelfSignedCert make_self_signed_cert(const std::string& dir);
 
 class HttpClient {
   public:
