@@ -137,12 +137,27 @@ Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<Row
     }
     // Field stamps: last writer wins by stamp, as on every replica. Assignment fields that win
     // update the plaintext assignment index.
+    // The current stamps are read once per known row, not once per change. A row new with
+    // this transaction has none: field stamps are only ever written here, after add_row, so a
+    // row missing from the rows index has no field stamps either.
+    std::map<Uuid, std::map<std::string, Stamp>> stamps;
+    for (const RowPlan& p : rows) {
+        if (p.is_new) {
+            stamps[p.row];
+            continue;
+        }
+        auto known = store_.field_stamps_of(p.row);
+        if (!known.ok()) return known.status();
+        stamps[p.row] = std::move(known).value();
+    }
     std::map<Uuid, AssignmentState> assignments;
     for (const Change& ch : txn.changes) {
-        auto current = store_.field_stamp(ch.row, ch.field);
-        if (!current.ok()) return current.status();
-        if (!(*current < txn.stamp)) continue;  // an older write arriving late: it loses
+        auto& row_stamps = stamps.at(ch.row);
+        auto stamp_it = row_stamps.find(ch.field);
+        const Stamp current = stamp_it == row_stamps.end() ? Stamp{} : stamp_it->second;
+        if (!(current < txn.stamp)) continue;  // an older write arriving late: it loses
         MS_RETURN_IF_ERROR(store_.set_field_stamp(ch.row, ch.field, txn.stamp));
+        row_stamps[ch.field] = txn.stamp;
         if (ch.collection != kAssignments) continue;
         auto it = assignments.find(ch.row);
         if (it == assignments.end()) {

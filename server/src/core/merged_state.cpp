@@ -182,7 +182,32 @@ void MergedState::catch_up_after_commit(std::string_view what) {
                    {"error", r.status().message()}});
 }
 
-Result<std::int64_t> MergedState::catch_up_locked() {
+void MergedState::apply_committed(std::vector<StoredTxn> committed, std::string_view what) {
+    if (committed.empty()) return;
+    const std::int64_t last = committed.back().seq;
+    {
+        std::lock_guard lock(pending_mu_);
+        for (StoredTxn& t : committed) {
+            const std::int64_t seq = t.seq;
+            pending_.insert_or_assign(seq, std::move(t));
+        }
+    }
+    Status s;
+    {
+        std::lock_guard lock(catch_up_mu_);
+        // Only up to this push's own last seq: anything committed later is applied by the
+        // request that committed it, from what it hands in, rather than re-read here.
+        auto r = catch_up_locked(last);
+        if (!r.ok()) s = r.status();
+    }
+    if (!s.ok())
+        log_event(options_.log, "error", "state_apply_failed",
+                  {{"after", std::string(what)},
+                   {"code", std::string(code_name(s.code()))},
+                   {"error", s.message()}});
+}
+
+Result<std::int64_t> MergedState::catch_up_locked(std::optional<std::int64_t> upto) {
     auto applied = stored_applied_seq();
     if (!applied.ok()) return applied.status();
     auto head = store_->head_seq();
@@ -191,12 +216,38 @@ Result<std::int64_t> MergedState::catch_up_locked() {
         return Status::corrupt("state.db has applied seq " + std::to_string(*applied) +
                                " beyond the history's head " + std::to_string(*head) +
                                "; reopen the data directory to rebuild it");
+    // Handed-in transactions at or below the applied seq were applied from the history
+    // already (a catch-up got there first): drop them so pending_ stays small.
+    auto take_pending = [&](std::int64_t from, std::int64_t to) {
+        std::map<std::int64_t, StoredTxn> out;
+        std::lock_guard lock(pending_mu_);
+        pending_.erase(pending_.begin(), pending_.lower_bound(from));
+        auto end = pending_.upper_bound(to);
+        for (auto it = pending_.begin(); it != end;)
+            out.insert(pending_.extract(it++));
+        return out;
+    };
+    const std::int64_t last = upto ? std::min(*upto, *head) : *head;
+    if (last <= *applied) {
+        take_pending(*applied + 1, *applied);
+        return std::int64_t{0};
+    }
     std::int64_t done = 0;
-    for (std::int64_t from = *applied + 1; from <= *head;) {
-        const std::int64_t to = std::min(*head, from + kCatchUpBatch - 1);
+    for (std::int64_t from = *applied + 1; from <= last;) {
+        const std::int64_t to = std::min(last, from + kCatchUpBatch - 1);
+        auto handed = take_pending(from, to);
         std::vector<StoredTxn> batch;
         std::vector<Transaction> txns;
         for (std::int64_t seq = from; seq <= to; ++seq) {
+            if (auto it = handed.find(seq); it != handed.end()) {
+                // Moved, not copied: handle_report needs only the seq and stamp.
+                StoredTxn meta;
+                meta.seq = seq;
+                meta.txn.stamp = it->second.txn.stamp;
+                txns.push_back(std::move(it->second.txn));
+                batch.push_back(std::move(meta));
+                continue;
+            }
             auto t = store_->load_txn(seq);
             if (!t.ok()) return t.status();
             txns.push_back(t->txn);

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,6 +92,14 @@ class MergedState {
     // the next catch-up applies it.
     void catch_up_after_commit(std::string_view what);
 
+    // catch_up_after_commit() for a push that already holds its accepted transactions (with
+    // their seqs, in seq order): they are applied as they are instead of being read back and
+    // decrypted from the history. Transactions other requests committed meanwhile are taken
+    // from what they handed in the same way, or from the history when they have not handed
+    // them in yet. On return everything up to the last of `committed` is applied (or the
+    // failure logged, as in catch_up_after_commit).
+    void apply_committed(std::vector<StoredTxn> committed, std::string_view what);
+
     // The seq of the last history transaction the state applied (0: none).
     Result<std::int64_t> applied_seq() const;
 
@@ -109,7 +118,9 @@ class MergedState {
     Status open_replica();
     Status check_belongs();
     Status rebuild(std::string_view reason);
-    Result<std::int64_t> catch_up_locked();
+    // Applies history transactions after the applied seq up to `upto` (the history's head when
+    // absent), taking each from pending_ when a request handed it in.
+    Result<std::int64_t> catch_up_locked(std::optional<std::int64_t> upto = std::nullopt);
     Result<std::int64_t> stored_applied_seq() const;
     Status handle_report(const ApplyReport& report, const std::vector<StoredTxn>& batch);
 
@@ -118,6 +129,10 @@ class MergedState {
     std::string path_;
     std::unique_ptr<Replica> replica_;
     std::mutex catch_up_mu_;
+    // Committed transactions handed in by apply_committed() and not applied yet, by seq.
+    // Guarded by pending_mu_ (not catch_up_mu_: handing in must not wait for an apply).
+    std::mutex pending_mu_;
+    std::map<std::int64_t, StoredTxn> pending_;
 };
 
 }  // namespace mentorsync::server

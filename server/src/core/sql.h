@@ -7,8 +7,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "mentorsync/status.h"
 
@@ -20,25 +22,32 @@ inline Status sqlite_status(sqlite3* db, int rc, std::string_view what) {
     return Status::io(msg);
 }
 
+// A statement handle. An owning Stmt finalizes its statement; a Stmt lent from Db's cache
+// (`in_use` set) resets it, clears its bindings and hands it back instead, so the next user
+// finds it as if freshly prepared.
 class Stmt {
   public:
     Stmt() = default;
-    Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-    Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+    Stmt(sqlite3* db, sqlite3_stmt* stmt, bool* in_use = nullptr)
+        : db_(db), stmt_(stmt), in_use_(in_use) {}
+    Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_), in_use_(o.in_use_) {
+        o.stmt_ = nullptr;
+        o.in_use_ = nullptr;
+    }
     Stmt& operator=(Stmt&& o) noexcept {
         if (this != &o) {
-            if (stmt_) sqlite3_finalize(stmt_);
+            release();
             db_ = o.db_;
             stmt_ = o.stmt_;
+            in_use_ = o.in_use_;
             o.stmt_ = nullptr;
+            o.in_use_ = nullptr;
         }
         return *this;
     }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
-    ~Stmt() {
-        if (stmt_) sqlite3_finalize(stmt_);
-    }
+    ~Stmt() { release(); }
 
     Stmt& bind(int i, std::int64_t v) {
         sqlite3_bind_int64(stmt_, i, v);
@@ -78,6 +87,13 @@ class Stmt {
         }
     }
 
+    // Gives up ownership of an owning statement (for Db's cache).
+    sqlite3_stmt* detach() {
+        sqlite3_stmt* s = stmt_;
+        stmt_ = nullptr;
+        return s;
+    }
+
     std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
     bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     std::string text(int col) const {
@@ -92,8 +108,23 @@ class Stmt {
     }
 
   private:
+    void release() {
+        if (!stmt_) return;
+        if (in_use_) {
+            // Reset also ends a read the caller stopped early, so no lock outlives the call.
+            sqlite3_reset(stmt_);
+            sqlite3_clear_bindings(stmt_);
+            *in_use_ = false;
+        } else {
+            sqlite3_finalize(stmt_);
+        }
+        stmt_ = nullptr;
+        in_use_ = nullptr;
+    }
+
     sqlite3* db_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
+    bool* in_use_ = nullptr;  // non-null: lent from Db's cache
 };
 
 class Db {
@@ -117,6 +148,10 @@ class Db {
         return {};
     }
     void close() {
+        // Every lent Stmt must be gone by now (they live no longer than one store call).
+        for (auto& [text, cached] : cache_)
+            sqlite3_finalize(cached->stmt);
+        cache_.clear();
         if (db_) {
             sqlite3_close_v2(db_);
             db_ = nullptr;
@@ -138,7 +173,26 @@ class Db {
         }
         return {};
     }
+    // A statement for `sql`, prepared once per connection and lent out again on later calls:
+    // preparing is a large part of a short statement's cost. The text is the cache key, so
+    // callers that build SQL from a fixed set of fragments get one entry per variant. A
+    // statement already lent out (a nested use of the same text) is prepared afresh and
+    // finalized after use, so nesting stays correct.
     Result<Stmt> prepare(std::string_view sql) {
+        auto it = cache_.find(std::string(sql));
+        if (it == cache_.end()) {
+            auto fresh = prepare_uncached(sql);
+            if (!fresh.ok()) return fresh.status();
+            auto entry = std::make_unique<Cached>();
+            entry->stmt = fresh->detach();
+            it = cache_.emplace(std::string(sql), std::move(entry)).first;
+        }
+        Cached& c = *it->second;
+        if (c.in_use) return prepare_uncached(sql);
+        c.in_use = true;
+        return Stmt(db_, c.stmt, &c.in_use);
+    }
+    Result<Stmt> prepare_uncached(std::string_view sql) {
         sqlite3_stmt* stmt = nullptr;
         int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
         if (rc != SQLITE_OK) return sqlite_status(db_, rc, "SQLite prepare");
@@ -147,7 +201,13 @@ class Db {
     std::int64_t changes() const { return sqlite3_changes64(db_); }
 
   private:
+    struct Cached {
+        sqlite3_stmt* stmt = nullptr;
+        bool in_use = false;
+    };
     sqlite3* db_ = nullptr;
+    // unique_ptr: lent Stmts point at `in_use`, which must not move when the map rehashes.
+    std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
 };
 
 }  // namespace mentorsync::server::sql

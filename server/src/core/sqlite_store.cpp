@@ -535,6 +535,20 @@ class SqliteStore final : public ServerStore {
         if (!*r) return Stamp{};
         return Stamp{static_cast<std::uint64_t>(st->int64(0)), uuid_of(st->blob(1))};
     }
+    Result<std::map<std::string, Stamp>> field_stamps_of(const Uuid& row) override {
+        std::lock_guard lock(mu_);
+        auto st = db_.prepare("SELECT field,hlc,node FROM field_stamps WHERE row=?1");
+        if (!st.ok()) return st.status();
+        st->bind_blob(1, row.raw());
+        std::map<std::string, Stamp> out;
+        for (;;) {
+            auto r = st->step();
+            if (!r.ok()) return r.status();
+            if (!*r) return out;
+            out.emplace(st->text(0),
+                        Stamp{static_cast<std::uint64_t>(st->int64(1)), uuid_of(st->blob(2))});
+        }
+    }
     Status set_field_stamp(const Uuid& row, const std::string& field, const Stamp& stamp) override {
         return write(
             "INSERT INTO field_stamps(row,field,hlc,node) VALUES(?1,?2,?3,?4) "

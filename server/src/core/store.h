@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -197,6 +198,9 @@ class ServerStore {
     virtual Result<Stamp> field_stamp(const Uuid& row, const std::string& field) = 0;
     virtual Status set_field_stamp(const Uuid& row, const std::string& field,
                                    const Stamp& stamp) = 0;
+    // The winning stamp of every field of a row written so far, by field name (one read for
+    // a whole row: the ledger's per-change lookups went through here).
+    virtual Result<std::map<std::string, Stamp>> field_stamps_of(const Uuid& row) = 0;
 
     // --- assignments and access -----------------------------------------------------------
     virtual Result<std::optional<AssignmentState>> find_assignment(const Uuid& row) = 0;

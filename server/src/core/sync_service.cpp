@@ -298,7 +298,8 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
     std::optional<ApiError> refused;
     PushResponse out;
     out.server_time_ms = t;
-    std::size_t accepted = 0;
+    // Index into txns and seq of each accepted transaction, for the merged state.
+    std::vector<std::pair<std::size_t, std::int64_t>> accepted;
     Ledger ledger(*store_, schema_);
     Status s = store_->transact([&]() -> Status {
         auto batch = store_->find_batch(who.device_id, batch_id);
@@ -329,7 +330,8 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
             out.results.push_back(
                 {PushResult::Kind::rejected, std::move(code), std::move(message)});
         };
-        for (const Transaction& txn : txns) {
+        for (std::size_t i = 0; i < txns.size(); ++i) {
+            const Transaction& txn = txns[i];
             if (txn.stamp.node != who.node) {
                 reject("foreign_node", "the transaction's node is not this device's node");
                 continue;
@@ -377,7 +379,7 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
             auto seq = ledger.apply(txn, *rows, who.device_id, t);
             if (!seq.ok()) return seq.status();
             out.results.push_back({PushResult::Kind::accepted, {}, {}});
-            ++accepted;
+            accepted.emplace_back(i, *seq);
         }
         return store_->add_batch(who.device_id, batch_id,
                                  StoredBatch{std::string(body_hash), encode_push_response(out)}, t);
@@ -389,8 +391,21 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
         return r;
     }
     // After the commit: the accepted transactions are durable in the history whatever happens
-    // to the merged state, and a failure there is healed by the next catch-up.
-    if (state_ && accepted > 0) state_->catch_up_after_commit("push");
+    // to the merged state, and a failure there is healed by the next catch-up. They are handed
+    // over as decoded here, so the state need not read and decrypt them back from the history.
+    if (state_ && !accepted.empty()) {
+        std::vector<StoredTxn> committed;
+        committed.reserve(accepted.size());
+        for (const auto& [index, seq] : accepted) {
+            StoredTxn done;
+            done.seq = seq;
+            done.device = who.device_id;
+            done.received_ms = t;
+            done.txn = std::move(txns[index]);
+            committed.push_back(std::move(done));
+        }
+        state_->apply_committed(std::move(committed), "push");
+    }
     return succeed(std::move(out));
 }
 
