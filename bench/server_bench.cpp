@@ -70,7 +70,7 @@
 #include "mentorsync/types.h"
 #include "mentorsync/wire.h"
 
-#include "bench_output.h"
+#include "bench_util.h"
 
 #ifndef MENTORSYNC_SERVER_BINARY
 #define MENTORSYNC_SERVER_BINARY ""
@@ -85,6 +85,7 @@ using bench::Figure;
 using bench::json_number;
 using bench::json_string;
 using bench::median;
+using bench::Rng;
 
 // ------------------------------------------------------------------------------------------
 // Errors and small helpers
@@ -258,41 +259,6 @@ std::optional<Config> parse_args(int argc, char** argv) {
 
 // ------------------------------------------------------------------------------------------
 // Synthetic programme data
-
-// splitmix64: tiny, fast and fully specified.
-class Rng {
-  public:
-    explicit Rng(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-    int between(int lo, int hi) {
-        return lo + static_cast<int>(below(static_cast<std::size_t>(hi - lo + 1)));
-    }
-    bool percent(int p) { return below(100) < static_cast<std::size_t>(p); }
-    template <typename T>
-    const T& pick(const std::vector<T>& v) {
-        return v[below(v.size())];
-    }
-    ms::Uuid uuid() {
-        ms::Uuid u;
-        for (std::size_t i = 0; i < 16; i += 8) {
-            std::uint64_t x = next();
-            for (std::size_t j = 0; j < 8; ++j)
-                u.bytes[i + j] = static_cast<std::uint8_t>(x >> (8 * j));
-        }
-        u.bytes[6] = static_cast<std::uint8_t>((u.bytes[6] & 0x0F) | 0x40);  // version 4
-        u.bytes[8] = static_cast<std::uint8_t>((u.bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
-        return u;
-    }
-
-  private:
-    std::uint64_t state_;
-};
 
 std::string two(int v) {
     char buf[4];
