@@ -135,4 +135,42 @@ class Rng {
     std::uint64_t state_;
 };
 
+// ---- synthetic programme data (invented words and codes only) ----
+
+inline std::string two(int v) {
+    char buf[4];
+    std::snprintf(buf, sizeof buf, "%02d", v);
+    return buf;
+}
+
+inline std::string date_2026(Rng& rng) {
+    return "2026-" + two(rng.between(1, 12)) + "-" + two(rng.between(1, 28));
+}
+
+inline const std::vector<std::string> kWords = {
+    "learner", "attended", "talked",  "about", "maths", "homework", "mother", "called",   "school",
+    "plan",    "next",     "week",    "felt",  "tired", "better",   "class",  "teacher",  "agreed",
+    "goal",    "football", "evening", "late",  "bus",   "morning",  "grades", "improved", "calm"};
+inline const std::vector<std::string> kPlaces = {"school",   "youth_centre", "home",
+                                                 "outdoors", "online",       "phone"};
+inline const std::vector<std::string> kTopics = {"learning",  "attendance", "family", "health",
+                                                 "friends",   "leisure",    "career", "behaviour",
+                                                 "wellbeing", "other"};
+inline const std::vector<std::string> kStatuses = {"unknown", "justified", "unjustified"};
+inline const std::vector<std::string> kJustifications = {"parent_note", "doctor", "school_event",
+                                                         "other"};
+inline const std::vector<std::string> kSources = {"e_journal", "school", "mentor"};
+
+// Exactly `bytes` bytes of plausible (synthetic, ASCII) note text.
+inline std::string note_text(Rng& rng, std::size_t bytes) {
+    std::string s;
+    while (s.size() < bytes) {
+        if (!s.empty()) s += ' ';
+        s += rng.pick(kWords);
+    }
+    s.resize(bytes);
+    if (s.back() == ' ') s.back() = '.';
+    return s;
+}
+
 }  // namespace bench

@@ -43,11 +43,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using bench::date_2026;
 using bench::Figure;
 using bench::json_number;
 using bench::json_string;
+using bench::kJustifications;
+using bench::kPlaces;
+using bench::kSources;
+using bench::kTopics;
 using bench::median;
+using bench::note_text;
 using bench::Rng;
+using bench::two;
 
 // ------------------------------------------------------------------------------------------
 // Errors and small helpers
@@ -106,40 +113,6 @@ struct Rec {
     bool is_contact() const { return body.index() == 0; }
     const char* collection() const { return is_contact() ? "contacts" : "absences"; }
 };
-
-std::string two(int v) {
-    char buf[4];
-    std::snprintf(buf, sizeof buf, "%02d", v);
-    return buf;
-}
-
-std::string date_2026(Rng& rng) {
-    return "2026-" + two(rng.between(1, 12)) + "-" + two(rng.between(1, 28));
-}
-
-const std::vector<std::string> kWords = {
-    "learner", "attended", "talked",  "about", "maths", "homework", "mother", "called",   "school",
-    "plan",    "next",     "week",    "felt",  "tired", "better",   "class",  "teacher",  "agreed",
-    "goal",    "football", "evening", "late",  "bus",   "morning",  "grades", "improved", "calm"};
-const std::vector<std::string> kPlaces = {"school",   "youth_centre", "home",
-                                          "outdoors", "online",       "phone"};
-const std::vector<std::string> kTopics = {"learning",  "attendance", "family", "health",
-                                          "friends",   "leisure",    "career", "behaviour",
-                                          "wellbeing", "other"};
-const std::vector<std::string> kJustifications = {"parent_note", "doctor", "school_event", "other"};
-const std::vector<std::string> kSources = {"e_journal", "school", "mentor"};
-
-// Exactly `bytes` bytes of plausible (synthetic, ASCII) note text.
-std::string note_text(Rng& rng, std::size_t bytes) {
-    std::string s;
-    while (s.size() < bytes) {
-        if (!s.empty()) s += ' ';
-        s += rng.pick(kWords);
-    }
-    s.resize(bytes);
-    if (s.back() == ' ') s.back() = '.';
-    return s;
-}
 
 class DataGen {
   public:

@@ -81,11 +81,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using bench::date_2026;
 using bench::Figure;
 using bench::json_number;
 using bench::json_string;
+using bench::kJustifications;
+using bench::kPlaces;
+using bench::kSources;
+using bench::kStatuses;
+using bench::kTopics;
 using bench::median;
+using bench::note_text;
 using bench::Rng;
+using bench::two;
 
 // ------------------------------------------------------------------------------------------
 // Errors and small helpers
@@ -259,41 +267,6 @@ std::optional<Config> parse_args(int argc, char** argv) {
 
 // ------------------------------------------------------------------------------------------
 // Synthetic programme data
-
-std::string two(int v) {
-    char buf[4];
-    std::snprintf(buf, sizeof buf, "%02d", v);
-    return buf;
-}
-
-std::string date_2026(Rng& rng) {
-    return "2026-" + two(rng.between(1, 12)) + "-" + two(rng.between(1, 28));
-}
-
-const std::vector<std::string> kWords = {
-    "learner", "attended", "talked",  "about", "maths", "homework", "mother", "called",   "school",
-    "plan",    "next",     "week",    "felt",  "tired", "better",   "class",  "teacher",  "agreed",
-    "goal",    "football", "evening", "late",  "bus",   "morning",  "grades", "improved", "calm"};
-const std::vector<std::string> kPlaces = {"school",   "youth_centre", "home",
-                                          "outdoors", "online",       "phone"};
-const std::vector<std::string> kTopics = {"learning",  "attendance", "family", "health",
-                                          "friends",   "leisure",    "career", "behaviour",
-                                          "wellbeing", "other"};
-const std::vector<std::string> kStatuses = {"unknown", "justified", "unjustified"};
-const std::vector<std::string> kJustifications = {"parent_note", "doctor", "school_event", "other"};
-const std::vector<std::string> kSources = {"e_journal", "school", "mentor"};
-
-// Exactly `bytes` bytes of plausible (synthetic, ASCII) note text.
-std::string note_text(Rng& rng, std::size_t bytes) {
-    std::string s;
-    while (s.size() < bytes) {
-        if (!s.empty()) s += ' ';
-        s += rng.pick(kWords);
-    }
-    s.resize(bytes);
-    if (s.back() == ' ') s.back() = '.';
-    return s;
-}
 
 // The msgpack size of a value as the wire encodes it (the most compact form; checked against
 // the encoder by check_value_sizes()).

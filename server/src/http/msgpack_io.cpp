@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/store.h"
 #include "mentorsync/wire.h"
 
 namespace mentorsync::server::http {
@@ -74,20 +75,6 @@ ApiResult<PullBody> parse_pull(std::string_view body) {
                                       *decoded->limit, 1, wire::kMaxPullLimit))
                                 : wire::kDefaultPullLimit;
     return ok(std::move(pull));
-}
-
-std::string_view role_name(Role role) noexcept {
-    switch (role) {
-        case Role::mentor:
-            return "mentor";
-        case Role::centre_staff:
-            return "centre_staff";
-        case Role::coordinator:
-            return "coordinator";
-        case Role::admin:
-            return "admin";
-    }
-    return "mentor";
 }
 
 std::string encode_enroll_response(const EnrollResponse& response) {

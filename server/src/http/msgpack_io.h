@@ -45,6 +45,4 @@ std::string encode_enroll_response(const EnrollResponse& response);
 std::string encode_push_response(const PushResponse& response);
 std::string encode_pull_response(const PullResponse& response, const Schema& schema);
 
-std::string_view role_name(Role role) noexcept;
-
 }  // namespace mentorsync::server::http
