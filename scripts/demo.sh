@@ -1,28 +1,357 @@
 #!/usr/bin/env bash
-# The MentorSync demo: installs what the build needs (Debian 12), builds the engine demo and runs
-# it with a fresh data directory. Works from the repository root or any other directory, and can
-# be run again and again.
+# The MentorSync demo: one working day of a mentoring programme, told end to end with the real
+# pieces. It installs what the build needs (Debian 12, scripts/setup.sh), builds the sync server
+# and the tablet tool, starts the server on loopback with a fresh data directory, sets up a
+# municipality, two youth centres, three mentors and five learners, and enrolls three tablets
+# (mentorsync-tablet, built only on the client SDK's C ABI). The tablets log a day of meetings and
+# absences offline - two mentors edit the same record - sync at the end of the day, and the
+# coordinator looks at the merged records, the conflict waiting for review and each tablet's
+# sync status on the server. The server is then stopped cleanly.
 #
-#   scripts/demo.sh
+#   scripts/demo.sh              setup, build (build/), run
+#   scripts/demo.sh --no-build   run with binaries already built (see the variables below)
 #
-# The build goes to build/ in the repository, the demo's replica files to build/demo-data/.
+# Everything it writes goes to build/demo-data/ (or $MENTORSYNC_DEMO_DATA), emptied at the start
+# of every run, so it can be run again and again. The demo checks its own story as it goes (the
+# merged values, the one conflict, nothing left to sync) and exits 1 if the system did not
+# behave as told; ctest runs it that way (tests/CMakeLists.txt, label integration).
+#
+# Variables: MENTORSYNC_SERVER_BIN, MENTORSYNC_TABLET_BIN (binaries for --no-build),
+# MENTORSYNC_DEMO_DATA (the data directory), MENTORSYNC_DEMO_WEAK_KDF=1 (cheap passphrase
+# stretching, for the test only: the demo otherwise uses the production cost).
+# All names and records are synthetic.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build"
-DATA="$BUILD/demo-data"
+DATA="${MENTORSYNC_DEMO_DATA:-$BUILD/demo-data}"
+BUILD_IT=1
+case "${1:-}" in
+  "") ;;
+  --no-build) BUILD_IT=0 ;;
+  -h | --help)
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "demo.sh: unknown argument '$1' (try --help)" >&2
+    exit 2
+    ;;
+esac
 
-# Prints its own "==> setup: ..." lines.
-"$ROOT/scripts/setup.sh"
+# ---- build ------------------------------------------------------------------------------------
+if [ "$BUILD_IT" = 1 ]; then
+  "$ROOT/scripts/setup.sh"   # prints its own "==> setup: ..." lines
+  echo "==> configure ($BUILD)"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  echo "==> build the sync server and the tablet tool"
+  cmake --build "$BUILD" --target mentorsync-server mentorsync-tablet
+  SERVER="$BUILD/server/mentorsync-server"
+  TABLET="$BUILD/examples/mentorsync-tablet"
+else
+  SERVER="${MENTORSYNC_SERVER_BIN:?--no-build needs MENTORSYNC_SERVER_BIN}"
+  TABLET="${MENTORSYNC_TABLET_BIN:?--no-build needs MENTORSYNC_TABLET_BIN}"
+fi
+for bin in "$SERVER" "$TABLET"; do
+  [ -x "$bin" ] || { echo "demo.sh: $bin is missing or not executable" >&2; exit 1; }
+done
+command -v python3 >/dev/null || { echo "demo.sh: python3 is needed (scripts/setup.sh installs it)" >&2; exit 1; }
 
-echo "==> configure ($BUILD)"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-
-echo "==> build the engine demo"
-cmake --build "$BUILD" --target mentorsync-engine-demo
-
-echo "==> run the demo with a fresh data directory ($DATA)"
+START_SECONDS=$SECONDS
 rm -rf "$DATA"
-mkdir -p "$DATA"
+mkdir -p "$DATA/tablets" "$DATA/views"
+SRV_DATA="$DATA/server"
+SERVER_PID=""
+
+# Stops the server we started if the demo ends early (never any other process).
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# ---- presentation helpers ---------------------------------------------------------------------
+act() { printf '\n\033[1m=== %s ===\033[0m\n' "$*"; }
+say() { printf '%s\n' "$*" | fold -s -w 96; }
+indent() { sed 's/^/    /'; }
+die() { echo "demo.sh: the story went wrong: $*" >&2; exit 1; }
+
+# The administrators' command line (it prints one JSON object per line).
+adm() { "$SERVER" admin "$@" --data-dir "$SRV_DATA"; }
+# One field of a one-line JSON answer.
+field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+
+# Each mentor's tablet is a store file with its own (demo) passphrase, given in the environment
+# as an app would take it from the keystore: never on the command line.
+declare -A PASS=([anna]="demo-anna-passphrase" [bruno]="demo-bruno-passphrase" [dace]="demo-dace-passphrase")
+tablet() {
+  local who="$1"
+  shift
+  MENTORSYNC_PASSPHRASE="${PASS[$who]}" "$TABLET" --store "$DATA/tablets/$who.db" "$@"
+}
+# A tablet command whose output is shown, indented, under the name of the tablet.
+show_tablet() {
+  local who="$1"
+  tablet "$@" | sed "s/^/    [$who] /"
+}
+
+TODAY="$(date +%F)"
+YESTERDAY="$(date -d yesterday +%F)"
+
+# ---- act 1 ------------------------------------------------------------------------------------
+act "Act 1: the coordinator sets up the programme on the server"
+say "The sync server keeps the programme's records in an encrypted SQLite database. The \
+coordinator creates it and starts the server on this machine's loopback address; tablets will \
+talk to it over HTTP here (over TLS in a real deployment)."
+adm init >/dev/null
+"$SERVER" serve --data-dir "$SRV_DATA" --listen 127.0.0.1:0 --threads 2 2>"$DATA/server.log" &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 200); do
+  PORT="$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$DATA/server.log" | head -n1)"
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DATA/server.log" >&2; die "the server did not start"; }
+  sleep 0.1
+done
+[ -n "$PORT" ] || die "the server did not report its port within 20 s"
+URL="http://127.0.0.1:$PORT"
+say "    server listening at $URL (data in $SRV_DATA)"
 echo
-"$BUILD/examples/mentorsync-engine-demo" "$DATA"
+say "Then the organisations, people and cases (all names are made up):"
+MUNI=$(adm add-municipality --name "Ezerkrastu novads" | field municipality_id)
+SCHOOL=$(adm add-institution --name "Ezerkrastu pamatskola" --municipality "$MUNI" --kind school | field institution_id)
+ZILE=$(adm add-institution --name "Jauniešu centrs Zīle" --municipality "$MUNI" --kind youth_centre | field institution_id)
+KAMENE=$(adm add-institution --name "Jauniešu centrs Kamene" --municipality "$MUNI" --kind youth_centre | field institution_id)
+ANNA=$(adm add-user --role mentor --name "Anna Paraugs" --institution "$ZILE" | field user_id)
+BRUNO=$(adm add-user --role mentor --name "Bruno Izdomāts" --institution "$ZILE" | field user_id)
+DACE=$(adm add-user --role mentor --name "Dace Piemēra" --institution "$KAMENE" | field user_id)
+learner() {
+  adm add-learner --name "$1" --birth-year "$2" --grade "$3" --education "$4" \
+    --school "$SCHOOL" --municipality "$MUNI" | field learner_id
+}
+ELIZA=$(learner "Elīza Testa" 2011 8 general)
+GUSTAVS=$(learner "Gustavs Fiktīvais" 2010 9 general)
+ILZE=$(learner "Ilze Demo" 2012 7 general)
+JANIS=$(learner "Jānis Sintētiskais" 2008 2 vocational)
+KATRINA=$(learner "Katrīna Izgudrota" 2011 8 general)
+assign() { adm assign --learner "$1" --mentor "$2" --centre "$3" "${@:4}" >/dev/null; }
+assign "$ELIZA" "$ANNA" "$ZILE"
+assign "$GUSTAVS" "$ANNA" "$ZILE"
+assign "$GUSTAVS" "$BRUNO" "$ZILE" --shared   # co-mentored: both mentors see and edit his records
+assign "$ILZE" "$BRUNO" "$ZILE"
+assign "$JANIS" "$DACE" "$KAMENE"
+assign "$KATRINA" "$DACE" "$KAMENE"
+cat <<EOF | indent
+Ezerkrastu novads (municipality), learners from Ezerkrastu pamatskola
+  Jauniešu centrs Zīle     mentor Anna Paraugs:     Elīza Testa, Gustavs Fiktīvais (shared with Bruno)
+                           mentor Bruno Izdomāts:   Ilze Demo, Gustavs Fiktīvais (shared with Anna)
+  Jauniešu centrs Kamene   mentor Dace Piemēra:     Jānis Sintētiskais, Katrīna Izgudrota
+EOF
+
+# ---- act 2 ------------------------------------------------------------------------------------
+act "Act 2: morning - three tablets are enrolled and receive their learners"
+say "Each mentor gets a one-time enrollment code from the coordinator (shown to nobody else) and \
+enrolls a tablet with it. The tablet creates its own encrypted store, protected by the mentor's \
+passphrase, and its own signing keys; the code cannot be used again."
+WEAK=()
+[ "${MENTORSYNC_DEMO_WEAK_KDF:-0}" = 1 ] && WEAK=(--weak-kdf)
+enroll() {
+  local who="$1" user="$2" label="$3" code
+  code=$(adm enroll-code --user "$user" | field code)
+  MENTORSYNC_ENROLL_CODE="$code" show_tablet "$who" enroll --server "$URL" --label "$label" "${WEAK[@]}"
+}
+enroll anna "$ANNA" "Zīle tablet 1 (Anna)"
+enroll bruno "$BRUNO" "Zīle tablet 2 (Bruno)"
+enroll dace "$DACE" "Kamene tablet (Dace)"
+echo
+say "At the centre, on Wi-Fi, each tablet syncs once and receives exactly its own mentor's \
+learners - and nobody else's:"
+for who in anna bruno dace; do
+  tablet "$who" sync --quiet >/dev/null
+  show_tablet "$who" learners
+done
+[ "$(tablet dace learners | grep -c .)" = 2 ] || die "Dace's tablet should hold exactly her two learners"
+echo
+say "Anna enters yesterday's meeting with Gustavs, which she had not logged yet, and syncs it \
+before leaving; Bruno, who co-mentors Gustavs, syncs too and now has it."
+out=$(tablet anna log-contact --learner "$GUSTAVS" --at "${YESTERDAY}T16:00" --minutes 40 \
+  --place youth_centre --topics learning,attendance --next-steps "Check the maths homework plan")
+echo "$out" | sed 's/^/    [anna] /'
+SHARED=$(echo "$out" | awk '/^logged contact/ {print $3}')
+show_tablet anna sync --quiet
+show_tablet bruno sync --quiet
+[[ "$(tablet bruno history --learner "$GUSTAVS" --json)" == *"$SHARED"* ]] || die "Bruno's tablet did not receive the shared contact"
+
+# ---- act 3 ------------------------------------------------------------------------------------
+act "Act 3: the working day - the tablets are offline"
+say "From here until the end of the day no tablet talks to the server: the mentors meet \
+learners at schools, at home and outdoors, and everything is written to the tablet's \
+encrypted store first."
+echo
+say "Anna (Zīle) meets Elīza at school, notes two missed lessons from the e-journal, and \
+corrects yesterday's meeting with Gustavs: it lasted 50 minutes, and the next step changed."
+show_tablet anna log-contact --learner "$ELIZA" --at "${TODAY}T09:30" --minutes 45 --place school \
+  --topics learning,attendance --notes "Talked about the two missed maths lessons." \
+  --next-steps "Meet again next Tuesday"
+show_tablet anna log-absence --learner "$ELIZA" --date "$TODAY" --lessons 2 --status unjustified \
+  --source e_journal
+show_tablet anna edit --id "$SHARED" --set duration_min=50 --set "next_steps=Meet the class teacher on Friday"
+echo
+say "Bruno (Zīle) takes Ilze's group outdoors, records a doctor's note for her absence, and - \
+not knowing about Anna's change - edits the same meeting with Gustavs: he adds the family topic \
+and writes a different next step."
+show_tablet bruno log-contact --learner "$ILZE" --at "${TODAY}T11:00" --minutes 90 --place outdoors \
+  --form group --topics friends,leisure
+show_tablet bruno log-absence --learner "$ILZE" --date "$TODAY" --lessons 6 --status justified \
+  --justification doctor --source school
+show_tablet bruno edit --id "$SHARED" --set 'topics=["learning","attendance","family"]' \
+  --set "next_steps=Invite his mother to the centre"
+echo
+say "Dace (Kamene) visits Jānis at home and calls Katrīna, whose three missed lessons she \
+discussed with her parents today."
+show_tablet dace log-contact --learner "$JANIS" --at "${TODAY}T13:15" --minutes 60 --place home \
+  --topics career,wellbeing --follow-up "$(date -d '+7 days' +%F)"
+show_tablet dace log-contact --learner "$KATRINA" --at "${TODAY}T15:30" --minutes 20 --place phone \
+  --topics attendance,family --risk
+show_tablet dace log-absence --learner "$KATRINA" --date "$TODAY" --lessons 3 --status unjustified \
+  --source mentor --parents-contacted "$TODAY"
+echo
+say "Before syncing, Anna's tablet knows what is still only on the tablet:"
+show_tablet anna status
+show_tablet anna history --learner "$ELIZA" --from "$TODAY" --to "$TODAY"
+
+# ---- act 4 ------------------------------------------------------------------------------------
+act "Act 4: end of the day - each centre's tablets sync"
+say "Back on the centres' Wi-Fi, each tablet sends its day and receives what the others sent \
+(one progress line per exchange with the server)."
+echo "  Jauniešu centrs Zīle:"
+show_tablet anna sync
+show_tablet bruno sync
+echo "  Jauniešu centrs Kamene:"
+show_tablet dace sync
+echo
+say "Anna syncs once more to receive Bruno's edits of the shared meeting. Both changed the next \
+step at the same time: the tablets keep the later edit and hold the other one for review. \
+Nothing is lost."
+show_tablet anna sync --quiet
+show_tablet anna conflicts
+for who in anna bruno dace; do
+  pending=$(tablet "$who" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pending_changes"])')
+  [ "$pending" = 0 ] || die "$who's tablet still has $pending changes to send"
+done
+
+# ---- act 5 ------------------------------------------------------------------------------------
+act "Act 5: the coordinator's view on the server"
+adm list-devices >"$DATA/views/devices.jsonl"
+adm list-users >"$DATA/views/users.jsonl"
+adm show-learner --learner "$GUSTAVS" >"$DATA/views/gustavs.jsonl"
+adm conflicts >"$DATA/views/conflicts.jsonl"
+for l in "$ELIZA" "$ILZE" "$JANIS" "$KATRINA"; do adm show-learner --learner "$l"; done >"$DATA/views/others.jsonl"
+
+say "The merged records of Gustavs, the co-mentored learner (admin show-learner). Anna's and \
+Bruno's edits of yesterday's meeting were merged field by field: the duration is Anna's \
+correction, the topics are Bruno's, and the next step is the later of the two:"
+python3 - "$DATA/views" "$SHARED" <<'PY' | indent
+import json, sys
+views, shared = sys.argv[1], sys.argv[2]
+devices = {d["node"]: d["label"] for d in map(json.loads, open(f"{views}/devices.jsonl"))}
+for r in map(json.loads, open(f"{views}/gustavs.jsonl")):
+    f = r["fields"]
+    if r["collection"] == "learners":
+        print(f"learner   {f['name']}, born {f['birth_year']}, grade {f['grade']}")
+    elif r["collection"] == "assignments":
+        print(f"case      {f['status']} since {f['start_date']}")
+    elif r["collection"] == "contacts":
+        print(f"contact   {f['starts_at'].replace('T', ' ')}, {f['duration_min']} min, {f['place']}"
+              + (" (the shared meeting)" if r["id"] == shared else ""))
+        for name in ("duration_min", "topics", "next_steps"):
+            value = f.get(name)
+            value = ", ".join(value) if isinstance(value, list) else value
+            by = devices.get(r["stamps"][name]["node"], "the server")
+            print(f"            {name:<13} {value!s:<40} last written by {by}")
+PY
+python3 - "$DATA/views/gustavs.jsonl" "$SHARED" <<'PY' || die "the shared meeting was not merged as told"
+import json, sys
+rec = next(r for r in map(json.loads, open(sys.argv[1])) if r["id"] == sys.argv[2])
+f = rec["fields"]
+assert f["duration_min"] == 50, f["duration_min"]
+assert f["topics"] == ["learning", "attendance", "family"], f["topics"]
+assert f["next_steps"] == "Invite his mother to the centre", f["next_steps"]
+PY
+echo
+say "Everything the tablets logged today, per learner, as the server now holds it:"
+python3 - "$DATA/views/others.jsonl" "$TODAY" <<'PY' | indent
+import json, sys
+names, day = {}, {}
+for r in map(json.loads, open(sys.argv[1])):
+    if r["collection"] == "learners":
+        names[r["id"]] = r["fields"]["name"]
+    f = r["fields"]
+    when = f.get("starts_at", f.get("date", ""))
+    if r["collection"] in ("contacts", "absences") and when.startswith(sys.argv[2]):
+        if r["collection"] == "contacts":
+            text = f"meeting {when[11:]}, {f['duration_min']} min, {f['place']}"
+            if f.get("risk_flag"): text += ", risk flagged"
+        else:
+            text = f"absence: {f['lessons']} lesson(s), {f['status']}"
+        day.setdefault(r["learner_id"], []).append(text)
+for learner, items in day.items():
+    print(f"{names.get(learner, learner):<20} " + "; ".join(items))
+PY
+echo
+say "The conflict waiting for review (admin conflicts): the next step Anna wrote lost to \
+Bruno's later edit. A mentor or the coordinator decides which one stands:"
+python3 - "$DATA/views" <<'PY' | indent
+import json, sys
+views = sys.argv[1]
+devices = {d["node"]: d["label"] for d in map(json.loads, open(f"{views}/devices.jsonl"))}
+rows = list(map(json.loads, open(f"{views}/conflicts.jsonl")))
+for c in rows:
+    print(f"{c['collection']} {c['row']}, field {c['field']}:")
+    print(f"    current: {c['winner']['value']!r:<40} from {devices.get(c['winner']['node'], '?')}")
+    print(f"    waiting: {c['loser']['value']!r:<40} from {devices.get(c['loser']['node'], '?')}")
+print(f"({len(rows)} open conflict{'s' if len(rows) != 1 else ''})")
+PY
+[ "$(grep -c . "$DATA/views/conflicts.jsonl")" = 1 ] || die "expected exactly one open conflict on the server"
+echo
+say "Per-device sync status (admin list-devices): every tablet, whose it is, and when the server \
+last heard from it; and each tablet's own view of its last sync:"
+python3 - "$DATA/views" <<'PY' | indent
+import json, sys, time
+views = sys.argv[1]
+users = {u["user_id"]: u["name"] for u in map(json.loads, open(f"{views}/users.jsonl"))}
+print(f"{'device':<24}{'mentor':<18}{'enrolled':<12}{'last seen by the server':<26}state")
+for d in map(json.loads, open(f"{views}/devices.jsonl")):
+    fmt = lambda ms: time.strftime("%H:%M:%S UTC", time.gmtime(ms / 1000)) if ms else "never"
+    print(f"{d['label']:<24}{users.get(d['user_id'], '?'):<18}{fmt(d['enrolled_ms']):<12}"
+          f"{fmt(d['last_seen_ms']):<26}{'revoked' if d['revoked'] else 'active'}")
+PY
+for who in anna bruno dace; do
+  tablet "$who" status | grep -E '^(waiting|last sync|clock):' | sed "s/^/    [$who] /"
+done
+
+# ---- act 6 ------------------------------------------------------------------------------------
+act "Act 6: the review - Anna settles the conflict"
+say "Anna talks to Bruno; they agree to keep both steps. She writes the combined text on her \
+tablet and syncs; Bruno's tablet receives the decision, and the server has nothing left to \
+review."
+show_tablet anna resolve --record "$SHARED" --field next_steps \
+  --value "Meet the class teacher on Friday, then invite his mother to the centre"
+show_tablet anna sync --quiet
+show_tablet bruno sync --quiet
+show_tablet bruno conflicts
+[ -z "$(adm conflicts)" ] || die "the server still has an open conflict after the resolution"
+echo "    [server] open conflicts: 0"
+
+# ---- the end ----------------------------------------------------------------------------------
+act "The end: the server stops cleanly"
+kill -TERM "$SERVER_PID"
+status=0
+wait "$SERVER_PID" || status=$?
+SERVER_PID=""
+[ "$status" = 0 ] || die "the server exited with $status after SIGTERM"
+say "    SIGTERM -> the server finished its requests and exited with code 0."
+say "The whole day took $((SECONDS - START_SECONDS)) s. The data stays in $DATA (server log: \
+$DATA/server.log) until the next run of scripts/demo.sh replaces it."

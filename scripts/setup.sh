@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libsqlite3-dev libsodium-dev libmsgpack-cxx-dev libboost-dev
   libssl-dev nlohmann-json3-dev catch2
+  python3   # scripts/demo.sh (reads the admin JSON) and the SDK's ctypes test
 )
 
 missing=()
