@@ -254,6 +254,11 @@ Result<SyncProgress> run_sync(SyncSession& session, HttpTransport& transport,
         auto response = transport.send(*request);
         SyncStep step = response.ok() ? session.handle_response(*response)
                                       : session.handle_transport_error(response.status().message());
+        if (options.report) {
+            options.report->last_step = step;
+            options.report->transport_failed = !response.ok();
+            options.report->last_http_status = response.ok() ? response->status : 0;
+        }
         switch (step.kind) {
             case SyncStep::Kind::next:
                 failures = 0;

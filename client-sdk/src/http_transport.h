@@ -60,6 +60,14 @@ class HttpTransport {
     std::unique_ptr<Impl> impl_;
 };
 
+// How run_sync() ended, for callers that report errors in more detail than a Status (the C ABI
+// tells a server's refusal from a network failure).
+struct RunReport {
+    SyncStep last_step;             // the last step the session returned (kind next if none)
+    int last_http_status = 0;       // the status of the last response; 0: none arrived
+    bool transport_failed = false;  // the last request got no (complete) response
+};
+
 struct RunOptions {
     // Give up after this many consecutive transient failures (0: never).
     int max_attempts = 8;
@@ -69,6 +77,8 @@ struct RunOptions {
     // Waits between retries; tests replace it to skip the sleeping. Default: sleeps in slices
     // of at most 100 ms, checking `cancelled`.
     std::function<void(std::int64_t ms)> sleep;
+    // If set, filled in as the sync goes (so it is complete however run_sync() returns).
+    RunReport* report = nullptr;
 };
 
 // Runs one whole sync (session.start() ... done): sends each request, retries transient

@@ -75,6 +75,9 @@ std::string ad_conflict(std::string_view collection, const Uuid& row, std::strin
     ad.append(be64(s.hlc)).append(s.node.raw());
     return ad;
 }
+std::string ad_secret(const Uuid& node, std::string_view key) {
+    return "ms1:secret:" + std::string(node.raw()) + std::string(key);
+}
 std::string ad_key(const Uuid& node, std::string_view mode) {
     return "ms1:key:" + std::string(node.raw()) + std::string(mode);
 }
@@ -1477,6 +1480,31 @@ Status Replica::set_sync_value(std::string_view key, std::string_view value) {
         auto stmt = m.db.prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES(?1, ?2)");
         if (!stmt.ok()) return stmt.status();
         return stmt->bind(1, key).bind_blob(2, value).run();
+    });
+}
+
+// Secret values live in the meta table under "secret:<key>", sealed with the data key.
+Result<std::optional<std::string>> Replica::secret_value(std::string_view key) const {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    if (key.empty()) return Status::invalid_argument("secret value key is empty");
+    auto blob = m.meta("secret:" + std::string(key));
+    if (!blob.ok()) return blob.status();
+    if (!*blob) return std::optional<std::string>();
+    auto plain = crypto::open(m.data_key, ad_secret(m.node, key), **blob);
+    if (!plain.ok()) return plain.status();
+    return std::optional<std::string>(std::move(*plain));
+}
+
+Status Replica::set_secret_value(std::string_view key, std::string_view value) {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    if (key.empty()) return Status::invalid_argument("secret value key is empty");
+    return m.in_write_txn([&]() -> Status {
+        return m.put_meta("secret:" + std::string(key),
+                          crypto::seal(m.data_key, ad_secret(m.node, key), value));
     });
 }
 

@@ -298,6 +298,14 @@ class MENTORSYNC_API Replica {
     Result<std::optional<std::string>> sync_value(std::string_view key) const;
     Status set_sync_value(std::string_view key, std::string_view value);
 
+    // Small secrets an embedding app keeps with the data (the client SDK keeps the device's
+    // signing keys here), sealed with the data key and bound to `key` and this replica's node,
+    // so they are readable only while unlocked and a blob moved to another key fails to open.
+    // Errors: Code::closed when locked, Code::invalid_argument for an empty key, Code::corrupt
+    // for a tampered value.
+    Result<std::optional<std::string>> secret_value(std::string_view key) const;
+    Status set_secret_value(std::string_view key, std::string_view value);
+
     Result<ReplicaStatus> status() const;
     const Schema& schema() const noexcept;
     const Uuid& node() const noexcept;
