@@ -81,7 +81,13 @@ die() { echo "demo.sh: the story went wrong: $*" >&2; exit 1; }
 # The administrators' command line (it prints one JSON object per line).
 adm() { "$SERVER" admin "$@" --data-dir "$SRV_DATA"; }
 # One field of a one-line JSON answer.
-field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+# One string field of a one-line JSON answer (the ids and codes the admin commands print).
+field() {
+  local v
+  v=$(sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p")
+  [ -n "$v" ] || die "the admin command did not answer with $1"
+  printf '%s\n' "$v"
+}
 
 # Each mentor's tablet is a store file with its own (demo) passphrase, given in the environment
 # as an app would take it from the keystore: never on the command line.
@@ -238,96 +244,101 @@ Nothing is lost."
 show_tablet anna sync --quiet
 show_tablet anna conflicts
 for who in anna bruno dace; do
-  pending=$(tablet "$who" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pending_changes"])')
-  [ "$pending" = 0 ] || die "$who's tablet still has $pending changes to send"
+  tablet "$who" status --json | grep -q '"pending_changes": 0,' ||
+    die "$who's tablet still has changes to send"
 done
 
 # ---- act 5 ------------------------------------------------------------------------------------
 act "Act 5: the coordinator's view on the server"
-adm list-devices >"$DATA/views/devices.jsonl"
-adm list-users >"$DATA/views/users.jsonl"
-adm show-learner --learner "$GUSTAVS" >"$DATA/views/gustavs.jsonl"
-adm conflicts >"$DATA/views/conflicts.jsonl"
-for l in "$ELIZA" "$ILZE" "$JANIS" "$KATRINA"; do adm show-learner --learner "$l"; done >"$DATA/views/others.jsonl"
+V="$DATA/views"
+adm list-devices >"$V/devices.jsonl"
+adm list-users >"$V/users.jsonl"
+adm conflicts >"$V/conflicts.jsonl"
+for l in "$GUSTAVS" "$ELIZA" "$ILZE" "$JANIS" "$KATRINA"; do adm show-learner --learner "$l"; done >"$V/records.jsonl"
+# One python3 run turns the admin commands' JSON lines into the tables below (and checks that
+# the server holds what the story says); python3 starts slowly on a busy machine.
+python3 - "$V" "$SHARED" "$GUSTAVS" "$TODAY" <<'PY' || die "the server's view differs from the story (see above)"
+import json, sys, time
+views, shared, gustavs, today = sys.argv[1:5]
+load = lambda name: [json.loads(line) for line in open(f"{views}/{name}.jsonl") if line.strip()]
+devices, users, conflicts, records = (load(n) for n in ("devices", "users", "conflicts", "records"))
+label = {d["node"]: d["label"] for d in devices}
+name = {u["user_id"]: u["name"] for u in users}
+learner_name = {r["id"]: r["fields"]["name"] for r in records if r["collection"] == "learners"}
+
+with open(f"{views}/merged.txt", "w") as out:
+    order = {"learners": 0, "assignments": 1}
+    for r in sorted((r for r in records if r["learner_id"] == gustavs),
+                    key=lambda r: order.get(r["collection"], 2)):
+        f = r["fields"]
+        if r["collection"] == "learners":
+            print(f"learner   {f['name']}, born {f['birth_year']}, grade {f['grade']}", file=out)
+        elif r["collection"] == "assignments":
+            print(f"case      {f['status']} since {f['start_date']}, mentor {name.get(f['mentor_id'], '?')}",
+                  file=out)
+        elif r["collection"] == "contacts":
+            print(f"meeting   {f['starts_at'].replace('T', ' ')}, {f['place']}"
+                  + (" (the shared meeting)" if r["id"] == shared else ""), file=out)
+            for field in ("duration_min", "topics", "next_steps"):
+                value = f.get(field)
+                value = ", ".join(value) if isinstance(value, list) else value
+                by = label.get(r["stamps"][field]["node"], "the server")
+                print(f"            {field:<13} {value!s:<38} last written by {by}", file=out)
+
+with open(f"{views}/today.txt", "w") as out:
+    day = {}
+    for r in records:
+        f = r["fields"]
+        when = f.get("starts_at", f.get("date", ""))
+        if r["collection"] == "contacts" and when.startswith(today):
+            text = f"meeting {when[11:]}, {f['duration_min']} min, {f['place']}"
+            day.setdefault(r["learner_id"], []).append(text + (", risk flagged" if f.get("risk_flag") else ""))
+        elif r["collection"] == "absences" and when == today:
+            day.setdefault(r["learner_id"], []).append(f"absence: {f['lessons']} lesson(s), {f['status']}")
+    for learner, items in day.items():
+        print(f"{learner_name.get(learner, learner):<20} " + "; ".join(sorted(items)), file=out)
+
+with open(f"{views}/conflicts.txt", "w") as out:
+    for c in conflicts:
+        print(f"{c['collection']} {c['row']}, field {c['field']}:", file=out)
+        print(f"    current: {c['winner']['value']!r:<38} from {label.get(c['winner']['node'], '?')}", file=out)
+        print(f"    waiting: {c['loser']['value']!r:<38} from {label.get(c['loser']['node'], '?')}", file=out)
+    print(f"({len(conflicts)} open conflict{'s' if len(conflicts) != 1 else ''})", file=out)
+
+with open(f"{views}/devices.txt", "w") as out:
+    fmt = lambda ms: time.strftime("%H:%M:%S UTC", time.gmtime(ms / 1000)) if ms else "never"
+    print(f"{'device':<24}{'mentor':<18}{'enrolled':<15}{'last seen by the server':<26}state", file=out)
+    for d in devices:
+        print(f"{d['label']:<24}{name.get(d['user_id'], '?'):<18}{fmt(d['enrolled_ms']):<15}"
+              f"{fmt(d['last_seen_ms']):<26}{'revoked' if d['revoked'] else 'active'}", file=out)
+
+# The story's claims, checked against the server.
+merged = next(r for r in records if r["id"] == shared)["fields"]
+problems = []
+if merged["duration_min"] != 50: problems.append("the shared meeting's duration is not Anna's 50")
+if merged["topics"] != ["learning", "attendance", "family"]: problems.append("Bruno's topics are missing")
+if merged["next_steps"] != "Invite his mother to the centre": problems.append("the later next step did not win")
+if len(conflicts) != 1 or conflicts[0]["field"] != "next_steps": problems.append("not exactly one conflict, on next_steps")
+if len(devices) != 3 or any(d["last_seen_ms"] is None for d in devices): problems.append("a device never synced")
+for p in problems: print("  check failed:", p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
 
 say "The merged records of Gustavs, the co-mentored learner (admin show-learner). Anna's and \
 Bruno's edits of yesterday's meeting were merged field by field: the duration is Anna's \
 correction, the topics are Bruno's, and the next step is the later of the two:"
-python3 - "$DATA/views" "$SHARED" <<'PY' | indent
-import json, sys
-views, shared = sys.argv[1], sys.argv[2]
-devices = {d["node"]: d["label"] for d in map(json.loads, open(f"{views}/devices.jsonl"))}
-for r in map(json.loads, open(f"{views}/gustavs.jsonl")):
-    f = r["fields"]
-    if r["collection"] == "learners":
-        print(f"learner   {f['name']}, born {f['birth_year']}, grade {f['grade']}")
-    elif r["collection"] == "assignments":
-        print(f"case      {f['status']} since {f['start_date']}")
-    elif r["collection"] == "contacts":
-        print(f"contact   {f['starts_at'].replace('T', ' ')}, {f['duration_min']} min, {f['place']}"
-              + (" (the shared meeting)" if r["id"] == shared else ""))
-        for name in ("duration_min", "topics", "next_steps"):
-            value = f.get(name)
-            value = ", ".join(value) if isinstance(value, list) else value
-            by = devices.get(r["stamps"][name]["node"], "the server")
-            print(f"            {name:<13} {value!s:<40} last written by {by}")
-PY
-python3 - "$DATA/views/gustavs.jsonl" "$SHARED" <<'PY' || die "the shared meeting was not merged as told"
-import json, sys
-rec = next(r for r in map(json.loads, open(sys.argv[1])) if r["id"] == sys.argv[2])
-f = rec["fields"]
-assert f["duration_min"] == 50, f["duration_min"]
-assert f["topics"] == ["learning", "attendance", "family"], f["topics"]
-assert f["next_steps"] == "Invite his mother to the centre", f["next_steps"]
-PY
+indent <"$V/merged.txt"
 echo
 say "Everything the tablets logged today, per learner, as the server now holds it:"
-python3 - "$DATA/views/others.jsonl" "$TODAY" <<'PY' | indent
-import json, sys
-names, day = {}, {}
-for r in map(json.loads, open(sys.argv[1])):
-    if r["collection"] == "learners":
-        names[r["id"]] = r["fields"]["name"]
-    f = r["fields"]
-    when = f.get("starts_at", f.get("date", ""))
-    if r["collection"] in ("contacts", "absences") and when.startswith(sys.argv[2]):
-        if r["collection"] == "contacts":
-            text = f"meeting {when[11:]}, {f['duration_min']} min, {f['place']}"
-            if f.get("risk_flag"): text += ", risk flagged"
-        else:
-            text = f"absence: {f['lessons']} lesson(s), {f['status']}"
-        day.setdefault(r["learner_id"], []).append(text)
-for learner, items in day.items():
-    print(f"{names.get(learner, learner):<20} " + "; ".join(items))
-PY
+indent <"$V/today.txt"
 echo
 say "The conflict waiting for review (admin conflicts): the next step Anna wrote lost to \
 Bruno's later edit. A mentor or the coordinator decides which one stands:"
-python3 - "$DATA/views" <<'PY' | indent
-import json, sys
-views = sys.argv[1]
-devices = {d["node"]: d["label"] for d in map(json.loads, open(f"{views}/devices.jsonl"))}
-rows = list(map(json.loads, open(f"{views}/conflicts.jsonl")))
-for c in rows:
-    print(f"{c['collection']} {c['row']}, field {c['field']}:")
-    print(f"    current: {c['winner']['value']!r:<40} from {devices.get(c['winner']['node'], '?')}")
-    print(f"    waiting: {c['loser']['value']!r:<40} from {devices.get(c['loser']['node'], '?')}")
-print(f"({len(rows)} open conflict{'s' if len(rows) != 1 else ''})")
-PY
-[ "$(grep -c . "$DATA/views/conflicts.jsonl")" = 1 ] || die "expected exactly one open conflict on the server"
+indent <"$V/conflicts.txt"
 echo
 say "Per-device sync status (admin list-devices): every tablet, whose it is, and when the server \
 last heard from it; and each tablet's own view of its last sync:"
-python3 - "$DATA/views" <<'PY' | indent
-import json, sys, time
-views = sys.argv[1]
-users = {u["user_id"]: u["name"] for u in map(json.loads, open(f"{views}/users.jsonl"))}
-print(f"{'device':<24}{'mentor':<18}{'enrolled':<12}{'last seen by the server':<26}state")
-for d in map(json.loads, open(f"{views}/devices.jsonl")):
-    fmt = lambda ms: time.strftime("%H:%M:%S UTC", time.gmtime(ms / 1000)) if ms else "never"
-    print(f"{d['label']:<24}{users.get(d['user_id'], '?'):<18}{fmt(d['enrolled_ms']):<12}"
-          f"{fmt(d['last_seen_ms']):<26}{'revoked' if d['revoked'] else 'active'}")
-PY
+indent <"$V/devices.txt"
 for who in anna bruno dace; do
   tablet "$who" status | grep -E '^(waiting|last sync|clock):' | sed "s/^/    [$who] /"
 done
