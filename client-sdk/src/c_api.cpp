@@ -410,7 +410,6 @@ struct ms_txn {
     bool spent = false;
 };
 
-
 // Every entry point below is declared extern "C" in mentorsync.h, so it keeps C linkage.
 
 // ---- version and errors --------------------------------------------------------------------
@@ -1169,4 +1168,3 @@ int32_t ms_cancel_is_requested(const ms_cancel* cancel) {
 void ms_cancel_free(ms_cancel* cancel) {
     delete cancel;
 }
-

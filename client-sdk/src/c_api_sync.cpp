@@ -172,7 +172,6 @@ void detach_session(ms_sync* session) noexcept {
     Access var(*(store)->state);                                                     \
     if (!var.replica()) return error(MS_ERR_CLOSED, "the store is closed")
 
-
 // ---- enrollment ----------------------------------------------------------------------------
 
 bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment* out,
@@ -567,4 +566,3 @@ bool ms_sync_retry_rejected(ms_store* store, ms_error* err) {
         return from_status(session.retry_rejected());
     });
 }
-

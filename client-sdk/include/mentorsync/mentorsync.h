@@ -250,8 +250,11 @@ MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error);
 /* 1 if locked, 0 if unlocked, -1 for a NULL or closed handle. */
 MS_API int32_t ms_is_locked(const ms_store* store);
 /* Re-wraps the data key under `next` after checking `current` (both kinds may differ: e.g.
- * move from a passphrase to a keystore-held raw key). Records are not re-encrypted. The store
- * must be unlocked. Errors: WRONG_KEY (current), INVALID_ARGUMENT (a bad next key), LOCKED. */
+ * move from a passphrase to a keystore-held raw key). Records are not re-encrypted. `current`
+ * is checked like ms_unlock (same lockout) even when the store is unlocked, so whoever holds an
+ * unlocked tablet cannot take it over: a wrong current key leaves the store LOCKED; success
+ * leaves it unlocked. Errors: WRONG_KEY, LOCKED_OUT (current), INVALID_ARGUMENT (a NULL key,
+ * a bad next key). */
 MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next,
                           ms_error* error);
 
