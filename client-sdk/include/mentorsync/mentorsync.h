@@ -394,9 +394,11 @@ typedef void (*ms_change_callback)(void* context, const ms_change* changes, size
 /* Registers an observer; *out_id identifies it for ms_unobserve (never 0). */
 MS_API bool ms_observe(ms_store* store, ms_change_callback callback, void* context,
                        uint64_t* out_id, ms_error* error);
-/* Removes an observer. When it returns, the callback is not running on another thread and
- * will not be called again, so `context` may be freed (called from inside that same callback,
- * it returns at once; the current call finishes normally). Unknown ids: NOT_FOUND. */
+/* Removes an observer. When it returns, the callback will not be called again and is not
+ * running on another thread, so `context` may be freed. Called from inside a callback of this
+ * store it does not wait for other threads (two callbacks unobserving each other would wait
+ * forever): the current call finishes normally, and a call already running on another thread
+ * may still finish after it returns. Unknown ids: NOT_FOUND. */
 MS_API bool ms_unobserve(ms_store* store, uint64_t id, ms_error* error);
 
 /* ---- enrollment --------------------------------------------------------------------------- */
