@@ -327,7 +327,6 @@ std::string registry_key(std::string_view path) {
 }
 
 thread_local std::vector<const StoreState*> t_callbacks;
-thread_local std::vector<const CObserver*> t_observers;
 
 // The store's replica for one call, or the error for a NULL/closed handle.
 #define MS_ACCESS(var, store)                                                        \
@@ -359,7 +358,17 @@ Access::Access(StoreState& s) : state_(s) {
     if (!in_callback_of(&s)) lock_ = std::shared_lock(s.life);
 }
 
-void StoreState::dispatch(const std::vector<ChangeEvent>& events) {
+// Runs inside the engine's commit, after the data is durable: it must not throw (that would
+// turn a successful write into a reported failure), so an allocation failure here drops the
+// notification rather than the write.
+void StoreState::dispatch(const std::vector<ChangeEvent>& events) noexcept {
+    try {
+        dispatch_to_observers(events);
+    } catch (...) {
+    }
+}
+
+void StoreState::dispatch_to_observers(const std::vector<ChangeEvent>& events) {
     std::vector<std::shared_ptr<CObserver>> targets;
     {
         std::lock_guard g(obs_mu);
@@ -388,9 +397,7 @@ void StoreState::dispatch(const std::vector<ChangeEvent>& events) {
             active = o->active;
         }
         if (active) {
-            t_observers.push_back(o.get());
             o->callback(o->context, changes.data(), changes.size());
-            t_observers.pop_back();
         }
         std::lock_guard g(obs_mu);
         --o->in_flight;
@@ -409,7 +416,6 @@ struct ms_txn {
     WriteBatch batch;
     bool spent = false;
 };
-
 
 // Every entry point below is declared extern "C" in mentorsync.h, so it keeps C linkage.
 
@@ -967,11 +973,10 @@ bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) {
         std::shared_ptr<CObserver> o = it->second;
         o->active = false;
         s.observers.erase(it);
-        // Wait for calls on other threads; calls of this observer on this thread (we are
-        // inside its callback) finish after we return.
-        const int mine =
-            static_cast<int>(std::count(t_observers.begin(), t_observers.end(), o.get()));
-        s.obs_cv.wait(g, [&] { return o->in_flight <= mine; });
+        // Wait for calls running on other threads. From inside any callback of this store we do
+        // not wait: two callbacks unobserving each other would wait forever.
+        if (in_callback_of(&s)) return ok();
+        s.obs_cv.wait(g, [&] { return o->in_flight == 0; });
         return ok();
     });
 }
@@ -1169,4 +1174,3 @@ int32_t ms_cancel_is_requested(const ms_cancel* cancel) {
 void ms_cancel_free(ms_cancel* cancel) {
     delete cancel;
 }
-

@@ -129,7 +129,10 @@ struct StoreState {
     std::map<std::uint64_t, std::shared_ptr<CObserver>> observers;
     std::uint64_t next_observer = 1;
 
-    void dispatch(const std::vector<ChangeEvent>& events);
+    void dispatch(const std::vector<ChangeEvent>& events) noexcept;
+
+  private:
+    void dispatch_to_observers(const std::vector<ChangeEvent>& events);
 };
 
 // Whether this thread is inside a callback of `s` (observer or progress).

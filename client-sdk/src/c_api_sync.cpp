@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -171,7 +172,6 @@ void detach_session(ms_sync* session) noexcept {
     if (!(store)) return error(MS_ERR_INVALID_ARGUMENT, "the store handle is NULL"); \
     Access var(*(store)->state);                                                     \
     if (!var.replica()) return error(MS_ERR_CLOSED, "the store is closed")
-
 
 // ---- enrollment ----------------------------------------------------------------------------
 
@@ -347,8 +347,15 @@ bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** ou
 }
 
 namespace {
+struct OwnedRequest;
+// What the app's pointer points at: a standard-layout head, so the ms_http_request* handed out
+// converts back to the head, which knows its owner.
+struct RequestHead {
+    ms_http_request view;
+    OwnedRequest* owner;
+};
 struct OwnedRequest {
-    ms_http_request view{};
+    RequestHead head{};
     std::string method, url, path, body;
     std::vector<std::pair<std::string, std::string>> header_text;
     std::vector<ms_http_header> headers;
@@ -391,19 +398,19 @@ bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error
                 o->header_text.emplace_back(std::move(h.name), std::move(h.value));
             for (auto& [n, v] : o->header_text)
                 o->headers.push_back({n.c_str(), n.size(), v.c_str(), v.size()});
-            o->view.method = o->method.c_str();
-            o->view.method_size = o->method.size();
-            o->view.url = o->url.c_str();
-            o->view.url_size = o->url.size();
-            o->view.path = o->path.c_str();
-            o->view.path_size = o->path.size();
-            o->view.headers = o->headers.data();
-            o->view.header_count = o->headers.size();
-            o->view.body = reinterpret_cast<const uint8_t*>(o->body.data());
-            o->view.body_size = o->body.size();
+            o->head.view.method = o->method.c_str();
+            o->head.view.method_size = o->method.size();
+            o->head.view.url = o->url.c_str();
+            o->head.view.url_size = o->url.size();
+            o->head.view.path = o->path.c_str();
+            o->head.view.path_size = o->path.size();
+            o->head.view.headers = o->headers.data();
+            o->head.view.header_count = o->headers.size();
+            o->head.view.body = reinterpret_cast<const uint8_t*>(o->body.data());
+            o->head.view.body_size = o->body.size();
             sync->outstanding = true;
-            // `view` is the first member: the app's pointer is the OwnedRequest's address.
-            *out_request = &o.release()->view;
+            o->head.owner = o.get();
+            *out_request = &o.release()->head.view;
             return ok();
         });
     });
@@ -411,7 +418,8 @@ bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error
 
 void ms_http_request_free(ms_http_request* request) {
     if (!request) return;
-    auto* o = reinterpret_cast<OwnedRequest*>(request);
+    static_assert(std::is_standard_layout_v<RequestHead>);
+    OwnedRequest* o = reinterpret_cast<RequestHead*>(request)->owner;
     wipe_string(o->body);
     delete o;
 }
@@ -567,4 +575,3 @@ bool ms_sync_retry_rejected(ms_store* store, ms_error* err) {
         return from_status(session.retry_rejected());
     });
 }
-

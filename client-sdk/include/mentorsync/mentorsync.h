@@ -250,8 +250,11 @@ MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error);
 /* 1 if locked, 0 if unlocked, -1 for a NULL or closed handle. */
 MS_API int32_t ms_is_locked(const ms_store* store);
 /* Re-wraps the data key under `next` after checking `current` (both kinds may differ: e.g.
- * move from a passphrase to a keystore-held raw key). Records are not re-encrypted. The store
- * must be unlocked. Errors: WRONG_KEY (current), INVALID_ARGUMENT (a bad next key), LOCKED. */
+ * move from a passphrase to a keystore-held raw key). Records are not re-encrypted. `current`
+ * is checked like ms_unlock (same lockout) even when the store is unlocked, so whoever holds an
+ * unlocked tablet cannot take it over: a wrong current key leaves the store LOCKED; success
+ * leaves it unlocked. Errors: WRONG_KEY, LOCKED_OUT (current), INVALID_ARGUMENT (a NULL key,
+ * a bad next key). */
 MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next,
                           ms_error* error);
 
@@ -391,9 +394,11 @@ typedef void (*ms_change_callback)(void* context, const ms_change* changes, size
 /* Registers an observer; *out_id identifies it for ms_unobserve (never 0). */
 MS_API bool ms_observe(ms_store* store, ms_change_callback callback, void* context,
                        uint64_t* out_id, ms_error* error);
-/* Removes an observer. When it returns, the callback is not running on another thread and
- * will not be called again, so `context` may be freed (called from inside that same callback,
- * it returns at once; the current call finishes normally). Unknown ids: NOT_FOUND. */
+/* Removes an observer. When it returns, the callback will not be called again and is not
+ * running on another thread, so `context` may be freed. Called from inside a callback of this
+ * store it does not wait for other threads (two callbacks unobserving each other would wait
+ * forever): the current call finishes normally, and a call already running on another thread
+ * may still finish after it returns. Unknown ids: NOT_FOUND. */
 MS_API bool ms_unobserve(ms_store* store, uint64_t id, ms_error* error);
 
 /* ---- enrollment --------------------------------------------------------------------------- */
