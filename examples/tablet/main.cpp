@@ -109,6 +109,12 @@ const std::vector<Command>& command_table() {
          {},
          "Useful before a working day: a wrong passphrase fails here, not in the middle of\n"
          "logging. Five wrong passphrases in a row lock the store out for a while.\n"},
+        {"change-passphrase",
+         "protect the store with a new passphrase",
+         {},
+         "The current passphrase as for every command; the new one from\n"
+         "MENTORSYNC_NEW_PASSPHRASE, else the next line of stdin (asked for twice on a\n"
+         "terminal). A wrong current passphrase counts towards the lockout.\n"},
         {"learners",
          "list the learners this tablet holds (those assigned to its user)",
          {{"json", "", "print the records as JSON", false, true}}},
@@ -362,8 +368,8 @@ std::string store_path_from(const std::string& flag) {
 }
 
 // The passphrase: MENTORSYNC_PASSPHRASE, else one line of stdin (no echo on a terminal).
-std::string read_passphrase(bool creating) {
-    if (const char* env = std::getenv("MENTORSYNC_PASSPHRASE"); env && *env) return env;
+std::string read_passphrase(bool creating, const char* env_name = "MENTORSYNC_PASSPHRASE") {
+    if (const char* env = std::getenv(env_name); env && *env) return env;
     const bool tty = isatty(STDIN_FILENO) != 0;
     auto read_line = [&](const char* prompt) {
         termios old{};
@@ -425,13 +431,15 @@ std::optional<json> load_profile(const std::string& store) {
 class Store {
   public:
     // Opens and unlocks the store. `create`: a missing file is created (enroll only).
-    Store(const std::string& path, bool create, bool weak_kdf) : path_(path) {
+    // `passphrase`: already read by the caller; empty: read it now.
+    Store(const std::string& path, bool create, bool weak_kdf, std::string passphrase = {})
+        : path_(path) {
         if (!create) {
             struct stat st {};
             if (stat(path.c_str(), &st) != 0)
                 throw Failure{"no store at " + path + ": enroll this tablet first"};
         }
-        std::string passphrase = read_passphrase(create);
+        if (passphrase.empty()) passphrase = read_passphrase(create);
         ms_open_options o = MS_OPEN_OPTIONS_INIT;
         o.path = path.c_str();
         o.path_size = path.size();
@@ -599,6 +607,24 @@ int cmd_unlock(const std::string& store_path, const Args&) {
     std::cout << "unlocked " << store_path << ": " << plural(st.records, "record", "records")
               << ", " << plural(st.pending_changes, "change", "changes") << " waiting to sync"
               << (st.enrolled ? "" : " (not enrolled yet)") << "\n";
+    return 0;
+}
+
+int cmd_change_passphrase(const std::string& store_path, const Args&) {
+    std::string current = read_passphrase(false);
+    Store s(store_path, false, false, current);
+    std::string next = read_passphrase(true, "MENTORSYNC_NEW_PASSPHRASE");
+    if (next.size() < 8) throw Failure{"the new passphrase is shorter than 8 characters"};
+    auto as_key = [](const std::string& p) {
+        return ms_key{MS_KEY_PASSPHRASE, reinterpret_cast<const std::uint8_t*>(p.data()), p.size()};
+    };
+    ms_key cur = as_key(current), nxt = as_key(next);
+    ms_error e{};
+    const bool ok = ms_change_key(s.get(), &cur, &nxt, &e);
+    std::fill(current.begin(), current.end(), '\0');
+    std::fill(next.begin(), next.end(), '\0');
+    if (!ok) fail("change-passphrase", e);
+    std::cout << "the store now opens with the new passphrase\n";
     return 0;
 }
 
@@ -1010,6 +1036,7 @@ int run(int argc, char** argv) {
         const std::string store = store_path_from(store_flag);
         if (c->name == "enroll") return cmd_enroll(store, a);
         if (c->name == "unlock") return cmd_unlock(store, a);
+        if (c->name == "change-passphrase") return cmd_change_passphrase(store, a);
         if (c->name == "learners") return cmd_learners(store, a);
         if (c->name == "log-contact") return cmd_log_contact(store, a);
         if (c->name == "log-absence") return cmd_log_absence(store, a);

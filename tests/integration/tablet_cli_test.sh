@@ -92,6 +92,14 @@ expect 0 "unlocked .*0 records" T unlock
 expect 0 "unlocked" bash -c "printf '%s\n' '$MENTORSYNC_PASSPHRASE' | env -u MENTORSYNC_PASSPHRASE '$TABLET' --store '$TMP/t.db' unlock"
 expect 1 "no passphrase" bash -c "env -u MENTORSYNC_PASSPHRASE '$TABLET' --store '$TMP/t.db' unlock </dev/null"
 
+expect 1 "shorter than 8" env MENTORSYNC_NEW_PASSPHRASE=short "$TABLET" "${S[@]}" change-passphrase
+expect 1 "wrong passphrase" env MENTORSYNC_PASSPHRASE=wrong MENTORSYNC_NEW_PASSPHRASE="another passphrase" \
+  "$TABLET" "${S[@]}" change-passphrase
+# Both passphrases from stdin, one per line.
+expect 0 "opens with the new passphrase" bash -c "printf '%s\n%s\n' '$MENTORSYNC_PASSPHRASE' 'another passphrase' | env -u MENTORSYNC_PASSPHRASE '$TABLET' --store '$TMP/t.db' change-passphrase"
+expect 1 "wrong passphrase" T unlock
+expect 0 "opens with the new passphrase" env MENTORSYNC_PASSPHRASE="another passphrase" \
+  MENTORSYNC_NEW_PASSPHRASE="$MENTORSYNC_PASSPHRASE" "$TABLET" "${S[@]}" change-passphrase
 expect 0 "no learners on this tablet yet" T learners
 expect 0 "synced: sent 0 .*received [1-9]" T sync
 expect 0 "$LEARNER  CLI Skolnieks" T learners
