@@ -73,7 +73,8 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- presentation helpers ---------------------------------------------------------------------
-act() { printf '\n\033[1m=== %s ===\033[0m\n' "$*"; }
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD="" PLAIN=""; fi
+act() { printf '\n%s=== %s ===%s\n' "$BOLD" "$*" "$PLAIN"; }
 say() { printf '%s\n' "$*" | fold -s -w 96; }
 indent() { sed 's/^/    /'; }
 die() { echo "demo.sh: the story went wrong: $*" >&2; exit 1; }
