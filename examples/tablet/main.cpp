@@ -177,7 +177,9 @@ const std::vector<Command>& command_table() {
          "Exactly one of --keep-current, --take-other or --value.\n"},
         {"sync",
          "send this tablet's changes and receive everyone else's",
-         {{"quiet", "", "print only the summary", false, true}}},
+         {{"quiet", "", "print only the summary", false, true},
+          {"attempts", "N",
+           "give up after N failed attempts in a row (1-100, default 4; waits 1 s, 2 s, ...)"}}},
         {"status",
          "what is waiting to sync, when it last synced, clock and quarantine warnings",
          {{"json", "", "print it as JSON", false, true}}},
@@ -916,12 +918,17 @@ void on_progress(void* context, const ms_sync_progress* p) {
 }
 
 int cmd_sync(const std::string& store_path, const Args& a) {
-    Store s(store_path, false, false);
     ProgressPrinter printer{a.has("quiet"), isatty(STDOUT_FILENO) != 0};
     ms_sync_options o = MS_SYNC_OPTIONS_INIT;
     o.on_progress = on_progress;
     o.progress_context = &printer;
     o.max_attempts = 4;
+    if (a.has("attempts")) {
+        const std::int64_t n = a.integer("attempts");
+        if (n < 1 || n > 100) throw UsageError{"--attempts: expected 1 to 100"};
+        o.max_attempts = static_cast<std::uint32_t>(n);
+    }
+    Store s(store_path, false, false);
     ms_sync_progress p{};
     ms_error e{};
     const bool ok = ms_sync_run(s.get(), &o, &p, &e);

@@ -140,7 +140,8 @@ wait "$SERVER_PID"
 code=$?
 SERVER_PID=""
 [ "$code" = 0 ] || { echo "FAIL the server exited with $code"; failures=$((failures + 1)); }
-expect 1 "sync: network" T sync
+expect 2 "--attempts: expected 1 to 100" T sync --attempts 0
+expect 1 "sync: network" T sync --attempts 1
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
