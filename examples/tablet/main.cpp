@@ -126,8 +126,8 @@ const std::vector<Command>& command_table() {
           {"place", "PLACE", "school, youth_centre, home, outdoors, online or phone", true},
           {"form", "FORM", "individual or group (default individual)"},
           {"topics", "LIST",
-           "comma-separated: learning, attendance, family, health, friends, leisure, career,\n"
-           "                       behaviour, wellbeing, other"},
+           "comma-separated: learning, attendance, family, health, friends,\n"
+           "leisure, career, behaviour, wellbeing, other"},
           {"notes", "TEXT", "the mentor's notes"},
           {"next-steps", "TEXT", "agreed next steps"},
           {"follow-up", "YYYY-MM-DD", "follow-up date"},
@@ -157,8 +157,8 @@ const std::vector<Command>& command_table() {
          {{"id", "ID", "the record's id (see `history`)", true},
           {"collection", "NAME", "its collection (default: found by id)"},
           {"set", "FIELD=VALUE",
-           "the new value; VALUE is read as JSON when it parses (3, true, null,\n"
-           "                       [\"a\",\"b\"], \"text\"), as text otherwise. Repeatable.",
+           "the new value; VALUE is read as JSON when it parses (3, true,\n"
+           "null, [\"a\",\"b\"], \"text\"), as text otherwise. Repeatable.",
            true, false, true}},
          "Field names are those of docs/schema.md, e.g. --set duration_min=50\n"
          "--set 'next_steps=Call the class teacher' --set 'topics=[\"learning\"]'.\n"},
@@ -199,7 +199,7 @@ std::string main_usage() {
         << "A mentor's tablet on the command line, built on the MentorSync client SDK.\n\n"
         << "commands:\n";
     for (const Command& c : command_table()) {
-        out << "  " << c.name << std::string(c.name.size() < 13 ? 13 - c.name.size() : 1, ' ')
+        out << "  " << c.name << std::string(c.name.size() < 19 ? 19 - c.name.size() : 1, ' ')
             << c.summary << "\n";
     }
     out << "\n"
@@ -223,7 +223,11 @@ std::string command_usage(const Command& c) {
     if (!c.options.empty()) out << "\noptions:\n";
     for (const Option& o : c.options) {
         std::string word = "--" + o.name + (o.flag ? "" : " " + o.value_name);
-        out << "  " << word << std::string(word.size() < 21 ? 21 - word.size() : 1, ' ') << o.help
+        std::string help = o.help;  // continuation lines line up under the first
+        for (std::size_t at = help.find('\n'); at != std::string::npos;
+             at = help.find('\n', at + 1))
+            help.insert(at + 1, std::string(27, ' '));
+        out << "  " << word << std::string(word.size() < 25 ? 25 - word.size() : 1, ' ') << help
             << (o.required ? " (required)" : "") << "\n";
     }
     if (!c.notes.empty()) out << "\n" << c.notes;
@@ -1054,7 +1058,10 @@ int run(int argc, char** argv) {
         if (c->name == "sync") return cmd_sync(store, a);
         if (c->name == "status") return cmd_status(store, a);
     } catch (const UsageError& u) {
-        std::cerr << kProgram << " " << c->name << ": " << u.message << "\n\n" << command_usage(*c);
+        const std::string usage = command_usage(*c);
+        std::cerr << kProgram << " " << c->name << ": " << u.message << "\n"
+                  << usage.substr(0, usage.find('\n')) << "\n(" << kProgram << " " << c->name
+                  << " --help explains every option)\n";
         return 2;
     }
     throw UsageError{"unknown command '" + c->name + "'"};
