@@ -250,6 +250,22 @@ static void* run_sync_thread(void* arg) {
     return NULL;
 }
 
+/* A sans-I/O progress callback calling back into its own session (refused, not a deadlock). */
+typedef struct reentry_probe {
+    ms_sync* sync;
+    int calls;
+    int refused;
+} reentry_probe;
+
+static void on_progress_reenter(void* context, const ms_sync_progress* p) {
+    (void)p;
+    reentry_probe* r = (reentry_probe*)context;
+    ms_sync_progress inner;
+    ms_error e;
+    r->calls++;
+    if (!ms_sync_get_progress(r->sync, &inner, &e) && e.code == MS_ERR_INVALID_STATE) r->refused++;
+}
+
 typedef struct remote_seen {
     int calls;
     int remote_changes;
@@ -333,7 +349,11 @@ int main(int argc, char** argv) {
     ms_sync* sync = NULL;
     ms_sync_options bo = MS_SYNC_OPTIONS_INIT;
     bo.pull_limit = 7; /* several pages */
+    reentry_probe reentry = {NULL, 0, 0};
+    bo.on_progress = on_progress_reenter;
+    bo.progress_context = &reentry;
     CHECK_OK(ms_sync_begin(b, &bo, &sync, &err));
+    reentry.sync = sync;
     ms_http_request* req = NULL;
     int64_t wait = -1;
     /* Misuse first: no request outstanding yet. */
@@ -381,6 +401,7 @@ int main(int argc, char** argv) {
     int requests = 0;
     CHECK(drive(sync, &requests) == MS_SYNC_STEP_DONE);
     CHECK(requests >= 3); /* push, then pull pages of 7 */
+    CHECK(reentry.calls >= requests && reentry.refused == reentry.calls);
     CHECK_OK(ms_sync_get_progress(sync, &p, &err));
     CHECK(p.pulled >= 20 && p.applied >= 20);
     CHECK_ERR(ms_sync_get_progress(sync, NULL, &err), MS_ERR_INVALID_ARGUMENT);
