@@ -194,6 +194,13 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
             return error(MS_ERR_INVALID_ARGUMENT, "ca_file contains a NUL byte");
         auto endpoint = client::Endpoint::parse(url);
         if (!endpoint.ok()) return from_status(endpoint.status());
+        // Records are children's personal data: plain HTTP only to this machine (tests, a
+        // server on the same device); anything else must be TLS.
+        if (!endpoint->tls && endpoint->host != "localhost" && endpoint->host != "::1" &&
+            endpoint->host.rfind("127.", 0) != 0)
+            return error(MS_ERR_INVALID_ARGUMENT,
+                         "server_url must be https:// (plain http:// is allowed only to a "
+                         "loopback address)");
 
         DeviceIdentity existing;
         Err enrolled = load_identity(r, existing);

@@ -729,6 +729,10 @@ static void test_status_and_unenrolled_sync(ms_store* s) {
     eo.code = "ABCD";
     eo.code_size = 4;
     CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    eo.server_url = "http://mentors.example.org"; /* plain HTTP off this machine */
+    eo.server_url_size = strlen(eo.server_url);
+    CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "https"));
     eo.server_url = "http://127.0.0.1:9";
     eo.server_url_size = strlen(eo.server_url);
     eo.code_size = 0;

@@ -416,7 +416,8 @@ MS_API bool ms_unobserve(ms_store* store, uint64_t id, ms_error* error) MS_NOEXC
 #define MS_ENROLL_OPTIONS_VERSION 1
 typedef struct ms_enroll_options {
     uint32_t version;
-    const char* server_url; /* required: "https://host[:port][/prefix]" (http only for tests) */
+    const char* server_url; /* required: "https://host[:port][/prefix]"; http:// is accepted
+                               only for a loopback host (127.x, ::1, localhost: tests) */
     size_t server_url_size;
     const char* code; /* required: the one-time enrollment code the administrator issued */
     size_t code_size;
@@ -441,10 +442,10 @@ typedef struct ms_enrollment {
  * request (blocking, on the calling thread) and, on success, keeps the device id and keys
  * inside the encrypted store (the secret key never leaves it) with the server URL and CA file
  * for ms_sync_run. out_enrollment may be NULL.
- * Errors: INVALID_ARGUMENT (bad URL, empty code, bad label), INVALID_STATE (already enrolled:
- * a device enrolls once; wipe the store to start over), LOCKED, NETWORK (transient), PROTOCOL,
- * and SERVER-domain errors (403 "enrollment_invalid": the code is wrong, used or expired; 5xx:
- * transient). Nothing is stored on failure. */
+ * Errors: INVALID_ARGUMENT (bad URL, http:// to a non-loopback host, empty code, bad label),
+ * INVALID_STATE (already enrolled: a device enrolls once; wipe the store to start over),
+ * LOCKED, NETWORK (transient), PROTOCOL, and SERVER-domain errors (403 "enrollment_invalid": the
+ * code is wrong, used or expired; 5xx: transient). Nothing is stored on failure. */
 MS_API bool ms_enroll(ms_store* store, const ms_enroll_options* options,
                       ms_enrollment* out_enrollment, ms_error* error) MS_NOEXCEPT;
 
