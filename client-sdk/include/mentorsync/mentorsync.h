@@ -27,8 +27,9 @@
  *     domain, a code (its meaning depends on the domain), a `transient` flag (1: the same call
  *     may succeed later, e.g. no network; 0: retrying unchanged will fail again), a suggested
  *     retry delay, and a NUL-terminated UTF-8 message for logs and developers that names what
- *     was wrong. Messages never contain record values (personal data); they may name
- *     collections and fields. Out-parameters are written only on success.
+ *     was wrong. Messages name collections and fields; they never quote free text or personal
+ *     fields, only, at most, a rejected coded value (an enum value, a number out of range).
+ *     Out-parameters are written only on success.
  *
  *  5. Ownership. Data the library returns is owned by the caller and released with the
  *     matching free function: ms_buffer_free for ms_buffer, ms_http_request_free for
