@@ -421,14 +421,14 @@ struct ms_txn {
 
 // ---- version and errors --------------------------------------------------------------------
 
-int32_t ms_abi_version(void) {
+int32_t ms_abi_version(void) noexcept {
     return MS_ABI_VERSION;
 }
-const char* ms_version(void) {
+const char* ms_version(void) noexcept {
     return MENTORSYNC_SDK_VERSION;
 }
 
-const char* ms_error_code_name(int32_t code) {
+const char* ms_error_code_name(int32_t code) noexcept {
     switch (code) {
         case MS_ERR_OK:
             return "ok";
@@ -471,7 +471,7 @@ const char* ms_error_code_name(int32_t code) {
     }
 }
 
-const char* ms_error_domain_name(int32_t domain) {
+const char* ms_error_domain_name(int32_t domain) noexcept {
     switch (domain) {
         case MS_ERROR_DOMAIN_NONE:
             return "none";
@@ -484,7 +484,7 @@ const char* ms_error_domain_name(int32_t domain) {
     }
 }
 
-void ms_buffer_free(ms_buffer* buffer) {
+void ms_buffer_free(ms_buffer* buffer) noexcept {
     if (!buffer || !buffer->data) return;
     sodium_memzero(buffer->data, buffer->size);
     std::free(buffer->data);
@@ -495,7 +495,7 @@ void ms_buffer_free(ms_buffer* buffer) {
 // ---- open, close, keys ---------------------------------------------------------------------
 
 bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_store,
-             ms_error* err) {
+             ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         if (!options) return error(MS_ERR_INVALID_ARGUMENT, "the open options are NULL");
         if (!out_store) return error(MS_ERR_INVALID_ARGUMENT, "out_store is NULL");
@@ -565,7 +565,7 @@ bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_s
     });
 }
 
-bool ms_close(ms_store* store, ms_error* err) {
+bool ms_close(ms_store* store, ms_error* err) noexcept {
     if (!store) return true;
     return guarded(err, [&]() -> Err {
         StoreState& s = *store->state;
@@ -594,7 +594,7 @@ bool ms_close(ms_store* store, ms_error* err) {
     });
 }
 
-bool ms_lock(ms_store* store, ms_error* err) {
+bool ms_lock(ms_store* store, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         a.replica()->lock();
@@ -602,7 +602,7 @@ bool ms_lock(ms_store* store, ms_error* err) {
     });
 }
 
-bool ms_unlock(ms_store* store, const ms_key* key, ms_error* err) {
+bool ms_unlock(ms_store* store, const ms_key* key, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         auto k = key_from(key, "the key");
@@ -611,7 +611,7 @@ bool ms_unlock(ms_store* store, const ms_key* key, ms_error* err) {
     });
 }
 
-int32_t ms_is_locked(const ms_store* store) {
+int32_t ms_is_locked(const ms_store* store) noexcept {
     if (!store) return -1;
     try {
         Access a(*store->state);
@@ -622,7 +622,8 @@ int32_t ms_is_locked(const ms_store* store) {
     }
 }
 
-bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next, ms_error* err) {
+bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next,
+                   ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         auto c = key_from(current, "the current key");
@@ -646,7 +647,7 @@ Err check_collection(const Replica& r, std::string_view collection) {
 
 bool ms_record_create(ms_store* store, const char* collection, size_t collection_size,
                       const char* fields_json, size_t fields_json_size, char out_id[MS_ID_SIZE],
-                      ms_error* err) {
+                      ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(coll, collection, collection_size, "the collection");
@@ -664,7 +665,7 @@ bool ms_record_create(ms_store* store, const char* collection, size_t collection
 
 bool ms_record_update(ms_store* store, const char* collection, size_t collection_size,
                       const char* id, size_t id_size, const char* fields_json,
-                      size_t fields_json_size, ms_error* err) {
+                      size_t fields_json_size, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(coll, collection, collection_size, "the collection");
@@ -694,7 +695,7 @@ Err on_record(ms_store* store, const char* collection, size_t collection_size, c
 }  // namespace
 
 bool ms_record_delete(ms_store* store, const char* collection, size_t collection_size,
-                      const char* id, size_t id_size, ms_error* err) {
+                      const char* id, size_t id_size, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_record(store, collection, collection_size, id, id_size,
                          [](Replica& r, std::string_view c, const Uuid& u) {
@@ -704,7 +705,7 @@ bool ms_record_delete(ms_store* store, const char* collection, size_t collection
 }
 
 bool ms_record_restore(ms_store* store, const char* collection, size_t collection_size,
-                       const char* id, size_t id_size, ms_error* err) {
+                       const char* id, size_t id_size, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_record(store, collection, collection_size, id, id_size,
                          [](Replica& r, std::string_view c, const Uuid& u) {
@@ -714,7 +715,7 @@ bool ms_record_restore(ms_store* store, const char* collection, size_t collectio
 }
 
 bool ms_record_get(ms_store* store, const char* collection, size_t collection_size, const char* id,
-                   size_t id_size, ms_buffer* out_json, ms_error* err) {
+                   size_t id_size, ms_buffer* out_json, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         if (!out_json) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
         return on_record(store, collection, collection_size, id, id_size,
@@ -726,7 +727,8 @@ bool ms_record_get(ms_store* store, const char* collection, size_t collection_si
     });
 }
 
-bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out, ms_error* err) {
+bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
+              ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         if (!options) return error(MS_ERR_INVALID_ARGUMENT, "the query options are NULL");
@@ -774,7 +776,7 @@ bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out, 
 
 // ---- transactions --------------------------------------------------------------------------
 
-bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* err) {
+bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         if (!out_txn) return error(MS_ERR_INVALID_ARGUMENT, "out_txn is NULL");
@@ -802,7 +804,7 @@ Err on_txn(ms_txn* txn, F&& op) {
 
 bool ms_txn_create(ms_txn* txn, const char* collection, size_t collection_size,
                    const char* fields_json, size_t fields_json_size, char out_id[MS_ID_SIZE],
-                   ms_error* err) {
+                   ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_txn(txn, [&](Replica& r) -> Err {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
@@ -820,7 +822,7 @@ bool ms_txn_create(ms_txn* txn, const char* collection, size_t collection_size,
 
 bool ms_txn_update(ms_txn* txn, const char* collection, size_t collection_size, const char* id,
                    size_t id_size, const char* fields_json, size_t fields_json_size,
-                   ms_error* err) {
+                   ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_txn(txn, [&](Replica& r) -> Err {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
@@ -838,7 +840,7 @@ bool ms_txn_update(ms_txn* txn, const char* collection, size_t collection_size, 
 }
 
 bool ms_txn_delete(ms_txn* txn, const char* collection, size_t collection_size, const char* id,
-                   size_t id_size, ms_error* err) {
+                   size_t id_size, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_txn(txn, [&](Replica& r) -> Err {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
@@ -852,7 +854,7 @@ bool ms_txn_delete(ms_txn* txn, const char* collection, size_t collection_size, 
     });
 }
 
-bool ms_txn_commit(ms_txn* txn, ms_error* err) {
+bool ms_txn_commit(ms_txn* txn, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         return on_txn(txn, [&](Replica& r) -> Err {
             txn->spent = true;
@@ -864,14 +866,14 @@ bool ms_txn_commit(ms_txn* txn, ms_error* err) {
     });
 }
 
-void ms_txn_free(ms_txn* txn) {
+void ms_txn_free(ms_txn* txn) noexcept {
     delete txn;
 }
 
 // ---- conflicts -----------------------------------------------------------------------------
 
 bool ms_conflicts(ms_store* store, const char* row_id, size_t row_id_size, ms_buffer* out,
-                  ms_error* err) {
+                  ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(row_text, row_id, row_id_size, "the row id");
@@ -900,7 +902,7 @@ bool ms_conflicts(ms_store* store, const char* row_id, size_t row_id_size, ms_bu
 bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size, const char* field,
                          size_t field_size, const char* loser_stamp, size_t loser_stamp_size,
                          int32_t how, const char* value_json, size_t value_json_size,
-                         ms_error* err) {
+                         ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(row_text, row_id, row_id_size, "the row id");
@@ -945,7 +947,7 @@ bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size
 // ---- observers -----------------------------------------------------------------------------
 
 bool ms_observe(ms_store* store, ms_change_callback callback, void* context, uint64_t* out_id,
-                ms_error* err) {
+                ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         if (!callback) return error(MS_ERR_INVALID_ARGUMENT, "the callback is NULL");
@@ -962,7 +964,7 @@ bool ms_observe(ms_store* store, ms_change_callback callback, void* context, uin
     });
 }
 
-bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) {
+bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         StoreState& s = *store->state;
@@ -983,7 +985,7 @@ bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) {
 
 // ---- status and quarantine -----------------------------------------------------------------
 
-bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) {
+bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_status is NULL");
@@ -1036,6 +1038,7 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) {
             st.enrolled = 1;
             copy_fixed(st.device_id, sizeof st.device_id, identity.device_id.to_string());
             SyncSession session(r, identity);
+            sodium_memzero(identity.keys.secret_key.data(), identity.keys.secret_key.size());
             auto rejected = session.rejected();
             if (!rejected.ok()) return from_status(rejected.status());
             st.rejected = rejected->size();
@@ -1047,7 +1050,7 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) {
     });
 }
 
-bool ms_quarantined(ms_store* store, ms_buffer* out, ms_error* err) {
+bool ms_quarantined(ms_store* store, ms_buffer* out, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
@@ -1063,7 +1066,8 @@ bool ms_quarantined(ms_store* store, ms_buffer* out, ms_error* err) {
     });
 }
 
-bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size, ms_error* err) {
+bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size,
+                           ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(text, stamp, stamp_size, "the stamp");
@@ -1078,7 +1082,8 @@ bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size
     });
 }
 
-bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t stamp_size, ms_error* err) {
+bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t stamp_size,
+                           ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(text, stamp, stamp_size, "the stamp");
@@ -1129,7 +1134,7 @@ Err wipe_file(const std::string& path) {
 }
 }  // namespace
 
-bool ms_wipe(const char* path, size_t path_size, ms_error* err) {
+bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_TEXT_ARG(p, path, path_size, "the path");
         if (p.empty()) return error(MS_ERR_INVALID_ARGUMENT, "the path is empty");
@@ -1154,23 +1159,23 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) {
 
 // ---- cancellation --------------------------------------------------------------------------
 
-bool ms_cancel_new(ms_cancel** out_cancel, ms_error* err) {
+bool ms_cancel_new(ms_cancel** out_cancel, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         if (!out_cancel) return error(MS_ERR_INVALID_ARGUMENT, "out_cancel is NULL");
         *out_cancel = new ms_cancel;
         return ok();
     });
 }
-void ms_cancel_request(ms_cancel* cancel) {
+void ms_cancel_request(ms_cancel* cancel) noexcept {
     if (cancel) cancel->requested.store(true);
 }
-void ms_cancel_reset(ms_cancel* cancel) {
+void ms_cancel_reset(ms_cancel* cancel) noexcept {
     if (cancel) cancel->requested.store(false);
 }
-int32_t ms_cancel_is_requested(const ms_cancel* cancel) {
+int32_t ms_cancel_is_requested(const ms_cancel* cancel) noexcept {
     if (!cancel) return -1;
     return cancel->requested.load() ? 1 : 0;
 }
-void ms_cancel_free(ms_cancel* cancel) {
+void ms_cancel_free(ms_cancel* cancel) noexcept {
     delete cancel;
 }

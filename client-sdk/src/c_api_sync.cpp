@@ -176,7 +176,7 @@ void detach_session(ms_sync* session) noexcept {
 // ---- enrollment ----------------------------------------------------------------------------
 
 bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment* out,
-               ms_error* err) {
+               ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
@@ -194,6 +194,13 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
             return error(MS_ERR_INVALID_ARGUMENT, "ca_file contains a NUL byte");
         auto endpoint = client::Endpoint::parse(url);
         if (!endpoint.ok()) return from_status(endpoint.status());
+        // Records are children's personal data: plain HTTP only to this machine (tests, a
+        // server on the same device); anything else must be TLS.
+        if (!endpoint->tls && endpoint->host != "localhost" && endpoint->host != "::1" &&
+            endpoint->host.rfind("127.", 0) != 0)
+            return error(MS_ERR_INVALID_ARGUMENT,
+                         "server_url must be https:// (plain http:// is allowed only to a "
+                         "loopback address)");
 
         DeviceIdentity existing;
         Err enrolled = load_identity(r, existing);
@@ -256,7 +263,7 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
 // ---- built-in transport --------------------------------------------------------------------
 
 bool ms_sync_run(ms_store* store, const ms_sync_options* options, ms_sync_progress* out_progress,
-                 ms_error* err) {
+                 ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
@@ -308,7 +315,7 @@ bool ms_sync_run(ms_store* store, const ms_sync_options* options, ms_sync_progre
 // ---- sans I/O ------------------------------------------------------------------------------
 
 bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** out_sync,
-                   ms_error* err) {
+                   ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
@@ -363,15 +370,28 @@ struct OwnedRequest {
 
 // Session calls: the store's life lock first, then the session's mutex (ms_close takes life
 // exclusively and then detaches sessions, so this order cannot deadlock).
+// The session this thread is inside (its progress callback may run there): a call on the same
+// session from that callback would wait for itself.
+thread_local const ms_sync* t_in_session = nullptr;
+
 template <typename F>
-auto with_session(ms_sync* sync, F&& body) {
+Err with_session(ms_sync* sync, F&& body) {
+    if (t_in_session == sync)
+        return error(MS_ERR_INVALID_STATE,
+                     "a sync session was called from its own progress callback");
     Access a(*sync->state);
     std::lock_guard g(sync->mu);
+    const ms_sync* outer = t_in_session;
+    t_in_session = sync;
+    struct Restore {
+        const ms_sync* outer;
+        ~Restore() { t_in_session = outer; }
+    } restore{outer};
     return body(a);
 }
 }  // namespace
 
-bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error* err) {
+bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
         if (!out_request) return error(MS_ERR_INVALID_ARGUMENT, "out_request is NULL");
@@ -416,7 +436,7 @@ bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error
     });
 }
 
-void ms_http_request_free(ms_http_request* request) {
+void ms_http_request_free(ms_http_request* request) noexcept {
     if (!request) return;
     static_assert(std::is_standard_layout_v<RequestHead>);
     OwnedRequest* o = reinterpret_cast<RequestHead*>(request)->owner;
@@ -452,7 +472,7 @@ ms_sync_step finish_step(ms_sync* sync, Replica& r, const SyncStep& step, int ht
 ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
                                      const ms_http_header* headers, size_t header_count,
                                      const void* body, size_t body_size,
-                                     int64_t* out_retry_after_ms, ms_error* err) {
+                                     int64_t* out_retry_after_ms, ms_error* err) noexcept {
     ms_sync_step result = MS_SYNC_STEP_FAILED;
     ms_error local{};
     bool called = guarded(&local, [&]() -> Err {
@@ -492,7 +512,7 @@ ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
 }
 
 ms_sync_step ms_sync_transport_error(ms_sync* sync, const char* what, size_t what_size,
-                                     int64_t* out_retry_after_ms, ms_error* err) {
+                                     int64_t* out_retry_after_ms, ms_error* err) noexcept {
     ms_sync_step result = MS_SYNC_STEP_FAILED;
     ms_error local{};
     bool called = guarded(&local, [&]() -> Err {
@@ -515,7 +535,7 @@ ms_sync_step ms_sync_transport_error(ms_sync* sync, const char* what, size_t wha
     return called ? result : MS_SYNC_STEP_FAILED;
 }
 
-bool ms_sync_get_progress(const ms_sync* sync, ms_sync_progress* out, ms_error* err) {
+bool ms_sync_get_progress(const ms_sync* sync, ms_sync_progress* out, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_progress is NULL");
@@ -528,7 +548,7 @@ bool ms_sync_get_progress(const ms_sync* sync, ms_sync_progress* out, ms_error* 
     });
 }
 
-void ms_sync_finish(ms_sync* sync) {
+void ms_sync_finish(ms_sync* sync) noexcept {
     if (!sync) return;
     try {
         Access a(*sync->state);
@@ -546,7 +566,7 @@ void ms_sync_finish(ms_sync* sync) {
 
 // ---- rejected pushes -----------------------------------------------------------------------
 
-bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* err) {
+bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_STORE_ACCESS(a, store);
         if (!out_json) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
@@ -565,7 +585,7 @@ bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* err) {
     });
 }
 
-bool ms_sync_retry_rejected(ms_store* store, ms_error* err) {
+bool ms_sync_retry_rejected(ms_store* store, ms_error* err) noexcept {
     return guarded(err, [&]() -> Err {
         MS_STORE_ACCESS(a, store);
         DeviceIdentity identity;

@@ -220,6 +220,52 @@ static void* canceller(void* arg) {
     return NULL;
 }
 
+/* A progress callback that tries to close its own store (refused) and counts calls. */
+typedef struct closer_probe {
+    ms_store* store;
+    int calls;
+    int refused;
+} closer_probe;
+
+static void on_progress_try_close(void* context, const ms_sync_progress* p) {
+    (void)p;
+    closer_probe* c = (closer_probe*)context;
+    ms_error e;
+    c->calls++;
+    if (!ms_close(c->store, &e) && e.code == MS_ERR_INVALID_STATE) c->refused++;
+}
+
+/* A sync on its own thread, while the test's thread keeps writing. */
+typedef struct background_sync {
+    ms_store* store;
+    int ok;
+    ms_error error;
+} background_sync;
+
+static void* run_sync_thread(void* arg) {
+    background_sync* b = (background_sync*)arg;
+    ms_sync_options o = MS_SYNC_OPTIONS_INIT;
+    o.push_batch = 1;
+    b->ok = ms_sync_run(b->store, &o, NULL, &b->error);
+    return NULL;
+}
+
+/* A sans-I/O progress callback calling back into its own session (refused, not a deadlock). */
+typedef struct reentry_probe {
+    ms_sync* sync;
+    int calls;
+    int refused;
+} reentry_probe;
+
+static void on_progress_reenter(void* context, const ms_sync_progress* p) {
+    (void)p;
+    reentry_probe* r = (reentry_probe*)context;
+    ms_sync_progress inner;
+    ms_error e;
+    r->calls++;
+    if (!ms_sync_get_progress(r->sync, &inner, &e) && e.code == MS_ERR_INVALID_STATE) r->refused++;
+}
+
 typedef struct remote_seen {
     int calls;
     int remote_changes;
@@ -303,7 +349,11 @@ int main(int argc, char** argv) {
     ms_sync* sync = NULL;
     ms_sync_options bo = MS_SYNC_OPTIONS_INIT;
     bo.pull_limit = 7; /* several pages */
+    reentry_probe reentry = {NULL, 0, 0};
+    bo.on_progress = on_progress_reenter;
+    bo.progress_context = &reentry;
     CHECK_OK(ms_sync_begin(b, &bo, &sync, &err));
+    reentry.sync = sync;
     ms_http_request* req = NULL;
     int64_t wait = -1;
     /* Misuse first: no request outstanding yet. */
@@ -351,6 +401,7 @@ int main(int argc, char** argv) {
     int requests = 0;
     CHECK(drive(sync, &requests) == MS_SYNC_STEP_DONE);
     CHECK(requests >= 3); /* push, then pull pages of 7 */
+    CHECK(reentry.calls >= requests && reentry.refused == reentry.calls);
     CHECK_OK(ms_sync_get_progress(sync, &p, &err));
     CHECK(p.pulled >= 20 && p.applied >= 20);
     CHECK_ERR(ms_sync_get_progress(sync, NULL, &err), MS_ERR_INVALID_ARGUMENT);
@@ -441,6 +492,32 @@ int main(int argc, char** argv) {
     ms_cancel_free(cancel);
     CHECK_ERR(ms_sync_begin(a, &so, &sync, &err), MS_ERR_INVALID_ARGUMENT); /* cancel is run-only */
 
+    /* ---- a progress callback cannot close its own store ---- */
+    closer_probe probe = {a, 0, 0};
+    ms_sync_options po = MS_SYNC_OPTIONS_INIT;
+    po.on_progress = on_progress_try_close;
+    po.progress_context = &probe;
+    CHECK_OK(ms_sync_run(a, &po, NULL, &err));
+    CHECK(probe.calls >= 1 && probe.refused == probe.calls);
+
+    /* ---- reads and writes on one thread while another syncs the same store ---- */
+    for (int day = 1; day <= 15; ++day)
+        add_absence(a, learner, day, id);
+    background_sync bg;
+    memset(&bg, 0, sizeof bg);
+    bg.store = a;
+    pthread_t syncer;
+    CHECK(pthread_create(&syncer, NULL, run_sync_thread, &bg) == 0);
+    int before = count_learner_absences(a);
+    for (int day = 16; day <= 25; ++day)
+        add_absence(a, learner, day, id);
+    CHECK(count_learner_absences(a) == before + 10);
+    pthread_join(syncer, NULL);
+    CHECK(bg.ok);
+    CHECK_OK(ms_sync_run(a, NULL, NULL, &err)); /* sends what the concurrent writes added */
+    CHECK_OK(ms_status(a, &st, &err));
+    CHECK(st.pending_changes == st.rejected);
+
     /* ---- a locked store does not sync ---- */
     CHECK_OK(ms_lock(b, &err));
     CHECK_ERR(ms_sync_run(b, NULL, NULL, &err), MS_ERR_LOCKED);
@@ -464,7 +541,7 @@ int main(int argc, char** argv) {
     b = open_store("b.db");
     CHECK_OK(ms_sync_run(b, NULL, &p, &err));
     CHECK(p.pulled >= 28);
-    CHECK(count_learner_absences(b) == 48);
+    CHECK(count_learner_absences(b) == 73);
 
     CHECK_OK(ms_close(a, &err));
     CHECK_OK(ms_close(b, &err));

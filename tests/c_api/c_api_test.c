@@ -4,10 +4,12 @@
  * Sync against a real server is in c_api_sync_test.c. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -620,6 +622,58 @@ static void test_observers(ms_store* s) {
     CHECK_ERR(ms_unobserve(NULL, id, &err), MS_ERR_INVALID_ARGUMENT);
 }
 
+/* ms_unobserve waits for a call running on another thread, so the context may be freed. */
+typedef struct slow_observer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered;
+    int left;
+} slow_observer;
+
+static void on_change_slowly(void* context, const ms_change* changes, size_t count) {
+    (void)changes;
+    (void)count;
+    slow_observer* o = (slow_observer*)context;
+    pthread_mutex_lock(&o->mu);
+    o->entered = 1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&o->mu);
+    o->left = 1;
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void* write_one(void* store) {
+    char id[MS_ID_SIZE];
+    ms_error e;
+    const char* json = absence_json();
+    if (!ms_record_create((ms_store*)store, "absences", 8, json, strlen(json), id, &e))
+        fprintf(stderr, "write_one: %s\n", e.message);
+    return NULL;
+}
+
+static void test_unobserve_waits_for_other_threads(ms_store* s) {
+    slow_observer o;
+    memset(&o, 0, sizeof o);
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.cv, NULL);
+    uint64_t id = 0;
+    CHECK_OK(ms_observe(s, on_change_slowly, &o, &id, &err));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, write_one, s) == 0);
+    pthread_mutex_lock(&o.mu);
+    while (!o.entered)
+        pthread_cond_wait(&o.cv, &o.mu);
+    pthread_mutex_unlock(&o.mu);
+    CHECK_OK(ms_unobserve(s, id, &err));
+    pthread_mutex_lock(&o.mu);
+    CHECK(o.left == 1); /* the call on the writer's thread finished before unobserve returned */
+    pthread_mutex_unlock(&o.mu);
+    pthread_join(t, NULL);
+}
+
 /* ---- status, sync before enrollment, cancel objects ---------------------------------------- */
 
 static void test_status_and_unenrolled_sync(ms_store* s) {
@@ -675,6 +729,10 @@ static void test_status_and_unenrolled_sync(ms_store* s) {
     eo.code = "ABCD";
     eo.code_size = 4;
     CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    eo.server_url = "http://mentors.example.org"; /* plain HTTP off this machine */
+    eo.server_url_size = strlen(eo.server_url);
+    CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "https"));
     eo.server_url = "http://127.0.0.1:9";
     eo.server_url_size = strlen(eo.server_url);
     eo.code_size = 0;
@@ -769,6 +827,7 @@ int main(void) {
         test_transactions(s);
         test_conflicts_and_quarantine_local(s);
         test_observers(s);
+        test_unobserve_waits_for_other_threads(s);
         test_status_and_unenrolled_sync(s);
         CHECK_OK(ms_close(s, &err));
     }

@@ -27,8 +27,9 @@
  *     domain, a code (its meaning depends on the domain), a `transient` flag (1: the same call
  *     may succeed later, e.g. no network; 0: retrying unchanged will fail again), a suggested
  *     retry delay, and a NUL-terminated UTF-8 message for logs and developers that names what
- *     was wrong. Messages never contain record values (personal data); they may name
- *     collections and fields. Out-parameters are written only on success.
+ *     was wrong. Messages name collections and fields; they never quote free text or personal
+ *     fields, only, at most, a rejected coded value (an enum value, a number out of range).
+ *     Out-parameters are written only on success.
  *
  *  5. Ownership. Data the library returns is owned by the caller and released with the
  *     matching free function: ms_buffer_free for ms_buffer, ms_http_request_free for
@@ -74,7 +75,7 @@
  *     (bad argument, schema validation, wrong key, storage, network, cancellation...).
  *   MS_ERROR_DOMAIN_SERVER: the server answered and refused. `code` is the HTTP status (e.g.
  *     403) and `server_code` the protocol's error code (e.g. "enrollment_invalid",
- *     "device_revoked", "stale_timestamp"; docs/protocol.md section 9). `transient` says
+ *     "device_revoked", "stale_timestamp"; docs/protocol.md section 2). `transient` says
  *     whether waiting and retrying may help (e.g. 503), as the protocol defines it.
  */
 #ifndef MENTORSYNC_MENTORSYNC_H
@@ -96,6 +97,13 @@
 #define MS_API
 #endif
 
+/* In C++ every function is declared noexcept: nothing is ever thrown across the boundary. */
+#ifdef __cplusplus
+#define MS_NOEXCEPT noexcept
+#else
+#define MS_NOEXCEPT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -107,9 +115,9 @@ extern "C" {
 #define MS_ABI_VERSION 1
 
 /* The ABI version the loaded library implements (MS_ABI_VERSION it was built with). */
-MS_API int32_t ms_abi_version(void);
+MS_API int32_t ms_abi_version(void) MS_NOEXCEPT;
 /* The library's version, e.g. "0.1.0": a static NUL-terminated string (do not free). */
-MS_API const char* ms_version(void);
+MS_API const char* ms_version(void) MS_NOEXCEPT;
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
@@ -163,8 +171,8 @@ typedef struct ms_error {
 
 /* Stable lower-case names for logs, e.g. "validation", "server". Static strings; an unknown
  * value gives "unknown". */
-MS_API const char* ms_error_code_name(int32_t code);
-MS_API const char* ms_error_domain_name(int32_t domain);
+MS_API const char* ms_error_code_name(int32_t code) MS_NOEXCEPT;
+MS_API const char* ms_error_domain_name(int32_t domain) MS_NOEXCEPT;
 
 /* ---- buffers ------------------------------------------------------------------------------ */
 
@@ -177,7 +185,7 @@ typedef struct ms_buffer {
 
 /* Overwrites the bytes with zeros, frees them and sets data = NULL, size = 0. NULL, or a
  * buffer whose data is NULL, is fine. */
-MS_API void ms_buffer_free(ms_buffer* buffer);
+MS_API void ms_buffer_free(ms_buffer* buffer) MS_NOEXCEPT;
 
 /* An id as NUL-terminated text: 36 characters and the NUL. */
 #define MS_ID_SIZE 37
@@ -221,7 +229,8 @@ typedef struct ms_open_options {
     uint64_t kdf_ops_limit;
     uint64_t kdf_mem_limit;
 } ms_open_options;
-#define MS_OPEN_OPTIONS_INIT {MS_OPEN_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0}
+#define MS_OPEN_OPTIONS_INIT \
+    { MS_OPEN_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0 }
 
 /* Opens (creating it if allowed) and unlocks the store at options->path; on success
  * *out_store is a new handle.
@@ -232,23 +241,23 @@ typedef struct ms_open_options {
  * INVALID_STATE (the file is already open through another handle of this process).
  * Argon2id makes a passphrase open take a few hundred ms: do not call it on the UI thread. */
 MS_API bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_store,
-                    ms_error* error);
+                    ms_error* error) MS_NOEXCEPT;
 
 /* Closes the store: waits for calls running on other threads (a running ms_sync_run: cancel it
  * first), wipes the keys from memory and closes the file. Sync sessions still alive answer
  * MS_ERR_CLOSED afterwards. Returns false only when called from a callback of this store
  * (INVALID_STATE: the handle then stays valid); otherwise the handle is released. NULL: true. */
-MS_API bool ms_close(ms_store* store, ms_error* error);
+MS_API bool ms_close(ms_store* store, ms_error* error) MS_NOEXCEPT;
 
 /* Wipes the data key from memory: every record, sync and status call then fails with
  * MS_ERR_LOCKED until ms_unlock. Call it when the app goes to the background. Locking a locked
  * store is fine. */
-MS_API bool ms_lock(ms_store* store, ms_error* error);
+MS_API bool ms_lock(ms_store* store, ms_error* error) MS_NOEXCEPT;
 /* Unlocks with the same rules and lockout as ms_open. Unlocking an unlocked store checks the
  * key (WRONG_KEY if it does not match). */
-MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error);
+MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error) MS_NOEXCEPT;
 /* 1 if locked, 0 if unlocked, -1 for a NULL or closed handle. */
-MS_API int32_t ms_is_locked(const ms_store* store);
+MS_API int32_t ms_is_locked(const ms_store* store) MS_NOEXCEPT;
 /* Re-wraps the data key under `next` after checking `current` (both kinds may differ: e.g.
  * move from a passphrase to a keystore-held raw key). Records are not re-encrypted. `current`
  * is checked like ms_unlock (same lockout) even when the store is unlocked, so whoever holds an
@@ -256,7 +265,7 @@ MS_API int32_t ms_is_locked(const ms_store* store);
  * leaves it unlocked. Errors: WRONG_KEY, LOCKED_OUT (current), INVALID_ARGUMENT (a NULL key,
  * a bad next key). */
 MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next,
-                          ms_error* error);
+                          ms_error* error) MS_NOEXCEPT;
 
 /* Erases a CLOSED store: the file and its -wal, -shm and -journal companions are overwritten
  * with zeros, flushed to the device, truncated and deleted, and the directory entry removal is
@@ -268,7 +277,7 @@ MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* 
  * remaining blocks cannot be decrypted.
  * Errors: INVALID_ARGUMENT (NULL/empty path), INVALID_STATE (the store is open in this
  * process), IO (a file could not be overwritten or removed; the message names it). */
-MS_API bool ms_wipe(const char* path, size_t path_size, ms_error* error);
+MS_API bool ms_wipe(const char* path, size_t path_size, ms_error* error) MS_NOEXCEPT;
 
 /* ---- records ------------------------------------------------------------------------------ */
 
@@ -279,22 +288,23 @@ MS_API bool ms_wipe(const char* path, size_t path_size, ms_error* error);
  * LOCKED, IO. */
 MS_API bool ms_record_create(ms_store* store, const char* collection, size_t collection_size,
                              const char* fields_json, size_t fields_json_size,
-                             char out_id[MS_ID_SIZE], ms_error* error);
+                             char out_id[MS_ID_SIZE], ms_error* error) MS_NOEXCEPT;
 /* Sets the fields given in a JSON object (null clears a field); other fields stay.
  * Errors: as create, plus NOT_FOUND (no such record in that collection). */
 MS_API bool ms_record_update(ms_store* store, const char* collection, size_t collection_size,
                              const char* id, size_t id_size, const char* fields_json,
-                             size_t fields_json_size, ms_error* error);
+                             size_t fields_json_size, ms_error* error) MS_NOEXCEPT;
 /* Marks a record deleted. It stays restorable (ms_record_restore) and the deletion syncs. */
 MS_API bool ms_record_delete(ms_store* store, const char* collection, size_t collection_size,
-                             const char* id, size_t id_size, ms_error* error);
+                             const char* id, size_t id_size, ms_error* error) MS_NOEXCEPT;
 /* Undoes ms_record_delete. */
 MS_API bool ms_record_restore(ms_store* store, const char* collection, size_t collection_size,
-                              const char* id, size_t id_size, ms_error* error);
+                              const char* id, size_t id_size, ms_error* error) MS_NOEXCEPT;
 /* The record as JSON (see "Records as JSON"), deleted ones included ("deleted": true).
  * Errors: NOT_FOUND (absent, or in another collection), INVALID_ARGUMENT, LOCKED. */
 MS_API bool ms_record_get(ms_store* store, const char* collection, size_t collection_size,
-                          const char* id, size_t id_size, ms_buffer* out_json, ms_error* error);
+                          const char* id, size_t id_size, ms_buffer* out_json,
+                          ms_error* error) MS_NOEXCEPT;
 
 #define MS_QUERY_OPTIONS_VERSION 1
 typedef struct ms_query_options {
@@ -316,13 +326,14 @@ typedef struct ms_query_options {
     int32_t include_deleted; /* 1: deleted records too */
     uint32_t limit;          /* at most this many records; 0: no limit */
 } ms_query_options;
-#define MS_QUERY_OPTIONS_INIT {MS_QUERY_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0}
+#define MS_QUERY_OPTIONS_INIT \
+    { MS_QUERY_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0 }
 
 /* Matching records as a JSON array of records, ordered by the date field, then id.
  * Errors: INVALID_ARGUMENT (unknown collection, unknown or non-reference ref_field, bad ref id,
  * malformed date), LOCKED. */
 MS_API bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out_json,
-                     ms_error* error);
+                     ms_error* error) MS_NOEXCEPT;
 
 /* ---- transactions ------------------------------------------------------------------------- */
 
@@ -331,23 +342,23 @@ MS_API bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer
  * ms_txn_commit; ms_txn_free without a commit discards the ops. */
 typedef struct ms_txn ms_txn;
 
-MS_API bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* error);
+MS_API bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* error) MS_NOEXCEPT;
 /* Adds a create; the new id is written into out_id now (it is final if the commit succeeds). */
 MS_API bool ms_txn_create(ms_txn* txn, const char* collection, size_t collection_size,
-                          const char* fields_json, size_t fields_json_size,
-                          char out_id[MS_ID_SIZE], ms_error* error);
+                          const char* fields_json, size_t fields_json_size, char out_id[MS_ID_SIZE],
+                          ms_error* error) MS_NOEXCEPT;
 MS_API bool ms_txn_update(ms_txn* txn, const char* collection, size_t collection_size,
                           const char* id, size_t id_size, const char* fields_json,
-                          size_t fields_json_size, ms_error* error);
+                          size_t fields_json_size, ms_error* error) MS_NOEXCEPT;
 MS_API bool ms_txn_delete(ms_txn* txn, const char* collection, size_t collection_size,
-                          const char* id, size_t id_size, ms_error* error);
+                          const char* id, size_t id_size, ms_error* error) MS_NOEXCEPT;
 /* Validates every op and writes them as one durable transaction. On failure nothing is
  * written (the message names the failing op's collection.field). Either way the transaction
  * is spent: further ops or commits are INVALID_STATE; release it with ms_txn_free.
  * Errors: INVALID_ARGUMENT (no ops), VALIDATION, NOT_FOUND, LOCKED, CLOSED, IO. */
-MS_API bool ms_txn_commit(ms_txn* txn, ms_error* error);
+MS_API bool ms_txn_commit(ms_txn* txn, ms_error* error) MS_NOEXCEPT;
 /* Releases the transaction (discarding uncommitted ops). NULL is fine. */
-MS_API void ms_txn_free(ms_txn* txn);
+MS_API void ms_txn_free(ms_txn* txn) MS_NOEXCEPT;
 
 /* ---- conflicts ---------------------------------------------------------------------------- */
 
@@ -356,7 +367,7 @@ MS_API void ms_txn_free(ms_txn* txn);
  *    "loser_stamp"}
  * ordered by row, field, loser stamp. row_id: only that record's (NULL/0: all). */
 MS_API bool ms_conflicts(ms_store* store, const char* row_id, size_t row_id_size,
-                         ms_buffer* out_json, ms_error* error);
+                         ms_buffer* out_json, ms_error* error) MS_NOEXCEPT;
 
 typedef enum ms_resolution {
     MS_RESOLVE_KEEP_WINNER = 1, /* keep the current value */
@@ -371,7 +382,7 @@ typedef enum ms_resolution {
 MS_API bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size,
                                 const char* field, size_t field_size, const char* loser_stamp,
                                 size_t loser_stamp_size, int32_t how, const char* value_json,
-                                size_t value_json_size, ms_error* error);
+                                size_t value_json_size, ms_error* error) MS_NOEXCEPT;
 
 /* ---- change observers --------------------------------------------------------------------- */
 
@@ -393,20 +404,21 @@ typedef void (*ms_change_callback)(void* context, const ms_change* changes, size
 
 /* Registers an observer; *out_id identifies it for ms_unobserve (never 0). */
 MS_API bool ms_observe(ms_store* store, ms_change_callback callback, void* context,
-                       uint64_t* out_id, ms_error* error);
+                       uint64_t* out_id, ms_error* error) MS_NOEXCEPT;
 /* Removes an observer. When it returns, the callback will not be called again and is not
  * running on another thread, so `context` may be freed. Called from inside a callback of this
  * store it does not wait for other threads (two callbacks unobserving each other would wait
  * forever): the current call finishes normally, and a call already running on another thread
  * may still finish after it returns. Unknown ids: NOT_FOUND. */
-MS_API bool ms_unobserve(ms_store* store, uint64_t id, ms_error* error);
+MS_API bool ms_unobserve(ms_store* store, uint64_t id, ms_error* error) MS_NOEXCEPT;
 
 /* ---- enrollment --------------------------------------------------------------------------- */
 
 #define MS_ENROLL_OPTIONS_VERSION 1
 typedef struct ms_enroll_options {
     uint32_t version;
-    const char* server_url; /* required: "https://host[:port][/prefix]" (http only for tests) */
+    const char* server_url; /* required: "https://host[:port][/prefix]"; http:// is accepted
+                               only for a loopback host (127.x, ::1, localhost: tests) */
     size_t server_url_size;
     const char* code; /* required: the one-time enrollment code the administrator issued */
     size_t code_size;
@@ -417,7 +429,8 @@ typedef struct ms_enroll_options {
     uint32_t connect_timeout_ms; /* 0: 10 s */
     uint32_t request_timeout_ms; /* 0: 60 s */
 } ms_enroll_options;
-#define MS_ENROLL_OPTIONS_INIT {MS_ENROLL_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0}
+#define MS_ENROLL_OPTIONS_INIT \
+    { MS_ENROLL_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0 }
 
 typedef struct ms_enrollment {
     char device_id[MS_ID_SIZE]; /* this device, as the server knows it */
@@ -430,12 +443,12 @@ typedef struct ms_enrollment {
  * request (blocking, on the calling thread) and, on success, keeps the device id and keys
  * inside the encrypted store (the secret key never leaves it) with the server URL and CA file
  * for ms_sync_run. out_enrollment may be NULL.
- * Errors: INVALID_ARGUMENT (bad URL, empty code, bad label), INVALID_STATE (already enrolled:
- * a device enrolls once; wipe the store to start over), LOCKED, NETWORK (transient), PROTOCOL,
- * and SERVER-domain errors (403 "enrollment_invalid": the code is wrong, used or expired; 5xx:
- * transient). Nothing is stored on failure. */
+ * Errors: INVALID_ARGUMENT (bad URL, http:// to a non-loopback host, empty code, bad label),
+ * INVALID_STATE (already enrolled: a device enrolls once; wipe the store to start over),
+ * LOCKED, NETWORK (transient), PROTOCOL, and SERVER-domain errors (403 "enrollment_invalid": the
+ * code is wrong, used or expired; 5xx: transient). Nothing is stored on failure. */
 MS_API bool ms_enroll(ms_store* store, const ms_enroll_options* options,
-                      ms_enrollment* out_enrollment, ms_error* error);
+                      ms_enrollment* out_enrollment, ms_error* error) MS_NOEXCEPT;
 
 /* ---- sync: shared types ------------------------------------------------------------------- */
 
@@ -454,38 +467,40 @@ typedef struct ms_sync_progress {
 
 /* Called after each handled response of a sync with the counters so far.
  * Thread: the thread driving the sync (the caller of ms_sync_run, or of
- * ms_sync_handle_response). It may read the store; it must not close it. */
+ * ms_sync_handle_response). It may read the store; it must not close it, and calls on its own
+ * ms_sync from it are refused (INVALID_STATE). */
 typedef void (*ms_progress_callback)(void* context, const ms_sync_progress* progress);
 
 /* A cancellation flag for ms_sync_run. ms_cancel_request may be called from any thread (e.g.
  * the UI's "stop" button) while the sync runs on another. */
 typedef struct ms_cancel ms_cancel;
-MS_API bool ms_cancel_new(ms_cancel** out_cancel, ms_error* error);
+MS_API bool ms_cancel_new(ms_cancel** out_cancel, ms_error* error) MS_NOEXCEPT;
 /* Asks the sync to stop; it ends within about 100 ms, or when the request in flight ends (at
  * most the request timeout), with MS_ERR_CANCELLED. Everything stays consistent: the next sync
  * resumes. Idempotent; NULL is ignored. */
-MS_API void ms_cancel_request(ms_cancel* cancel);
+MS_API void ms_cancel_request(ms_cancel* cancel) MS_NOEXCEPT;
 /* Clears the flag so the same ms_cancel can serve the next sync. */
-MS_API void ms_cancel_reset(ms_cancel* cancel);
+MS_API void ms_cancel_reset(ms_cancel* cancel) MS_NOEXCEPT;
 /* 1 if requested, 0 if not, -1 for NULL. */
-MS_API int32_t ms_cancel_is_requested(const ms_cancel* cancel);
+MS_API int32_t ms_cancel_is_requested(const ms_cancel* cancel) MS_NOEXCEPT;
 /* Releases it. Only after every ms_sync_run using it has returned. NULL is fine. */
-MS_API void ms_cancel_free(ms_cancel* cancel);
+MS_API void ms_cancel_free(ms_cancel* cancel) MS_NOEXCEPT;
 
 #define MS_SYNC_OPTIONS_VERSION 1
 typedef struct ms_sync_options {
     uint32_t version;
     ms_progress_callback on_progress; /* optional */
     void* progress_context;
-    ms_cancel* cancel;     /* optional (ms_sync_run only) */
-    uint32_t push_batch;   /* transactions per push, 1..1000; 0: 200 */
-    uint32_t pull_limit;   /* transactions per pull page, 1..1000; 0: 500 */
-    uint32_t max_attempts; /* ms_sync_run: give up after this many consecutive transient
-                              failures; 0: 8 */
+    ms_cancel* cancel;           /* optional (ms_sync_run only) */
+    uint32_t push_batch;         /* transactions per push, 1..1000; 0: 200 */
+    uint32_t pull_limit;         /* transactions per pull page, 1..1000; 0: 500 */
+    uint32_t max_attempts;       /* ms_sync_run: give up after this many consecutive transient
+                                    failures; 0: 8 */
     uint32_t connect_timeout_ms; /* ms_sync_run; 0: 10 s */
     uint32_t request_timeout_ms; /* ms_sync_run; 0: 60 s */
 } ms_sync_options;
-#define MS_SYNC_OPTIONS_INIT {MS_SYNC_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, 0}
+#define MS_SYNC_OPTIONS_INIT \
+    { MS_SYNC_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, 0 }
 
 /* ---- sync through the built-in HTTP(S) transport ------------------------------------------ */
 
@@ -498,10 +513,11 @@ typedef struct ms_sync_options {
  * Other threads may read and write the store meanwhile; their writes are sent by the next sync
  * if this one already pushed.
  * Errors: NOT_ENROLLED, LOCKED, CANCELLED, NETWORK (after max_attempts; transient),
- * PROTOCOL, SERVER domain (e.g. 401/403 "device_revoked": the device must be enrolled again;
- * 409 "stale_timestamp": fix the device clock), IO. */
+ * PROTOCOL, SERVER domain (e.g. 403 "device_revoked": an administrator revoked this device,
+ * wipe and enroll again; 401 "stale_timestamp": the device clock is more than 5 minutes off,
+ * fix it - see ms_status's clock skew), IO. */
 MS_API bool ms_sync_run(ms_store* store, const ms_sync_options* options,
-                        ms_sync_progress* out_progress, ms_error* error);
+                        ms_sync_progress* out_progress, ms_error* error) MS_NOEXCEPT;
 
 /* ---- sync through the app's own HTTP stack (sans I/O) -------------------------------------- */
 /*
@@ -539,7 +555,7 @@ typedef struct ms_http_request {
     size_t method_size;
     const char* url; /* the enrolled server URL joined with path; NUL-terminated */
     size_t url_size;
-    const char* path; /* "/v1/push" (with any prefix of the server URL); NUL-terminated */
+    const char* path; /* "/v1/sync/push", after any path prefix of the server URL */
     size_t path_size;
     const ms_http_header* headers; /* header_count entries (content type, device id,
                                       timestamp, nonce, signature) */
@@ -562,29 +578,31 @@ typedef enum ms_sync_step {
  * the same pending changes; harmless but wasteful).
  * Errors: NOT_ENROLLED, LOCKED, INVALID_ARGUMENT. */
 MS_API bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** out_sync,
-                          ms_error* error);
+                          ms_error* error) MS_NOEXCEPT;
 /* The request to send now (after begin, after NEXT, and to retry after RETRY).
  * Errors: INVALID_STATE (the sync is done or failed), LOCKED, CLOSED, IO. */
 MS_API bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request,
-                                 ms_error* error);
+                                 ms_error* error) MS_NOEXCEPT;
 /* Overwrites and frees a request. NULL is fine. */
-MS_API void ms_http_request_free(ms_http_request* request);
+MS_API void ms_http_request_free(ms_http_request* request) MS_NOEXCEPT;
 /* Hands back the answer to the last request: the HTTP status, the response headers (the
  * protocol currently reads none; headers may be NULL with count 0) and the body bytes.
  * out_retry_after_ms (may be NULL) is written for RETRY. */
 MS_API ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
                                             const ms_http_header* headers, size_t header_count,
                                             const void* body, size_t body_size,
-                                            int64_t* out_retry_after_ms, ms_error* error);
+                                            int64_t* out_retry_after_ms,
+                                            ms_error* error) MS_NOEXCEPT;
 /* The request could not be sent or its answer not read completely (no connection, timeout,
  * TLS failure). `what` describes it for the message. Answers RETRY (transient). */
 MS_API ms_sync_step ms_sync_transport_error(ms_sync* sync, const char* what, size_t what_size,
-                                            int64_t* out_retry_after_ms, ms_error* error);
+                                            int64_t* out_retry_after_ms,
+                                            ms_error* error) MS_NOEXCEPT;
 /* The counters of this session so far. */
 MS_API bool ms_sync_get_progress(const ms_sync* sync, ms_sync_progress* out_progress,
-                                 ms_error* error);
+                                 ms_error* error) MS_NOEXCEPT;
 /* Ends and releases the session, done or not. NULL is fine. */
-MS_API void ms_sync_finish(ms_sync* sync);
+MS_API void ms_sync_finish(ms_sync* sync) MS_NOEXCEPT;
 
 /* ---- status, quarantine, rejected pushes -------------------------------------------------- */
 
@@ -593,45 +611,45 @@ MS_API void ms_sync_finish(ms_sync* sync);
 #define MS_CLOCK_SKEW_WARNING_MS 120000
 
 typedef struct ms_store_status {
-    int32_t locked;   /* 1: locked; the fields below except node_id are then zero */
-    int32_t enrolled; /* 1: ms_enroll succeeded */
+    int32_t locked;             /* 1: locked; the fields below except node_id are then zero */
+    int32_t enrolled;           /* 1: ms_enroll succeeded */
     char node_id[MS_ID_SIZE];   /* this store's replica id (in every stamp it writes) */
     char device_id[MS_ID_SIZE]; /* the enrolled device id, or "" */
     uint32_t schema_version;
     uint32_t reserved;
-    uint64_t pending_changes;    /* local transactions not yet acknowledged by the server */
-    uint64_t open_conflicts;     /* see ms_conflicts */
-    uint64_t quarantined;        /* remote transactions kept aside: ms_quarantined */
-    uint64_t rejected;           /* local transactions the server refused: ms_sync_rejected */
-    uint64_t records;            /* records on this device, deleted ones included */
-    int64_t last_sync_ms;        /* when the last sync completed; 0: never */
-    int32_t clock_skew_known;    /* 1: clock_skew_ms is from a server answer */
-    int32_t clock_skew_warning;  /* 1: |clock_skew_ms| >= MS_CLOCK_SKEW_WARNING_MS */
-    int64_t clock_skew_ms;       /* the server's clock minus ours, at the last sync */
+    uint64_t pending_changes;   /* local transactions not yet acknowledged by the server */
+    uint64_t open_conflicts;    /* see ms_conflicts */
+    uint64_t quarantined;       /* remote transactions kept aside: ms_quarantined */
+    uint64_t rejected;          /* local transactions the server refused: ms_sync_rejected */
+    uint64_t records;           /* records on this device, deleted ones included */
+    int64_t last_sync_ms;       /* when the last sync completed; 0: never */
+    int32_t clock_skew_known;   /* 1: clock_skew_ms is from a server answer */
+    int32_t clock_skew_warning; /* 1: |clock_skew_ms| >= MS_CLOCK_SKEW_WARNING_MS */
+    int64_t clock_skew_ms;      /* the server's clock minus ours, at the last sync */
 } ms_store_status;
 
 /* Errors: INVALID_ARGUMENT, CLOSED, IO. A locked store is not an error: locked = 1. */
-MS_API bool ms_status(ms_store* store, ms_store_status* out_status, ms_error* error);
+MS_API bool ms_status(ms_store* store, ms_store_status* out_status, ms_error* error) MS_NOEXCEPT;
 
 /* Quarantined remote transactions (stamped more than 5 minutes ahead of this device's clock:
  * one of the two clocks is wrong) as a JSON array of
  *   {"stamp", "received_ms", "ahead_ms", "changes"}. */
-MS_API bool ms_quarantined(ms_store* store, ms_buffer* out_json, ms_error* error);
+MS_API bool ms_quarantined(ms_store* store, ms_buffer* out_json, ms_error* error) MS_NOEXCEPT;
 /* Merges a quarantined transaction now (after the clock question was settled). */
 MS_API bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size,
-                                  ms_error* error);
+                                  ms_error* error) MS_NOEXCEPT;
 /* Drops a quarantined transaction without merging it. */
 MS_API bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t stamp_size,
-                                  ms_error* error);
+                                  ms_error* error) MS_NOEXCEPT;
 
 /* Local transactions the server refused, oldest first, as a JSON array of
  *   {"stamp", "code", "message"}   (code: "out_of_scope", "invalid", "future_stamp", ...).
  * They stay in the store and are not sent again until ms_sync_retry_rejected.
  * Errors: NOT_ENROLLED, LOCKED. */
-MS_API bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* error);
+MS_API bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* error) MS_NOEXCEPT;
 /* Forgets the rejections so the next sync sends those transactions again (e.g. after an
  * administrator fixed an assignment). */
-MS_API bool ms_sync_retry_rejected(ms_store* store, ms_error* error);
+MS_API bool ms_sync_retry_rejected(ms_store* store, ms_error* error) MS_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */
