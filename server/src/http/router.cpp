@@ -7,6 +7,7 @@
 
 #include "http/handlers.h"
 #include "http/msgpack_io.h"
+#include "http/static_assets.h"
 
 namespace mentorsync::server::http {
 
@@ -127,7 +128,13 @@ RouteId Router::route_of(std::string_view target) noexcept {
 
 Response Router::handle(const Request& request) const {
     const RouteEntry* route = find_route(request.path());
-    if (route == nullptr) return error_response(404, "not_found", "no such endpoint");
+    if (route == nullptr) {
+        // Outside the protocol's paths: the dashboard's embedded files (404 for unknown ones).
+        if (!request.path().starts_with("/v1/") && !request.path().starts_with("/api/")) {
+            return serve_static_asset(request);
+        }
+        return error_response(404, "not_found", "no such endpoint");
+    }
     Response r;
     try {
         r = dispatch(*route, context_, request, max_body_bytes_);
