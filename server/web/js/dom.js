@@ -1,5 +1,5 @@
 // Building DOM without HTML strings. Every piece of data reaches the page as a text node or an
-// attribute value set with setAttribute, never through innerHTML, so text from the server
+// attribute value set with setAttribute, never parsed as markup, so text from the server
 // (names, notes, values written on tablets) cannot inject markup or script.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
