@@ -8,7 +8,7 @@
 import { api, apiUrl, ApiError, setCsrfToken, setUnauthenticatedHandler } from './api.js';
 import { h, clear } from './dom.js';
 import {
-  t, initLanguage, setLanguage, language, translateStatic,
+  t, tEnum, initLanguage, setLanguage, language, translateStatic,
   formatCount, formatNumber, formatMonth, formatDate, formatDateTime,
 } from './i18n.js';
 import { trendChart, riskChart } from './charts.js';
@@ -118,14 +118,21 @@ function municipalityChoice(id, value) {
      ...[...orgs.municipalities.values()].map((m) => [m.id, m.name])], value);
 }
 
+// Fields whose values are codes (docs/schema.md enum and enum_list types).
+const ENUM_FIELDS = new Set(['education', 'status', 'closing_reason', 'place', 'form', 'topics',
+  'justification', 'source', 'learning_level', 'social_health_level', 'family_level',
+  'economic_level', 'factor_codes', 'overall_level']);
+
 function formatValue(field, value) {
   if (value === null || value === undefined || value === '') return '—';
-  if (Array.isArray(value)) return value.join(', ');
+  if (Array.isArray(value)) return value.map((v) => formatValue(field, v)).join(', ');
   if (typeof value === 'boolean') return value ? t('common.yes') : t('common.no');
   if (field === 'school_id' || field === 'centre_id') return institutionName(value);
   if (field === 'municipality_id') return municipalityName(value);
   if (field === 'learner_id') return learnerName(value);
   if (field.endsWith('_id')) return shortId(value);
+  if (ENUM_FIELDS.has(field)) return tEnum(value);
+  if (field === 'starts_at' && typeof value === 'string') return value.replace('T', ' ');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
@@ -301,15 +308,17 @@ const overview = {
            t('overview.escalations_semester', { semester: d.escalations.semester })),
       card('ind-conflicts', t('overview.open_conflicts'), formatCount(d.data_quality.open_conflicts)));
 
-    const months = d.contacts_by_month;
+    // Months after the current one have no data yet: leave them out rather than draw zeros.
+    const thisMonth = new Date().toISOString().slice(0, 7);
+    const months = d.contacts_by_month.filter((m) => m.month <= thisMonth);
     const charts = h('div', { class: 'charts' },
       trendChart({
         title: t('overview.contacts_chart'), seriesClass: 'series-contacts', valueHeader: t('col.contacts'),
-        points: months.map((m) => ({ label: formatMonth(m.month), value: m.contacts })),
+        points: months.map((m) => ({ label: formatMonth(m.month), axis: formatMonth(m.month, true), value: m.contacts })),
       }),
       trendChart({
         title: t('overview.absences_chart'), seriesClass: 'series-absences', valueHeader: t('col.unjustified_lessons'),
-        points: months.map((m) => ({ label: formatMonth(m.month), value: m.unjustified_lessons })),
+        points: months.map((m) => ({ label: formatMonth(m.month), axis: formatMonth(m.month, true), value: m.unjustified_lessons })),
       }));
 
     const num = (v, digits) => (v === null ? t('common.suppressed') : formatNumber(v, digits));
@@ -449,8 +458,8 @@ const conflicts = {
     render();
     document.getElementById('conflict-status')?.focus();
   },
-  writer(labelKey, w) {
-    const value = w.value === null || w.value === '' ? t('conf.empty_value') : formatValue('', w.value);
+  writer(labelKey, field, w) {
+    const value = w.value === null || w.value === '' ? t('conf.empty_value') : formatValue(field, w.value);
     return h('div', { class: 'writer' },
       h('h3', null, t(labelKey)),
       h('p', { class: 'value' }, value),
@@ -494,7 +503,7 @@ const conflicts = {
       return h('li', { class: 'card conflict', 'data-conflict': c.id },
         h('h2', null, t('conf.item', { collection: t(`coll.${c.collection}`), field: t(`field.${c.field}`) })),
         h('p', { class: 'muted' }, `${t('common.learner')}: `, learnerName(c.learner_id)),
-        h('div', { class: 'writers' }, this.writer('conf.current', c.winner), this.writer('conf.other', c.loser)),
+        h('div', { class: 'writers' }, this.writer('conf.current', c.field, c.winner), this.writer('conf.other', c.field, c.loser)),
         actions);
     }));
     const more = st.next ? h('button', { type: 'button', class: 'secondary', id: 'conflicts-more' }, t('conf.more')) : null;

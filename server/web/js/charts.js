@@ -4,7 +4,7 @@
 // shows "<5". Colours come from classes in dashboard.css (no inline styles: the CSP forbids
 // them).
 import { h, s, uniqueId } from './dom.js';
-import { t, formatCount, formatNumber } from './i18n.js';
+import { t, tEnum, formatCount, formatNumber } from './i18n.js';
 
 function niceMax(max) {
   if (max <= 0) return 4;
@@ -26,13 +26,15 @@ function dataTable(caption, headers, rows) {
           h('tr', null, h('th', { scope: 'row' }, r[0]), r.slice(1).map((c) => h('td', null, c))))))));
 }
 
-// A trend over months: points = [{label, value}] (value null when suppressed).
+// A trend over months: points = [{label, axis?, value}] (value null when suppressed; `axis` a
+// shorter label for under the axis, `label` the one for the table and the description).
 export function trendChart({ title, points, seriesClass, valueHeader }) {
   const W = 640, H = 260, left = 48, right = 12, top = 16, bottom = 40;
   const plotW = W - left - right, plotH = H - top - bottom;
   const values = points.map((p) => p.value).filter((v) => v !== null);
   const max = niceMax(Math.max(0, ...values));
-  const x = (i) => left + (points.length <= 1 ? plotW / 2 : (i * plotW) / (points.length - 1));
+  const inset = 24;  // keeps the first and last month's labels inside the picture
+  const x = (i) => left + inset + (points.length <= 1 ? (plotW - 2 * inset) / 2 : (i * (plotW - 2 * inset)) / (points.length - 1));
   const y = (v) => top + plotH - (v / max) * plotH;
   const titleId = uniqueId('chart-title');
   const descId = uniqueId('chart-desc');
@@ -61,7 +63,7 @@ export function trendChart({ title, points, seriesClass, valueHeader }) {
         t('common.suppressed'))
     : s('circle', { class: `point ${seriesClass}`, cx: x(i), cy: y(p.value), r: 4 }));
   const labels = points.map((p, i) =>
-    s('text', { class: 'axis', x: x(i), y: H - bottom + 18, 'text-anchor': 'middle' }, p.label));
+    s('text', { class: 'axis', x: x(i), y: H - bottom + 18, 'text-anchor': 'middle' }, p.axis ?? p.label));
 
   const svg = s('svg', {
     class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
@@ -107,7 +109,7 @@ export function riskChart({ title, groups }) {
       if (!v || known === 0) continue;
       const w = (v / known) * plotW;
       bars.push(s('rect', { class: `risk-${l}`, x: cursor, y: yTop + 4, width: w, height: rowH - 10 },
-                  s('title', null, `${t(`group.${g}`)}, ${t(`level.${l}`)}: ${formatCount(v)}`)));
+                  s('title', null, `${t(`group.${g}`)}, ${tEnum(l)}: ${formatCount(v)}`)));
       if (w > 28) {
         bars.push(s('text', { class: 'bar-label', x: cursor + w / 2, y: yTop + rowH / 2 + 3, 'text-anchor': 'middle' },
                     formatCount(v)));
@@ -119,11 +121,11 @@ export function riskChart({ title, groups }) {
   const legendY = H - 14;
   const legend = LEVELS.map((l, i) => [
     s('rect', { class: `risk-${l}`, x: left + i * 110, y: legendY - 10, width: 12, height: 12 }),
-    s('text', { class: 'axis', x: left + i * 110 + 18, y: legendY }, t(`level.${l}`)),
+    s('text', { class: 'axis', x: left + i * 110 + 18, y: legendY }, tEnum(l)),
   ]);
-  const desc = rows.map((r) => `${r[0]}: ${LEVELS.map((l, i) => `${t(`level.${l}`)} ${r[i + 1]}`).join(', ')}`).join('; ');
+  const desc = rows.map((r) => `${r[0]}: ${LEVELS.map((l, i) => `${tEnum(l)} ${r[i + 1]}`).join(', ')}`).join('; ');
   const svg = s('svg', {
-    class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
+    class: 'chart risk', viewBox: `0 0 ${W} ${H}`, role: 'img',
     'aria-labelledby': titleId, 'aria-describedby': descId,
   },
   s('title', { id: titleId }, title),
@@ -133,5 +135,5 @@ export function riskChart({ title, groups }) {
   return h('figure', { class: 'chart-figure' },
     h('figcaption', null, title),
     svg,
-    dataTable(title, [t('col.group'), ...LEVELS.map((l) => t(`level.${l}`))], rows));
+    dataTable(title, [t('col.group'), ...LEVELS.map((l) => tEnum(l))], rows));
 }

@@ -43,6 +43,13 @@ export function t(key, params = {}) {
   return s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+// The label of an enum field's value, or the value itself when the dictionary has none (a
+// value from a newer app version).
+export function tEnum(value) {
+  const key = `enum.${value}`;
+  return dictionaries[current][key] ?? String(value);
+}
+
 // Fills every element carrying data-i18n (text) or data-i18n-attr="attr:key" in `root`.
 export function translateStatic(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
@@ -69,9 +76,11 @@ export function formatCount(n) {
   return n === null || n === undefined ? t('common.suppressed') : formatNumber(n);
 }
 
-export function formatMonth(yyyyMm) {
+// "2026. g. sept." / "Sept 2026"; `monthOnly` for chart axes: "sept." / "Sept".
+export function formatMonth(yyyyMm, monthOnly = false) {
   const [y, m] = yyyyMm.split('-').map(Number);
-  return new Intl.DateTimeFormat(locale(), { month: 'short', year: 'numeric', timeZone: 'UTC' })
+  const opts = monthOnly ? { month: 'short' } : { month: 'short', year: 'numeric' };
+  return new Intl.DateTimeFormat(locale(), { ...opts, timeZone: 'UTC' })
     .format(new Date(Date.UTC(y, m - 1, 1)));
 }
 
