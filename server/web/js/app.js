@@ -546,6 +546,19 @@ const devices = {
 };
 
 const COLLECTIONS = ['learners', 'assignments', 'contacts', 'absences', 'risk_assessments', 'support_plans'];
+// Column order: the schema's field order (docs/schema.md); fields it does not list (from a
+// newer app version) follow in the order the server sent them.
+const FIELD_ORDER = {
+  learners: ['name', 'birth_year', 'school_id', 'municipality_id', 'grade', 'education', 'viis_link'],
+  assignments: ['learner_id', 'mentor_id', 'centre_id', 'status', 'start_date', 'end_date', 'closing_reason'],
+  contacts: ['learner_id', 'mentor_id', 'starts_at', 'duration_min', 'place', 'form', 'group_session',
+    'topics', 'notes', 'next_steps', 'follow_up', 'risk_flag'],
+  absences: ['learner_id', 'date', 'lessons', 'status', 'justification', 'source', 'parents_contacted'],
+  risk_assessments: ['learner_id', 'semester', 'assessed_on', 'assessor_id', 'learning_level',
+    'social_health_level', 'family_level', 'economic_level', 'factor_codes', 'overall_level', 'evidence'],
+  support_plans: ['learner_id', 'semester', 'author_id', 'starts_on', 'goals', 'measures', 'responsible',
+    'mentor_support', 'review_date', 'review_outcome'],
+};
 const PAGE_SIZE = 25;
 
 const records = {
@@ -614,10 +627,9 @@ const records = {
     }, t('rec.export'));
     if (st.error) return pageShell('rec.heading', form, errorBox(st.error));
 
-    const fieldNames = [];
-    for (const r of st.items) {
-      for (const k of Object.keys(r.fields)) if (!fieldNames.includes(k)) fieldNames.push(k);
-    }
+    const present = new Set(st.items.flatMap((r) => Object.keys(r.fields)));
+    const known = FIELD_ORDER[f.collection] ?? [];
+    const fieldNames = [...known.filter((k) => present.has(k)), ...[...present].filter((k) => !known.includes(k))];
     const redacted = [...new Set(st.items.flatMap((r) => r.redacted))];
     const showLearner = f.collection !== 'learners' && !fieldNames.includes('learner_id');
     const table = st.items.length === 0
