@@ -237,7 +237,9 @@ function updateChrome() {
   }
   nav.hidden = false;
   const role = t(`role.${session.account.role}`);
-  const place = session.municipality_name ? ` · ${session.municipality_name}` : '';
+  const muniId = session.account.municipality_id;
+  const muni = session.municipality_name ?? (muniId && orgs?.municipalities.get(muniId)?.name);
+  const place = muni ? ` · ${muni}` : '';
   who.textContent = t('user.signed_in_as', { user: session.account.username, role }) + place;
   who.hidden = false;
   out.hidden = false;
