@@ -123,6 +123,11 @@ const ENUM_FIELDS = new Set(['education', 'status', 'closing_reason', 'place', '
   'justification', 'source', 'learning_level', 'social_health_level', 'family_level',
   'economic_level', 'factor_codes', 'overall_level']);
 
+// Fields where a coordinator may type an own value when resolving a conflict (docs/schema.md
+// string and text types); codes, dates, numbers and ids are chosen from the two values only.
+const FREE_TEXT_FIELDS = new Set(['name', 'viis_link', 'notes', 'next_steps', 'evidence', 'goals',
+  'measures', 'responsible', 'mentor_support', 'review_outcome', 'reason']);
+
 function formatValue(field, value) {
   if (value === null || value === undefined || value === '') return '—';
   if (Array.isArray(value)) return value.map((v) => formatValue(field, v)).join(', ');
@@ -489,7 +494,7 @@ const conflicts = {
         keep.addEventListener('click', () => { keep.disabled = true; take.disabled = true; this.resolve(c, 'keep_winner'); });
         take.addEventListener('click', () => { keep.disabled = true; take.disabled = true; this.resolve(c, 'take_loser'); });
         actions.append(keep, take);
-        if (typeof c.winner.value === 'string' || typeof c.loser.value === 'string') {
+        if (FREE_TEXT_FIELDS.has(c.field)) {
           const inputId = `custom-${c.id}`;
           const form = h('form', { class: 'custom' },
             h('label', { class: 'field', for: inputId }, h('span', null, t('conf.custom')),

@@ -6,13 +6,13 @@
 import { h, s, uniqueId } from './dom.js';
 import { t, tEnum, formatCount, formatNumber } from './i18n.js';
 
+// The top of the y axis: four equal steps of 1, 2 or 5 times a power of ten (at least 1, as
+// every series is a count or a sum of counts), so the tick labels are round numbers.
 function niceMax(max) {
-  if (max <= 0) return 4;
-  const magnitude = 10 ** Math.floor(Math.log10(max));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * magnitude >= max) return step * magnitude;
-  }
-  return 10 * magnitude;
+  const raw = Math.max(max, 1) / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((v) => v >= raw);
+  return Math.max(1, step) * 4;
 }
 
 function dataTable(caption, headers, rows) {
