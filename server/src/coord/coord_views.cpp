@@ -633,6 +633,12 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
                      n > 0 ? sup.derived(static_cast<double>(m.contacts) / n, n) : json(nullptr)},
                     {"hours_per_mentee", n > 0 ? sup.derived(hours / n, n) : json(nullptr)},
                     {"unjustified_lessons", sup.count(m.unjustified)}};
+        // A ratio times the mentees shown would give back a hidden contact count.
+        if (row["contacts"].is_null()) {
+            row["hours"] = nullptr;
+            row["contacts_per_mentee"] = nullptr;
+            row["hours_per_mentee"] = nullptr;
+        }
         // Without the national role, hours are exact even with few mentees.
         if (!sup.on) row["hours"] = round2(hours);
         by_month.push_back(std::move(row));
