@@ -25,6 +25,7 @@ const SERVER = process.env.MENTORSYNC_SERVER_BINARY;
 const SEED = process.env.MENTORSYNC_SEED_BINARY;
 const ARTIFACTS = process.env.MENTORSYNC_BROWSER_ARTIFACTS ?? path.resolve('build/browser-artifacts');
 const USERNAME = 'rezekne.koord';
+const NATIONAL = 'visc.koord';
 const PASSWORD = 'synthetic-Pa55word-for-tests';
 
 const run = promisify(execFile);
@@ -107,9 +108,9 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-async function signIn(page, url, password = PASSWORD) {
+async function signIn(page, url, password = PASSWORD, username = USERNAME) {
   await page.goto(url);
-  await page.locator('#username').fill(USERNAME);
+  await page.locator('#username').fill(username);
   await page.locator('#password').fill(password);
   await page.locator('#signin-form button[type=submit]').click();
 }
@@ -160,6 +161,8 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
   const seed = JSON.parse(fs.readFileSync(seedOut, 'utf8'));
   await admin(dataDir, ['coord-add-account', '--username', USERNAME, '--role', 'municipality',
                         '--municipality', seed.municipality_id], { MENTORSYNC_COORD_PASSWORD: PASSWORD });
+  await admin(dataDir, ['coord-add-account', '--username', NATIONAL, '--role', 'national'],
+              { MENTORSYNC_COORD_PASSWORD: PASSWORD });
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -395,6 +398,25 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     await tablet.locator('#record-table').waitFor();
     await shot(tablet, 'records-lv-tablet');
     await tabletContext.close();
+  });
+
+  await t.test('national role: the overview only, small counts shown as <5', async () => {
+    const { context: ctx, page: nat } = await newPage(browser, 'laptop', problems);
+    await signIn(nat, server.url, PASSWORD, NATIONAL);
+    await nat.locator('#ind-supported .stat-value').waitFor();
+    // Three supported learners: suppressed for the national role.
+    assert.equal(await text(nat, '#ind-supported .stat-value'), '<5');
+    assert.equal(await text(nat, '#ind-escalations .stat-value'), '<5');
+    await nat.locator('#suppressed-note').waitFor();
+    for (const hidden of ['escalations', 'conflicts', 'devices', 'records']) {
+      assert.equal(await nat.locator(`nav a[data-page=${hidden}]`).isHidden(), true, `${hidden} hidden`);
+    }
+    // A typed address of a page the role may not see falls back to the overview.
+    await nat.goto(`${server.url}/#/records`);
+    await nat.locator('#ind-supported .stat-value').waitFor();
+    assert.match(nat.url(), /#\/overview$/);
+    await shot(nat, 'overview-national-lv-laptop');
+    await ctx.close();
   });
 
   await t.test('no script errors or CSP violations', () => {
