@@ -408,6 +408,9 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     assert.equal(await text(nat, '#ind-supported .stat-value'), '<5');
     assert.equal(await text(nat, '#ind-escalations .stat-value'), '<5');
     await nat.locator('#suppressed-note').waitFor();
+    // Two devices in the 0-1 day bucket: suppressed, not shown as 0.
+    assert.match(await text(nat, '#data-quality'), /0–1 diena\s*<5/);
+    assert.ok(await nat.locator('#risk svg .suppressed-mark').count() > 0, 'suppressed risk groups are marked');
     for (const hidden of ['escalations', 'conflicts', 'devices', 'records']) {
       assert.equal(await nat.locator(`nav a[data-page=${hidden}]`).isHidden(), true, `${hidden} hidden`);
     }

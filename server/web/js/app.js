@@ -363,8 +363,9 @@ const overview = {
       h('h2', null, t('overview.data_quality')),
       h('dl', { class: 'facts' },
         h('dt', null, t('overview.devices')), h('dd', null, formatCount(dq.devices)),
+        // A bucket that is absent has no devices; null is a suppressed count ("<5").
         buckets.flatMap((b) => [h('dt', { class: 'sub' }, t(`bucket.${b}`)),
-                                h('dd', null, formatCount(dq.devices_by_days_since_sync?.[b] ?? 0))]),
+                                h('dd', null, formatCount(dq.devices_by_days_since_sync?.[b] === undefined ? 0 : dq.devices_by_days_since_sync[b]))]),
         h('dt', null, t('overview.open_conflicts')), h('dd', null, formatCount(dq.open_conflicts)),
         h('dt', null, t('overview.quarantined')), h('dd', null, formatCount(dq.quarantined_on_server)),
         h('dt', null, t('overview.pending')),

@@ -104,6 +104,10 @@ export function riskChart({ title, groups }) {
     const yTop = top + gi * rowH;
     bars.push(s('text', { class: 'axis', x: left - 8, y: yTop + rowH / 2 + 4, 'text-anchor': 'end' },
                 t(`group.${g}`)));
+    if (known === 0 && LEVELS.some((l) => levels[l] === null)) {
+      // Every non-zero cell of this group is suppressed: say so instead of an empty bar.
+      bars.push(s('text', { class: 'suppressed-mark', x: left + 4, y: yTop + rowH / 2 + 4 }, t('common.suppressed')));
+    }
     for (const l of LEVELS) {
       const v = levels[l];
       if (!v || known === 0) continue;
