@@ -400,7 +400,9 @@ Response CoordApi::handle(const Request& request) const {
             p.check_known();
             json muni_name = nullptr;
             if (who.municipality) {
-                for (const auto& m : views_->municipalities(who)["items"])
+                // Kept in a variable: iterating a member of the temporary would dangle.
+                const json all = views_->municipalities(who);
+                for (const auto& m : all["items"])
                     if (m["id"] == who.municipality->to_string()) muni_name = m["name"];
             }
             out = {{"account", account_json(who)},
