@@ -282,6 +282,18 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     await page.locator('#records-prev').click();
     await page.locator('#records-prev[disabled]').waitFor();
 
+    // A date range: the first month of contacts only.
+    const [firstMonth, firstCount] = Object.entries(seed.contacts_by_month).sort()[0];
+    const [y, m] = firstMonth.split('-').map(Number);
+    const lastDay = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    await page.locator('#rec-from').fill(`${firstMonth}-01`);
+    await page.locator('#rec-to').fill(`${firstMonth}-${lastDay}`);
+    await page.locator('#record-filters button[type=submit]').click();
+    await page.locator('#records-next[disabled]').waitFor();
+    assert.equal(await page.locator('#record-table tbody tr').count(), firstCount);
+    await page.locator('#rec-from').fill('');
+    await page.locator('#rec-to').fill('');
+
     // Learners: the name with markup is text, nothing was parsed or run.
     await page.locator('#rec-collection').selectOption('learners');
     await page.locator('#record-filters button[type=submit]').click();
@@ -357,6 +369,19 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     })).status, left[0]);
     assert.equal(forged, 403);
     await shot(page, 'conflicts-resolved-lv-laptop');
+  });
+
+  await t.test('an ended session leads back to sign-in with a message', async () => {
+    const saved = await context.cookies();
+    await context.clearCookies();
+    await page.locator('nav a[data-page=devices]').click();
+    await page.locator('#signin-form').waitFor();
+    assert.equal(await text(page, '#signin-status'), 'Sesija ir beigusies. Lūdzu, pieslēdzieties vēlreiz.');
+    // With the cookie back, a reload finds the session again (GET /api/v1/me).
+    await context.addCookies(saved);
+    await page.goto(`${server.url}/#/conflicts`);
+    await page.reload();
+    await page.locator('#conflict-list').waitFor();
   });
 
   await t.test('sign-out ends the session on the server', async () => {
