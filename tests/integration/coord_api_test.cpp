@@ -452,3 +452,80 @@ TEST_CASE("every path and method of docs/api/openapi.yaml answers as documented"
     }
     CHECK(checked >= 16);
 }
+
+TEST_CASE("coordinator API with real tablets: device sync status, and a resolution they pull",
+          "[integration]") {
+    using namespace mentorsync;
+    Env env;
+    mstest::Tablet t1(env.dir.file("t1.db"), env.server->url());
+    mstest::Tablet t2(env.dir.file("t2.db"), env.server->url());
+    t1.enroll(admin(env.data, {"enroll-code", "--user", env.mentor})["code"], "planšete 1");
+    t2.enroll(admin(env.data, {"enroll-code", "--user", env.mentor})["code"], "planšete 2");
+    t1.sync_ok();
+    auto contact = t1.replica().create("contacts", {{"learner_id", env.learner_a},
+                                                    {"mentor_id", env.mentor},
+                                                    {"starts_at", "2026-10-05T10:00"},
+                                                    {"duration_min", 45},
+                                                    {"place", "school"},
+                                                    {"form", "individual"}});
+    REQUIRE(contact.ok());
+    t1.sync_ok();
+    t2.sync_ok();
+    REQUIRE(t1.replica().update("contacts", *contact, {{"duration_min", 50}}).ok());
+    REQUIRE(t2.replica().update("contacts", *contact, {{"duration_min", 70}}).ok());
+    t1.sync_ok();
+    t2.sync_ok();
+
+    Browser adm(env.port()), ada(env.port());
+    REQUIRE(adm.sign_in("admin", kAdminPw).status == 200);
+    REQUIRE(ada.sign_in("ada", kMuniPw).status == 200);
+
+    // Both devices synced just now; labels and user names are not part of the answer.
+    auto devices = adm.get("/api/v1/devices");
+    REQUIRE(devices.status == 200);
+    const json dj = json::parse(devices.body);
+    REQUIRE(dj["items"].size() == 2);
+    for (const json& d : dj["items"]) {
+        CHECK(d["days_since_sync"] == 0);
+        CHECK_FALSE(d["last_sync_at"].is_null());
+        CHECK(d["role"] == "mentor");
+    }
+    CHECK(devices.body.find("planšete") == std::string::npos);
+    const json ind = json::parse(adm.get("/api/v1/indicators?school_year=2026/2027").body);
+    CHECK(ind["data_quality"]["devices_by_days_since_sync"]["0-1"] == 2);
+    CHECK(ind["data_quality"]["open_conflicts"] == 1);
+
+    // The municipality coordinator sees the conflict with both writers, and resolves it.
+    auto queue = ada.get("/api/v1/conflicts");
+    REQUIRE(queue.status == 200);
+    const json items = json::parse(queue.body)["items"];
+    REQUIRE(items.size() == 1);
+    const json c = items[0];
+    CHECK(c["field"] == "duration_min");
+    const std::set<std::string> writers = {c["winner"]["device_id"], c["loser"]["device_id"]};
+    CHECK(writers == std::set<std::string>{t1.device_id().to_string(), t2.device_id().to_string()});
+    const std::int64_t loser = c["loser"]["value"];
+    CHECK(ada.post("/api/v1/conflicts/resolve", {{"id", c["id"]}, {"resolution", "take_loser"}}, {},
+                   false)
+              .status == 403);  // no CSRF token
+    auto res =
+        ada.post("/api/v1/conflicts/resolve", {{"id", c["id"]}, {"resolution", "take_loser"}});
+    INFO(res.body);
+    REQUIRE(res.status == 200);
+    CHECK(json::parse(ada.get("/api/v1/conflicts").body)["items"].empty());
+
+    // The resolution is a change like any other: both tablets pull it, and their conflicts close.
+    for (mstest::Tablet* t : {&t1, &t2}) {
+        t->sync_ok();
+        auto rec = t->replica().get("contacts", *contact);
+        REQUIRE(rec.ok());
+        CHECK(rec->fields.at("duration_min") == Value(loser));
+        CHECK(t->replica().conflicts(*contact)->empty());
+    }
+    // And the resolution is in the audit log.
+    const json log = json::parse(adm.get("/api/v1/audit").body);
+    bool resolved = false;
+    for (const json& e : log["items"])
+        resolved = resolved || e["event"] == "resolve";
+    CHECK(resolved);
+}
