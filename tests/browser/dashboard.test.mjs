@@ -369,6 +369,19 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     })).status, left[0]);
     assert.equal(forged, 403);
     await shot(page, 'conflicts-resolved-lv-laptop');
+
+    // Two tabs on the same queue: the second one's click on a conflict the first just resolved
+    // is refused by the server, and the tab shows the queue as it is now.
+    const other = await context.newPage();
+    await other.goto(`${server.url}/#/conflicts`);
+    await other.locator('#conflict-list').waitFor();
+    await page.reload();
+    await page.locator('#conflict-list > li button[data-resolution=keep_winner]').click();
+    await page.locator('#conflicts-empty').waitFor();
+    await other.locator('#conflict-list > li button[data-resolution=take_loser]').click();
+    await other.locator('#conflicts-empty').waitFor();
+    assert.match(await text(other, '#conflict-status'), /kopš saraksta ielādes/);
+    await other.close();
   });
 
   await t.test('an ended session leads back to sign-in with a message', async () => {
@@ -381,7 +394,7 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     await context.addCookies(saved);
     await page.goto(`${server.url}/#/conflicts`);
     await page.reload();
-    await page.locator('#conflict-list').waitFor();
+    await page.locator('#conflicts-empty').waitFor();
   });
 
   await t.test('sign-out ends the session on the server', async () => {
@@ -417,7 +430,7 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
       .filter(([, hgt]) => hgt < 44));
     assert.deepEqual(small, [], 'touch targets are at least 44 px high');
     await tablet.locator('nav a[data-page=conflicts]').tap();
-    await tablet.locator('#conflict-list').waitFor();
+    await tablet.locator('#conflicts-empty').waitFor();
     await shot(tablet, 'conflicts-lv-tablet');
     await tablet.locator('nav a[data-page=records]').tap();
     await tablet.locator('#record-table').waitFor();

@@ -461,7 +461,14 @@ const conflicts = {
       st.items = st.items.filter((x) => x.id !== item.id);
       st.message = { kind: 'ok', text: t('conf.resolved') };
     } catch (e) {
-      st.message = { kind: 'error', text: errorText(e) };
+      if (e instanceof ApiError && (e.status === 409 || e.status === 404)) {
+        // Written again (409 conflict_changed) or resolved by someone else (404) since the
+        // queue was read: show the queue as it is now.
+        await this.load();
+        st.message = { kind: 'error', text: t('conf.changed') };
+      } else {
+        st.message = { kind: 'error', text: errorText(e) };
+      }
     }
     render();
     document.getElementById('conflict-status')?.focus();

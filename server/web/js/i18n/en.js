@@ -123,6 +123,7 @@ export default {
   'conf.custom': 'Own value',
   'conf.custom_save': 'Save own value',
   'conf.resolved': 'Resolved. The change reaches the tablets on their next sync.',
+  'conf.changed': 'This conflict changed or was resolved since the list was loaded. The list now shows the current state.',
   'conf.empty_value': '(empty)',
   'conf.more': 'Load more',
 

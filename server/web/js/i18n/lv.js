@@ -123,6 +123,7 @@ export default {
   'conf.custom': 'Sava vērtība',
   'conf.custom_save': 'Saglabāt savu vērtību',
   'conf.resolved': 'Atrisināts. Izmaiņa nonāks planšetēs nākamajā sinhronizācijā.',
+  'conf.changed': 'Šis konflikts kopš saraksta ielādes ir mainījies vai jau atrisināts. Saraksts tagad rāda pašreizējo stāvokli.',
   'conf.empty_value': '(tukšs)',
   'conf.more': 'Ielādēt vēl',
 
