@@ -18,6 +18,7 @@
 #include "core/admin.h"
 #include "core/service.h"
 #include "http/config.h"
+#include "http/coord_api.h"
 #include "http/log.h"
 #include "http/server.h"
 
@@ -178,7 +179,14 @@ int serve(int argc, char** argv, int first) {
         logger.error("startup_failed", {{"error", std::string_view(service.status().to_string())}});
         return 1;
     }
-    mentorsync::server::http::HttpServer server(config, **service, logger);
+    // The coordinator API (/api/v1, docs/api/openapi.yaml): coord.db and its own view of the
+    // data directory. Secure cookies exactly when the server speaks TLS.
+    auto coord = mentorsync::server::http::CoordApi::open(data_dir, config.tls());
+    if (!coord.ok()) {
+        logger.error("startup_failed", {{"error", std::string_view(coord.status().to_string())}});
+        return 1;
+    }
+    mentorsync::server::http::HttpServer server(config, **service, logger, coord->get());
     if (auto st = server.start(); !st.ok()) {
         logger.error("startup_failed", {{"error", std::string_view(st.to_string())}});
         return 1;

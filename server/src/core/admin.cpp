@@ -129,7 +129,7 @@ Result<Uuid> Admin::add_user(Role role, const std::optional<Uuid>& institution,
     return u.id;
 }
 
-Status Admin::write(std::vector<Change> changes) {
+Status Admin::write(std::vector<Change> changes, Stamp* stamp_out, std::int64_t* seq_out) {
     return store_->transact([&]() -> Status {
         auto max = store_->max_hlc();
         if (!max.ok()) return max.status();
@@ -149,6 +149,8 @@ Status Admin::write(std::vector<Change> changes) {
         auto rows = ledger.plan(txn);
         if (!rows.ok()) return rows.status();
         auto seq = ledger.apply(txn, *rows, std::nullopt, clock_->now_ms());
+        if (seq.ok() && stamp_out) *stamp_out = txn.stamp;
+        if (seq.ok() && seq_out) *seq_out = *seq;
         return seq.status();
     });
 }
@@ -285,6 +287,30 @@ Result<std::vector<Record>> Admin::learner_records(const Uuid& learner) {
 Result<std::vector<Conflict>> Admin::conflicts(std::optional<Uuid> learner) {
     if (!state_) return Status::unsupported("this admin API has no merged state");
     return state_->conflicts(learner);
+}
+
+Result<ResolveConflictResult> Admin::resolve_conflict(const ResolveConflictInput& in) {
+    ResolveConflictResult out;
+    Status s = store_->transact([&]() -> Status {
+        auto row = store_->find_row(in.row);
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::not_found("no record " + in.row.to_string());
+        const CollectionDef* def = schema_.collection((*row)->collection);
+        if (def == nullptr || def->field(in.field) == nullptr)
+            return Status::not_found("no field " + in.field + " in " + (*row)->collection);
+        MS_RETURN_IF_ERROR(schema_.check_value(*def, *def->field(in.field), in.value));
+        auto current = store_->field_stamp(in.row, in.field);
+        if (!current.ok()) return current.status();
+        if (*current != in.winner)
+            return Status::invalid_argument("the field was written since the conflict was read");
+        out.collection = (*row)->collection;
+        out.learner = (*row)->learner;
+        Change c{out.collection, in.row, in.field, in.value, {}, {in.loser}};
+        return write({std::move(c)}, &out.stamp, &out.seq);
+    });
+    if (!s.ok()) return s;
+    apply_to_state();
+    return out;
 }
 
 Result<IssuedCode> Admin::issue_enrollment_code(const Uuid& user) {

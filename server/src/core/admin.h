@@ -69,6 +69,24 @@ struct CloseCaseResult {
     bool mentor_keeps_learner = false;
 };
 
+// A conflict resolved by a person on the server (the coordinator API): the resolution is a new
+// server-stamped change of the field, naming the loser in `resolves` and the winner as `prev`,
+// so every replica that merges it drops the conflict, like a tablet's own resolve_conflict().
+struct ResolveConflictInput {
+    Uuid row;
+    std::string field;
+    Stamp loser;   // the open conflict's losing stamp
+    Stamp winner;  // the winning stamp the person saw; the write is refused if it moved on
+    Value value;   // the value to write (the winner's, the loser's or a new one)
+};
+
+struct ResolveConflictResult {
+    Stamp stamp;
+    std::int64_t seq = 0;
+    std::string collection;
+    Uuid learner;
+};
+
 struct IssuedCode {
     std::string code;  // shown once: only its keyed hash is stored
     Uuid user;
@@ -112,6 +130,11 @@ class Admin {
     Result<std::vector<Record>> learner_records(const Uuid& learner);
     // Open conflicts, of one learner's records or of all.
     Result<std::vector<Conflict>> conflicts(std::optional<Uuid> learner = std::nullopt);
+    // Writes the resolution of one open conflict through the ledger (validated against the
+    // schema) and applies it to the merged state. Errors: not_found (no such row or field),
+    // invalid_argument (the field's winner is no longer `winner`: someone wrote since; look
+    // again), validation (the value).
+    Result<ResolveConflictResult> resolve_conflict(const ResolveConflictInput& in);
     Result<IssuedCode> issue_enrollment_code(const Uuid& user);
     Status revoke_device(const Uuid& device);
     Result<std::vector<Device>> list_devices();
@@ -121,7 +144,8 @@ class Admin {
 
   private:
     // Stamps `changes` with the server's node and applies them through the ledger.
-    Status write(std::vector<Change> changes);
+    Status write(std::vector<Change> changes, Stamp* stamp_out = nullptr,
+                 std::int64_t* seq_out = nullptr);
     std::string today() const;
     void apply_to_state();
 

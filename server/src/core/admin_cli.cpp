@@ -7,6 +7,7 @@
 // show-learner, conflicts) print names, labels and record values: this is the administrator's
 // own tool on the server. None of it ever goes to a log.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "coord/coord_store.h"
 #include "core/admin.h"
 
 namespace mentorsync::server {
@@ -52,6 +54,22 @@ commands:
   list-institutions
   list-municipalities
 
+coordinator accounts and the audit log (coord.db, docs/operations.md):
+  coord-add-account   --username NAME --role municipality|national|admin
+                      [--municipality ID] [--password-stdin]
+                      the password (at least 12 characters) comes from the environment
+                      variable MENTORSYNC_COORD_PASSWORD, or with --password-stdin from the
+                      first line of stdin; never from the command line
+  coord-set-password  --username NAME [--password-stdin]   (ends the account's sessions)
+  coord-disable       --username NAME     ends its sessions; its tokens stop working
+  coord-enable        --username NAME
+  coord-list-accounts
+  coord-issue-token   --username NAME --name TEXT [--days N]
+                      prints an API token once (only its hash is stored); N 0 = no expiry
+  coord-revoke-token  --token-id ID
+  coord-list-tokens
+  verify-audit        re-computes the audit log's hash chain; exit 1 if it is broken
+
 Output: one JSON object per line. Exit codes: 0 ok, 1 failure, 2 usage error.
 )";
 
@@ -85,6 +103,15 @@ const std::map<std::string, Spec>& commands() {
         {"list-users", {{}, {}, {}}},
         {"list-institutions", {{}, {}, {}}},
         {"list-municipalities", {{}, {}, {}}},
+        {"coord-add-account", {{"username", "role"}, {"municipality"}, {"password-stdin"}}},
+        {"coord-set-password", {{"username"}, {}, {"password-stdin"}}},
+        {"coord-disable", {{"username"}, {}, {}}},
+        {"coord-enable", {{"username"}, {}, {}}},
+        {"coord-list-accounts", {{}, {}, {}}},
+        {"coord-issue-token", {{"username", "name"}, {"days"}, {}}},
+        {"coord-revoke-token", {{"token-id"}, {}, {}}},
+        {"coord-list-tokens", {{}, {}, {}}},
+        {"verify-audit", {{}, {}, {}}},
     };
     return c;
 }
@@ -234,7 +261,128 @@ json device_json(const Device& d) {
     return j;
 }
 
+// The new password: the environment variable, or the first line of stdin. Never argv, where
+// every user of the machine could read it in the process list.
+std::string read_password(const Args& a) {
+    std::string pw;
+    if (a.has("password-stdin")) {
+        if (!std::getline(std::cin, pw)) throw UsageError{"--password-stdin: stdin is empty"};
+        if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+    } else if (const char* env = std::getenv("MENTORSYNC_COORD_PASSWORD"); env && *env) {
+        pw = env;
+    } else {
+        throw UsageError{"give the password in MENTORSYNC_COORD_PASSWORD or with --password-stdin"};
+    }
+    return pw;
+}
+
+json account_json(const coord::Account& acc) {
+    return {
+        {"account_id", acc.id.to_string()},
+        {"username", acc.username},
+        {"role", std::string(coord::coord_role_name(acc.role))},
+        {"municipality_id", acc.municipality ? json(acc.municipality->to_string()) : json(nullptr)},
+        {"created_ms", acc.created_ms},
+        {"disabled", acc.disabled}};
+}
+
+int run_coord(const std::string& command, const Args& a) {
+    coord::CoordStoreOptions o;
+    o.data_dir = a.get("data-dir");
+    // The admin tool's own audit log lines would only clutter its JSON output.
+    o.log = [](std::string_view) {};
+    auto opened = coord::CoordStore::open(o);
+    if (!opened.ok()) return failure(opened.status());
+    coord::CoordStore& store = **opened;
+    if (command == "coord-add-account") {
+        auto role = coord::parse_coord_role(a.get("role"));
+        if (!role) throw UsageError{"--role: expected municipality, national or admin"};
+        std::optional<Uuid> muni;
+        if (a.has("municipality")) {
+            muni = a.uuid("municipality");
+            auto admin = Admin::open(
+                a.get("data-dir"), false, {}, [](std::string_view) {}, false);
+            if (!admin.ok()) return failure(admin.status());
+            auto m = (*admin)->store().find_municipality(*muni);
+            if (!m.ok()) return failure(m.status());
+            if (!*m) return failure(Status::not_found("no municipality " + muni->to_string()));
+        }
+        auto acc = store.add_account(a.get("username"), *role, muni, read_password(a));
+        if (!acc.ok()) return failure(acc.status());
+        json j = account_json(*acc);
+        j["ok"] = true;
+        print(j);
+        return 0;
+    }
+    if (command == "coord-set-password") {
+        Status st = store.set_password(a.get("username"), read_password(a));
+        if (!st.ok()) return failure(st);
+        print({{"ok", true}, {"username", a.get("username")}});
+        return 0;
+    }
+    if (command == "coord-disable" || command == "coord-enable") {
+        Status st = store.set_disabled(a.get("username"), command == "coord-disable");
+        if (!st.ok()) return failure(st);
+        print({{"ok", true},
+               {"username", a.get("username")},
+               {"disabled", command == "coord-disable"}});
+        return 0;
+    }
+    if (command == "coord-list-accounts") {
+        auto all = store.list_accounts();
+        if (!all.ok()) return failure(all.status());
+        for (const auto& acc : *all)
+            print(account_json(acc));
+        return 0;
+    }
+    if (command == "coord-issue-token") {
+        const std::int64_t days = a.has("days") ? a.integer("days") : 0;
+        auto t = store.issue_token(a.get("username"), a.get("name"), days);
+        if (!t.ok()) return failure(t.status());
+        print({{"ok", true},
+               {"token_id", t->info.id},
+               {"token", t->token},
+               {"expires_ms", t->info.expires_ms ? json(*t->info.expires_ms) : json(nullptr)}});
+        return 0;
+    }
+    if (command == "coord-revoke-token") {
+        Status st = store.revoke_token(a.get("token-id"));
+        if (!st.ok()) return failure(st);
+        print({{"ok", true}, {"token_id", a.get("token-id")}, {"revoked", true}});
+        return 0;
+    }
+    if (command == "coord-list-tokens") {
+        auto all = store.list_tokens();
+        if (!all.ok()) return failure(all.status());
+        for (const auto& t : *all) {
+            auto opt = [](const std::optional<std::int64_t>& v) {
+                return v ? json(*v) : json(nullptr);
+            };
+            print({{"token_id", t.id},
+                   {"account_id", t.account.to_string()},
+                   {"name", t.name},
+                   {"created_ms", t.created_ms},
+                   {"expires_ms", opt(t.expires_ms)},
+                   {"revoked_ms", opt(t.revoked_ms)},
+                   {"last_used_ms", opt(t.last_used_ms)}});
+        }
+        return 0;
+    }
+    if (command == "verify-audit") {
+        auto v = store.verify_audit();
+        if (!v.ok()) return failure(v.status());
+        print({{"ok", v->ok},
+               {"entries", v->entries},
+               {"head_hash", v->head_hash.empty() ? json(nullptr) : json(v->head_hash)},
+               {"first_bad_seq", v->first_bad_seq ? json(*v->first_bad_seq) : json(nullptr)},
+               {"problem", v->problem.empty() ? json(nullptr) : json(v->problem)}});
+        return v->ok ? 0 : 1;
+    }
+    return usage_error("unknown command '" + command + "'");
+}
+
 int run(const std::string& command, const Args& a) {
+    if (command.rfind("coord-", 0) == 0 || command == "verify-audit") return run_coord(command, a);
     const bool create = command == "init";
     // Only the views need the merged state; every other command still works (and logs a
     // warning) when state.db is damaged, so that e.g. revoking a lost tablet never waits.

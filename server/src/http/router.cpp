@@ -5,8 +5,10 @@
 #include <exception>
 #include <variant>
 
+#include "http/coord_api.h"
 #include "http/handlers.h"
 #include "http/msgpack_io.h"
+#include "http/static_assets.h"
 
 namespace mentorsync::server::http {
 
@@ -117,8 +119,9 @@ bool is_msgpack_content_type(std::string_view content_type) noexcept {
     return iequals(media, kMsgpackType);
 }
 
-Router::Router(SyncService& service, Metrics& metrics, std::size_t max_body_bytes)
-    : context_{service, metrics}, max_body_bytes_(max_body_bytes) {}
+Router::Router(SyncService& service, Metrics& metrics, std::size_t max_body_bytes,
+               const CoordApi* coord)
+    : context_{service, metrics}, max_body_bytes_(max_body_bytes), coord_(coord) {}
 
 RouteId Router::route_of(std::string_view target) noexcept {
     const RouteEntry* e = find_route(path_of(target));
@@ -127,7 +130,19 @@ RouteId Router::route_of(std::string_view target) noexcept {
 
 Response Router::handle(const Request& request) const {
     const RouteEntry* route = find_route(request.path());
-    if (route == nullptr) return error_response(404, "not_found", "no such endpoint");
+    if (route == nullptr) {
+        if (coord_ != nullptr && request.path().rfind("/api/", 0) == 0) {
+            if (request.body.size() > max_body_bytes_)
+                return error_response(413, "body_too_large", "the body is too large");
+            return coord_->handle(request);  // never throws
+        }
+        // Outside the protocol's and the API's paths: the dashboard's embedded files (404 for
+        // unknown ones).
+        if (!request.path().starts_with("/v1/") && !request.path().starts_with("/api/")) {
+            return serve_static_asset(request);
+        }
+        return error_response(404, "not_found", "no such endpoint");
+    }
     Response r;
     try {
         r = dispatch(*route, context_, request, max_body_bytes_);

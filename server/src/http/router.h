@@ -2,6 +2,8 @@
 // (docs/protocol.md §1–§3), in this order:
 //   unknown path 404 → wrong method 405 (+ Allow) → content type 415 → body size 413 →
 //   signature (the service's authenticate, /v1/sync/* only; 401/403) → the handler.
+// Paths under /api/ go to the coordinator API (http/coord_api.h), which has its own JSON
+// routing, authentication and errors. Any other unknown path is a plain 404.
 // Handlers are plain functions of (context, request[, principal]); they parse the msgpack body
 // and call the SyncService only when the whole request is valid, so a rejected request can
 // never store anything.
@@ -17,6 +19,8 @@
 
 namespace mentorsync::server::http {
 
+class CoordApi;
+
 struct HandlerContext {
     SyncService& service;
     Metrics& metrics;
@@ -29,7 +33,10 @@ class Router {
   public:
     // `max_body_bytes` is checked again here although the session already refuses larger
     // bodies while reading: the router must be safe for any caller.
-    Router(SyncService& service, Metrics& metrics, std::size_t max_body_bytes);
+    // `coord` answers every path under /api/ (the coordinator API, http/coord_api.h); without
+    // it those paths are 404 like any unknown path. It must outlive the router.
+    Router(SyncService& service, Metrics& metrics, std::size_t max_body_bytes,
+           const CoordApi* coord = nullptr);
 
     // Never throws: an exception from a handler or the service becomes 500 internal.
     Response handle(const Request& request) const;
@@ -40,6 +47,7 @@ class Router {
   private:
     HandlerContext context_;
     std::size_t max_body_bytes_;
+    const CoordApi* coord_;
 };
 
 // True when `content_type`'s media type is application/msgpack (parameters and case ignored).

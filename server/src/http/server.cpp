@@ -64,10 +64,10 @@ Result<std::unique_ptr<ssl::context>> make_tls_context(const ServerConfig& cfg) 
 }  // namespace
 
 struct HttpServer::Impl {
-    Impl(ServerConfig cfg, SyncService& service, Logger log)
+    Impl(ServerConfig cfg, SyncService& service, Logger log, const CoordApi* coord)
         : config(cfg),
           logger(log),
-          state(std::move(cfg), service, std::move(log)),
+          state(std::move(cfg), service, std::move(log), coord),
           ioc(static_cast<int>(config.threads == 0 ? 1 : config.threads)),
           control(asio::make_strand(ioc)) {}
     ~Impl() {
@@ -163,8 +163,9 @@ asio::awaitable<void> HttpServer::Impl::drain() {
     logger.info("shutdown_complete", {{"duration_ms", static_cast<std::int64_t>(elapsed.count())}});
 }
 
-HttpServer::HttpServer(ServerConfig config, SyncService& service, Logger logger)
-    : impl_(std::make_unique<Impl>(std::move(config), service, std::move(logger))) {}
+HttpServer::HttpServer(ServerConfig config, SyncService& service, Logger logger,
+                       const CoordApi* coord)
+    : impl_(std::make_unique<Impl>(std::move(config), service, std::move(logger), coord)) {}
 
 HttpServer::~HttpServer() {
     if (impl_->started) {

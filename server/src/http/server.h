@@ -25,10 +25,13 @@
 
 namespace mentorsync::server::http {
 
+class CoordApi;
+
 class HttpServer {
   public:
-    // `service` must outlive the server.
-    HttpServer(ServerConfig config, SyncService& service, Logger logger = Logger());
+    // `service` (and `coord`, which serves /api/ when given) must outlive the server.
+    HttpServer(ServerConfig config, SyncService& service, Logger logger = Logger(),
+               const CoordApi* coord = nullptr);
     // Stops (gracefully, bounded by shutdown_timeout) and joins the io threads if needed.
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;

@@ -264,6 +264,8 @@ asio::awaitable<bool> Session<Stream>::write(Response response, RouteId route,
     res.body() = std::move(response.body);
     res.keep_alive(keep_alive);
     res.prepare_payload();
+    // HEAD: the headers a GET would get (Content-Length included), without the body.
+    if (method == "HEAD") res.body().clear();
 
     beast::error_code ec;
     beast::get_lowest_layer(stream_).expires_after(state_.config().write_timeout);

@@ -5,10 +5,11 @@
 
 namespace mentorsync::server::http {
 
-ServerState::ServerState(ServerConfig config, SyncService& service, Logger logger)
+ServerState::ServerState(ServerConfig config, SyncService& service, Logger logger,
+                         const CoordApi* coord)
     : config_(std::move(config)),
       logger_(std::move(logger)),
-      router_(service, metrics_, config_.max_body_bytes) {}
+      router_(service, metrics_, config_.max_body_bytes, coord) {}
 
 bool ServerState::add_session(const std::shared_ptr<SessionControl>& session) {
     std::lock_guard lock(sessions_mutex_);

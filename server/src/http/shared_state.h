@@ -37,7 +37,8 @@ class SessionControl {
 
 class ServerState {
   public:
-    ServerState(ServerConfig config, SyncService& service, Logger logger);
+    ServerState(ServerConfig config, SyncService& service, Logger logger,
+                const CoordApi* coord = nullptr);
 
     const ServerConfig& config() const noexcept { return config_; }
     const Router& router() const noexcept { return router_; }

@@ -116,7 +116,7 @@ TEST_CASE("TLS serves requests with a throwaway self-signed certificate", "[http
     CHECK(r.body == "ok\n");
     auto p = c.request("POST", "/v1/sync/push", empty_push_body(), "application/msgpack", kSigned);
     CHECK(p.status == 200);
-    require_error(c.request("GET", "/nowhere", "", ""), 404, "not_found");
+    require_error(c.request("GET", "/v1/nowhere", "", ""), 404, "not_found");
     CHECK_THAT(f.log.all(), Catch::Contains("\"tls\":true"));
 
     // A plain-HTTP client gets no answer from a TLS port.

@@ -133,7 +133,7 @@ TEST_CASE("an unknown path is 404 not_found with the error body", "[http]") {
     ServerFixture f;
     auto c = f.client();
     require_error(c.request("POST", "/v1/sync/nothing", "\x80"), 404, "not_found");
-    require_error(c.request("GET", "/", "", ""), 404, "not_found");
+    require_error(c.request("GET", "/v1/nothing", "", ""), 404, "not_found");
     CHECK(f.service.calls() == 0);
 }
 

@@ -1,0 +1,45 @@
+// The coordinator API `/api/v1/...` (docs/api/openapi.yaml) over the plain Request/Response of
+// http/message.h: routing within /api/v1, authentication (session cookie or Bearer token),
+// CSRF checks, JSON parsing, the audit entries each endpoint owes, and security headers. What
+// a role may see is decided in coord/coord_views.h; accounts, sessions and the audit log live
+// in coord/coord_store.h.
+//
+// No Beast here: the session converts the wire messages before the router calls in.
+// Thread-safety: handle() may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "coord/coord_store.h"
+#include "coord/coord_views.h"
+#include "http/message.h"
+
+namespace mentorsync::server::http {
+
+inline constexpr std::string_view kSessionCookie = "ms_session";
+inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
+
+class CoordApi {
+  public:
+    // `secure_cookies`: add `Secure` to the session cookie (the server runs with TLS).
+    CoordApi(std::shared_ptr<coord::CoordStore> store, std::shared_ptr<coord::CoordViews> views,
+             bool secure_cookies);
+
+    // Opens DIR/coord.db and an admin view of DIR (its own connections to server.db and
+    // state.db, so coordinator reads never queue behind device ingest in this process).
+    static Result<std::unique_ptr<CoordApi>> open(const std::string& data_dir, bool secure_cookies,
+                                                  LogSink log = {});
+
+    // Answers any request whose path starts with /api/. Never throws.
+    Response handle(const Request& request) const;
+
+    coord::CoordStore& store() const { return *store_; }
+
+  private:
+    std::shared_ptr<coord::CoordStore> store_;
+    std::shared_ptr<coord::CoordViews> views_;
+    bool secure_cookies_;
+};
+
+}  // namespace mentorsync::server::http

@@ -1,0 +1,546 @@
+// CoordViews over a synthetic programme: each role sees exactly its part, indicators match
+// values this test derives from its own data table (never from the indicator code), small
+// counts are suppressed for the national role, and a resolution syncs back to the tablets.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "coord/coord_views.h"
+#include "core_fixture.h"
+
+using namespace mstest;
+using namespace mentorsync::server::coord;
+using nlohmann::json;
+
+namespace {
+
+struct CaseRow {
+    std::string name;
+    bool in_b;  // municipality B, else the fixture's A
+    std::string start, end;
+};
+
+struct ContactRow {
+    int learner;  // index into the learners
+    std::string starts_at;
+    int minutes;
+};
+
+struct AbsenceRow {
+    int learner;
+    std::string date;
+    int lessons;
+    std::string status;
+};
+
+struct Programme : CoreFixture {
+    Uuid muni_b, school_b, centre_b, mentor3;
+    std::vector<Uuid> learners;        // index = row in kCases
+    std::vector<Uuid> learner_mentor;  // the mentor of each
+    std::vector<bool> learner_in_b;
+    std::shared_ptr<Admin> shared_admin;
+    std::unique_ptr<CoordViews> views;
+    Account admin_acc, muni_a, muni_b_acc, national;
+
+    // The synthetic cases. Learners 0 and 1 are the fixture's (A, started 2026-09-01).
+    const std::vector<CaseRow> cases = {
+        {"Learner One", false, "2026-09-01", ""},
+        {"Learner Two", false, "2026-09-01", ""},
+        {"Anna Ābele", false, "2026-10-15", ""},
+        {"Jānis Ķēniņš", false, "2025-09-01", "2026-08-31"},
+        {"Līga Šņore", false, "2026-11-02", ""},
+        {"Oskars Ūdris", false, "2027-02-01", ""},
+        {"Pēteris Žagars", false, "2026-09-01", ""},
+        {"Marta Čakste", true, "2026-09-01", ""},
+        {"Edgars Ģērmanis", true, "2026-12-01", ""},
+    };
+    const std::vector<ContactRow> contacts = {
+        {0, "2026-09-03T10:00", 45}, {0, "2026-09-17T10:00", 30}, {0, "2026-10-01T09:30", 60},
+        {1, "2026-09-10T12:00", 40}, {2, "2026-10-20T14:00", 90}, {2, "2026-11-05T14:00", 20},
+        {6, "2026-11-06T08:00", 50}, {7, "2026-09-20T15:00", 35}, {8, "2026-12-02T16:00", 25},
+        {0, "2025-12-01T10:00", 30},  // the previous school year: not counted
+    };
+    const std::vector<AbsenceRow> absences = {
+        {0, "2026-10-05", 8, "unjustified"},  {0, "2026-10-06", 8, "unjustified"},
+        {0, "2026-10-07", 8, "unjustified"},                                        // 24 > 20
+        {2, "2026-10-21", 12, "unjustified"}, {2, "2026-11-21", 8, "unjustified"},  // 20: not
+        {6, "2026-09-21", 10, "unjustified"}, {6, "2026-09-22", 15, "justified"},
+        {6, "2026-09-23", 6, "unknown"},                                             // 10
+        {7, "2026-11-10", 16, "unjustified"}, {7, "2026-12-10", 5, "unjustified"},   // 21 > 20
+        {1, "2027-02-10", 16, "unjustified"}, {1, "2027-02-11", 16, "unjustified"},  // sem. 2
+    };
+
+    Programme() {
+        muni_b = ok(admin->add_municipality("Otrs novads"));
+        school_b = ok(admin->add_institution("Otra skola", InstitutionKind::school, muni_b));
+        centre_b = ok(admin->add_institution("Otrs centrs", InstitutionKind::youth_centre, muni_b));
+        mentor3 = ok(admin->add_user(Role::mentor, centre_b, "Mentore Trešā"));
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+            const CaseRow& c = cases[i];
+            Uuid l;
+            if (i == 0)
+                l = learner1;
+            else if (i == 1)
+                l = learner2;
+            else {
+                LearnerInput in;
+                in.name = c.name;
+                in.birth_year = 2010;
+                in.school_id = c.in_b ? school_b : school;
+                in.municipality_id = c.in_b ? muni_b : municipality;
+                in.grade = 9;
+                in.education = "general";
+                l = ok(admin->add_learner(in));
+            }
+            const Uuid mentor = c.in_b ? mentor3 : (i == 1 ? mentor2 : mentor1);
+            if (i >= 2) {
+                auto a = ok(admin->assign({l, mentor, std::nullopt, c.start}));
+                if (!c.end.empty())
+                    REQUIRE(admin->close_case({a.assignment, "goals_met", c.end}).ok());
+            }
+            learners.push_back(l);
+            learner_mentor.push_back(mentor);
+            learner_in_b.push_back(c.in_b);
+        }
+        // Each mentor's tablet writes its learners' contacts and absences, and pushes.
+        std::map<Uuid, Tablet> tabs;
+        for (const Uuid& m : {mentor1, mentor2, mentor3}) {
+            tabs.emplace(m, tablet(m));
+            pull_all(tabs.at(m));
+        }
+        for (const ContactRow& c : contacts) {
+            Tablet& t = tabs.at(learner_mentor[c.learner]);
+            REQUIRE(t.replica
+                        ->create("contacts", {{"learner_id", learners[c.learner].to_string()},
+                                              {"mentor_id", learner_mentor[c.learner].to_string()},
+                                              {"starts_at", c.starts_at},
+                                              {"duration_min", c.minutes},
+                                              {"place", "school"},
+                                              {"form", "individual"},
+                                              {"notes", "=slepena piezīme"},
+                                              {"next_steps", "zvanīt vecākiem"}})
+                        .ok());
+        }
+        for (const AbsenceRow& a : absences) {
+            Tablet& t = tabs.at(learner_mentor[a.learner]);
+            Fields f{{"learner_id", learners[a.learner].to_string()},
+                     {"date", a.date},
+                     {"lessons", a.lessons},
+                     {"status", a.status},
+                     {"source", "mentor"}};
+            if (a.status == "justified") f["justification"] = "doctor";
+            REQUIRE(t.replica->create("absences", f).ok());
+        }
+        // Risk: learner 0 assessed twice in semester 1 (the later one counts), learner 2 once.
+        auto risk = [&](int l, const std::string& on, const std::string& family) {
+            Tablet& t = tabs.at(learner_mentor[l]);
+            REQUIRE(
+                t.replica
+                    ->create("risk_assessments", {{"learner_id", learners[l].to_string()},
+                                                  {"semester", "2026/2027-1"},
+                                                  {"assessed_on", on},
+                                                  {"assessor_id", learner_mentor[l].to_string()},
+                                                  {"learning_level", "medium"},
+                                                  {"social_health_level", "low"},
+                                                  {"family_level", family},
+                                                  {"economic_level", "none"},
+                                                  {"overall_level", "medium"}})
+                    .ok());
+        };
+        risk(0, "2026-10-01", "high");
+        risk(0, "2026-11-01", "low");
+        risk(2, "2026-10-22", "high");
+        for (auto& [m, t] : tabs)
+            push_pending(t);
+
+        shared_admin = std::make_shared<Admin>(store, state, clock);
+        views = std::make_unique<CoordViews>(shared_admin, clock);
+        admin_acc = {Uuid::random(), "admin", CoordRole::admin, std::nullopt, 0, false};
+        muni_a = {Uuid::random(), "riga", CoordRole::municipality, municipality, 0, false};
+        muni_b_acc = {Uuid::random(), "otrs", CoordRole::municipality, muni_b, 0, false};
+        national = {Uuid::random(), "visc", CoordRole::national, std::nullopt, 0, false};
+    }
+
+    // --- expectations derived from the tables above ----------------------------------------
+    bool in_scope(int i, std::optional<bool> b) const { return !b || learner_in_b[i] == *b; }
+    static bool overlaps(const CaseRow& c, const std::string& from, const std::string& to) {
+        return c.start <= to && (c.end.empty() || c.end >= from);
+    }
+    std::int64_t supported(std::optional<bool> b) const {
+        std::int64_t n = 0;
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            if (in_scope(static_cast<int>(i), b) && overlaps(cases[i], "2026-09-01", "2027-08-31"))
+                ++n;
+        return n;
+    }
+
+    int view_status(const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const ViewError& e) {
+            return e.status;
+        }
+        return 200;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("indicators match values derived independently from the synthetic data", "[server]") {
+    Programme p;
+    const json all = p.views->indicators(p.admin_acc, "2026/2027", std::nullopt);
+    const json a = p.views->indicators(p.muni_a, "2026/2027", std::nullopt);
+    CHECK(all["suppressed"] == false);
+    CHECK(all["supported_learners"]["value"] == p.supported(std::nullopt));
+    CHECK(all["supported_learners"]["value"] == 8);  // the table by eye: all but Jānis
+    CHECK(all["supported_learners"]["target"] == 2500);
+    CHECK(a["supported_learners"]["value"] == p.supported(false));
+    CHECK(all["active_municipalities"]["value"] == 2);
+    CHECK(a["active_municipalities"]["value"] == 1);
+    CHECK(all["active_institutions"]["value"] == 2);
+    CHECK(all["active_municipalities"]["target"] == 42);
+    CHECK(all["active_institutions"]["target"] == 688);
+    CHECK(a["municipality_id"] == p.municipality.to_string());
+
+    // Mentors: with cases active in the year, active by contacts, pairs per mentor.
+    std::set<Uuid> with_cases, active;
+    std::set<std::pair<Uuid, Uuid>> pairs;
+    for (std::size_t i = 0; i < p.cases.size(); ++i)
+        if (Programme::overlaps(p.cases[i], "2026-09-01", "2027-08-31")) {
+            with_cases.insert(p.learner_mentor[i]);
+            pairs.emplace(p.learner_mentor[i], p.learners[i]);
+        }
+    for (const ContactRow& c : p.contacts)
+        if (c.starts_at >= "2026-09-01") active.insert(p.learner_mentor[c.learner]);
+    CHECK(all["mentors"]["with_cases"] == with_cases.size());
+    CHECK(all["mentors"]["active"] == active.size());
+    CHECK(all["mentors"]["mentees_per_mentor"].get<double>() ==
+          Approx(static_cast<double>(pairs.size()) / with_cases.size()).margin(0.005));
+
+    // Contacts and hours per month, with mentees = learners whose case overlaps the month.
+    const json& months = all["contacts_by_month"];
+    REQUIRE(months.size() == 12);
+    CHECK(months[0]["month"] == "2026-09");
+    CHECK(months[11]["month"] == "2027-08");
+    const std::vector<std::pair<std::string, std::string>> bounds = {
+        {"2026-09-01", "2026-09-30"}, {"2026-10-01", "2026-10-31"}, {"2026-11-01", "2026-11-30"},
+        {"2026-12-01", "2026-12-31"}, {"2027-01-01", "2027-01-31"}, {"2027-02-01", "2027-02-28"}};
+    for (std::size_t m = 0; m < bounds.size(); ++m) {
+        const std::string month = bounds[m].first.substr(0, 7);
+        std::int64_t n = 0, minutes = 0, mentees = 0, unjustified = 0;
+        for (const ContactRow& c : p.contacts)
+            if (c.starts_at.substr(0, 7) == month) ++n, minutes += c.minutes;
+        for (const CaseRow& c : p.cases)
+            if (Programme::overlaps(c, bounds[m].first, bounds[m].second)) ++mentees;
+        for (const AbsenceRow& ab : p.absences)
+            if (ab.date.substr(0, 7) == month && ab.status == "unjustified")
+                unjustified += ab.lessons;
+        INFO("month " << month);
+        CHECK(months[m]["month"] == month);
+        CHECK(months[m]["contacts"] == n);
+        CHECK(months[m]["mentees"] == mentees);
+        CHECK(months[m]["hours"].get<double>() == Approx(minutes / 60.0).margin(0.005));
+        CHECK(months[m]["unjustified_lessons"] == unjustified);
+        if (mentees > 0)
+            CHECK(months[m]["contacts_per_mentee"].get<double>() ==
+                  Approx(static_cast<double>(n) / mentees).margin(0.005));
+    }
+
+    // Risk: semester 1 has learners 0 (latest: family low) and 2 (family high).
+    const json& s1 = all["risk_by_semester"][0];
+    CHECK(s1["semester"] == "2026/2027-1");
+    CHECK(s1["assessed_learners"] == 2);
+    CHECK(s1["groups"]["family"]["low"] == 1);
+    CHECK(s1["groups"]["family"]["high"] == 1);
+    CHECK(s1["groups"]["family"]["medium"] == 0);
+    CHECK(s1["groups"]["learning"]["medium"] == 2);
+    CHECK(s1["groups"]["overall"]["medium"] == 2);
+    CHECK(all["risk_by_semester"][1]["assessed_learners"] == 0);
+
+    // Escalations in semester 1 (today, 2026-11-23 on the fixture's wall clock, or later:
+    // the test only relies on the named semester below).
+    const json esc = p.views->escalations(p.admin_acc, "2026/2027-1", std::nullopt);
+    std::map<int, std::int64_t> sums;
+    for (const AbsenceRow& ab : p.absences)
+        if (ab.status == "unjustified" && ab.date >= "2026-09-01" && ab.date <= "2026-12-31")
+            sums[ab.learner] += ab.lessons;
+    std::set<std::string> expected;
+    for (const auto& [l, n] : sums)
+        if (n > 20) expected.insert(p.learners[l].to_string());
+    std::set<std::string> got;
+    for (const json& e : esc["items"])
+        got.insert(e["learner_id"]);
+    CHECK(got == expected);
+    CHECK(expected.size() == 2);
+    CHECK(esc["items"][0]["unjustified_lessons"] == 24);
+    CHECK(esc["items"][0]["name"] == "Learner One");
+    // Municipality A sees only its own escalation.
+    const json esc_a = p.views->escalations(p.muni_a, "2026/2027-1", std::nullopt);
+    REQUIRE(esc_a["items"].size() == 1);
+    CHECK(esc_a["items"][0]["learner_id"] == p.learners[0].to_string());
+    // Semester 2: learner 1's 32 lessons.
+    const json esc2 = p.views->escalations(p.admin_acc, "2026/2027-2", std::nullopt);
+    REQUIRE(esc2["items"].size() == 1);
+    CHECK(esc2["items"][0]["learner_id"] == p.learners[1].to_string());
+
+    // Data quality: three enrolled devices; this fixture pushes without the signed-request
+    // path that records a device's last sync, so all three have "never" synced (the
+    // integration test covers days since a real sync). No conflicts yet.
+    CHECK(all["data_quality"]["devices"] == 3);
+    CHECK(all["data_quality"]["devices_by_days_since_sync"]["never"] == 3);
+    CHECK(all["data_quality"]["open_conflicts"] == 0);
+    CHECK(all["data_quality"]["pending_on_devices"].is_null());
+    CHECK(a["data_quality"]["devices"] == 2);
+
+    // Bad parameters are named.
+    CHECK(p.view_status([&] { p.views->indicators(p.admin_acc, "2026/2028", std::nullopt); }) ==
+          400);
+    CHECK(p.view_status([&] { p.views->escalations(p.admin_acc, "2026/2027-3", std::nullopt); }) ==
+          400);
+
+    // The CSV table of the indicators carries the same numbers.
+    const Table t = p.views->indicators_table(all);
+    bool found = false;
+    for (const auto& row : t.rows)
+        if (row[0] == "supported_learners") found = row[3] == "8" && row[4] == "2500";
+    CHECK(found);
+}
+
+TEST_CASE("national role: aggregates only, counts below 5 suppressed", "[server]") {
+    Programme p;
+    const json n = p.views->indicators(p.national, "2026/2027", std::nullopt);
+    CHECK(n["suppressed"] == true);
+    CHECK(n["supported_learners"]["value"] == 8);          // 8 >= 5: shown
+    CHECK(n["active_municipalities"]["value"].is_null());  // 2: suppressed
+    CHECK(n["active_institutions"]["value"].is_null());
+    CHECK(n["mentors"]["with_cases"].is_null());  // 3
+    CHECK(n["mentors"]["mentees_per_mentor"].is_null());
+    CHECK(n["supported_learners"]["target"] == 2500);
+    CHECK(n["data_quality"]["devices"].is_null());  // 3
+    for (const json& m : n["contacts_by_month"]) {
+        INFO(m.dump());
+        for (const char* k : {"contacts", "mentees", "unjustified_lessons"})
+            CHECK((m[k].is_null() || m[k] == 0 || m[k].get<std::int64_t>() >= 5));
+        if (m["mentees"].is_null() || m["mentees"] == 0) {
+            CHECK(m["hours"].is_null());
+            CHECK(m["contacts_per_mentee"].is_null());
+        }
+    }
+    // September: 4 mentees (suppressed, with everything derived from them); October: 5.
+    CHECK(n["contacts_by_month"][0]["mentees"].is_null());
+    CHECK(n["contacts_by_month"][0]["hours_per_mentee"].is_null());
+    CHECK(n["contacts_by_month"][1]["mentees"] == 5);
+    // October has 2 contacts: hidden, and so is every figure that would give them back
+    // (2 / 5 mentees = 0.4 contacts per mentee).
+    CHECK(n["contacts_by_month"][1]["contacts"].is_null());
+    CHECK(n["contacts_by_month"][1]["contacts_per_mentee"].is_null());
+    CHECK(n["contacts_by_month"][1]["hours"].is_null());
+    // Risk: 2 learners assessed; every non-zero cell hidden, zeros shown.
+    const json& s1 = n["risk_by_semester"][0];
+    CHECK(s1["assessed_learners"].is_null());
+    CHECK(s1["groups"]["family"]["low"].is_null());
+    CHECK(s1["groups"]["family"]["medium"] == 0);
+    // A one-municipality view for the national role is suppressed too.
+    const json nb = p.views->indicators(p.national, "2026/2027", p.muni_b);
+    CHECK(nb["supported_learners"]["value"].is_null());  // 2
+
+    // Learner-level views are forbidden, whatever the parameters.
+    RecordFilter f;
+    f.collection = "learners";
+    CHECK(p.view_status([&] { p.views->records(p.national, f); }) == 403);
+    CHECK(p.view_status([&] { p.views->learner_file(p.national, p.learners[0]); }) == 403);
+    CHECK(p.view_status([&] { p.views->escalations(p.national, "", std::nullopt); }) == 403);
+    CHECK(p.view_status([&] { p.views->conflicts(p.national, {}, {}, 10, ""); }) == 403);
+    CHECK(p.view_status([&] { p.views->devices(p.national, std::nullopt); }) == 403);
+    // The CSV shows suppressed cells as <5.
+    bool found = false;
+    for (const auto& row : p.views->indicators_table(n).rows)
+        if (row[0] == "active_municipalities") found = row[3] == "<5";
+    CHECK(found);
+}
+
+TEST_CASE("municipality scope: own records only, S9 and notes withheld, others not found",
+          "[server]") {
+    Programme p;
+    RecordFilter f;
+    f.collection = "learners";
+    const json l = p.views->records(p.muni_a, f);
+    std::set<std::string> ids;
+    for (const json& r : l["items"]) {
+        ids.insert(r["id"]);
+        CHECK(r["fields"]["municipality_id"] == p.municipality.to_string());
+    }
+    std::set<std::string> expected;
+    for (std::size_t i = 0; i < p.cases.size(); ++i)
+        if (!p.learner_in_b[i]) expected.insert(p.learners[i].to_string());
+    CHECK(ids == expected);
+
+    // Contacts: notes (S9) and next steps never leave the server for this role.
+    f.collection = "contacts";
+    const json c = p.views->records(p.muni_a, f);
+    REQUIRE_FALSE(c["items"].empty());
+    for (const json& r : c["items"]) {
+        CHECK_FALSE(r["fields"].contains("notes"));
+        CHECK_FALSE(r["fields"].contains("next_steps"));
+        CHECK(r["redacted"].dump().find("notes") != std::string::npos);
+        CHECK(r["fields"].contains("duration_min"));
+    }
+    // Admins see them.
+    const json c_admin = p.views->records(p.admin_acc, f);
+    CHECK(c_admin["items"][0]["fields"]["notes"] == "=slepena piezīme");
+    CHECK(c_admin["items"].size() == p.contacts.size());
+    // Risk assessments: the family level (S9) is withheld, the learning level shown.
+    f.collection = "risk_assessments";
+    const json risks = p.views->records(p.muni_a, f);
+    REQUIRE(risks["items"].size() == 3);
+    for (const json& r : risks["items"]) {
+        CHECK_FALSE(r["fields"].contains("family_level"));
+        CHECK(r["fields"].contains("learning_level"));
+    }
+
+    // Another municipality's learner answers exactly like a learner that does not exist.
+    f.collection = "contacts";
+    f.learner = p.learners[7];
+    CHECK(p.view_status([&] { p.views->records(p.muni_a, f); }) == 404);
+    f.learner = Uuid::random();
+    CHECK(p.view_status([&] { p.views->records(p.muni_a, f); }) == 404);
+    CHECK(p.view_status([&] { p.views->learner_file(p.muni_a, p.learners[7]); }) == 404);
+    CHECK(p.view_status([&] { p.views->learner_file(p.muni_a, Uuid::random()); }) == 404);
+    f.learner.reset();
+    f.municipality = p.muni_b;
+    CHECK(p.view_status([&] { p.views->records(p.muni_a, f); }) == 404);
+    CHECK(p.view_status([&] { p.views->indicators(p.muni_a, "", p.muni_b); }) == 404);
+    f.municipality.reset();
+    f.centre = p.centre_b;
+    CHECK(p.view_status([&] { p.views->records(p.muni_a, f); }) == 404);
+    f.centre.reset();
+
+    // The learner's file: every record of the learner, redacted the same way.
+    const json file = p.views->learner_file(p.muni_a, p.learners[0]);
+    CHECK(file["learner"]["fields"]["name"] == "Learner One");
+    CHECK(file["records"]["contacts"].size() == 4);
+    CHECK(file["records"]["absences"].size() == 3);
+    CHECK(file.dump().find("slepena") == std::string::npos);
+
+    // Filters: a learner, a date range (inclusive), a centre.
+    f.learner = p.learners[0];
+    f.from = "2026-09-17";
+    f.to = "2026-10-01";
+    CHECK(p.views->records(p.muni_a, f)["items"].size() == 2);
+    f.learner.reset();
+    f.from = f.to = "";
+    f.centre = p.other_centre;  // mentor2's centre: learner 1 (index 1) only
+    const json oc = p.views->records(p.muni_a, f);
+    REQUIRE(oc["items"].size() == 1);
+    CHECK(oc["items"][0]["learner_id"] == p.learners[1].to_string());
+    f.centre.reset();
+
+    // Paging: pages of 2 give every record exactly once, in order.
+    f.limit = 2;
+    std::vector<std::string> paged;
+    std::string cursor;
+    for (int i = 0; i < 20; ++i) {
+        f.cursor = cursor;
+        const json page = p.views->records(p.admin_acc, f);
+        for (const json& r : page["items"])
+            paged.push_back(r["id"]);
+        if (page["next_cursor"].is_null()) break;
+        cursor = page["next_cursor"];
+    }
+    CHECK(paged.size() == p.contacts.size());
+    CHECK(std::set<std::string>(paged.begin(), paged.end()).size() == paged.size());
+
+    // Bad parameters.
+    f.cursor = "not-a-cursor";
+    CHECK(p.view_status([&] { p.views->records(p.admin_acc, f); }) == 400);
+    f.cursor.clear();
+    f.from = "2026-02-30";
+    CHECK(p.view_status([&] { p.views->records(p.admin_acc, f); }) == 400);
+    f.from = "";
+    f.collection = "consents";
+    CHECK(p.view_status([&] { p.views->records(p.admin_acc, f); }) == 400);
+    f.collection = "learners";
+    f.from = "2026-01-01";
+    CHECK(p.view_status([&] { p.views->records(p.admin_acc, f); }) == 400);
+
+    // Export table: no notes column for the municipality.
+    RecordFilter e;
+    e.collection = "contacts";
+    e.limit = 0;
+    const Table t = p.views->records_table(p.muni_a, e);
+    CHECK(std::find(t.header.begin(), t.header.end(), "notes") == t.header.end());
+    CHECK(std::find(t.header.begin(), t.header.end(), "duration_min") != t.header.end());
+}
+
+TEST_CASE("conflict review: both writers shown, resolution becomes a change tablets pull",
+          "[server]") {
+    Programme p;
+    // Two tablets of mentor1 edit the same contact offline.
+    Tablet t1 = p.tablet(p.mentor1, "first");
+    Tablet t2 = p.tablet(p.mentor1, "second");
+    p.pull_all(t1);
+    p.pull_all(t2);
+    Query q;
+    q.collection = "contacts";
+    q.ref = p.learners[0];
+    auto rows = p.ok(t1.replica->query(q));
+    REQUIRE_FALSE(rows.empty());
+    const Uuid contact = rows[0].id;
+    REQUIRE(t1.replica->update("contacts", contact, {{"duration_min", 50}, {"notes", "a"}}).ok());
+    p.clock->advance(10);
+    REQUIRE(t2.replica->update("contacts", contact, {{"duration_min", 70}, {"notes", "b"}}).ok());
+    p.push_pending(t1);
+    p.push_pending(t2);
+
+    const json q_admin = p.views->conflicts(p.admin_acc, {}, {}, 100, "");
+    REQUIRE(q_admin["items"].size() == 2);
+    const json q_a = p.views->conflicts(p.muni_a, {}, {}, 100, "");
+    REQUIRE(q_a["items"].size() == 2);
+    CHECK(p.views->conflicts(p.muni_b_acc, {}, {}, 100, "")["items"].empty());
+    json duration, notes;
+    for (const json& c : q_a["items"])
+        (c["field"] == "duration_min" ? duration : notes) = c;
+    CHECK(duration["values_redacted"] == false);
+    CHECK(duration["winner"]["value"] == 70);
+    CHECK(duration["loser"]["value"] == 50);
+    CHECK(duration["loser"]["device_id"] == t1.who.device_id.to_string());
+    CHECK(duration["winner"]["device_id"] == t2.who.device_id.to_string());
+    CHECK(duration["winner"]["role"] == "mentor");
+    CHECK(duration["learner_id"] == p.learners[0].to_string());
+    CHECK(notes["values_redacted"] == true);
+    CHECK(notes["winner"]["value"].is_null());
+
+    // Refusals: another municipality gets 404, an S9 field 403 for the municipality.
+    CHECK(p.view_status([&] {
+        p.views->resolve(p.muni_b_acc, duration["id"], "take_loser", nullptr);
+    }) == 404);
+    CHECK(p.view_status([&] { p.views->resolve(p.muni_a, notes["id"], "keep_winner", nullptr); }) ==
+          403);
+    CHECK(p.view_status([&] { p.views->resolve(p.muni_a, "garbage", "keep_winner", nullptr); }) ==
+          400);
+    CHECK(p.view_status([&] { p.views->resolve(p.muni_a, duration["id"], "merge", nullptr); }) ==
+          400);
+    CHECK(p.view_status([&] { p.views->resolve(p.muni_a, duration["id"], "custom", 9999); }) ==
+          400);  // outside 1..720
+
+    const json r = p.views->resolve(p.muni_a, duration["id"], "take_loser", nullptr);
+    CHECK(r["ok"] == true);
+    CHECK(r["seq"].get<std::int64_t>() > 0);
+    // Gone from the queue, and resolving it again is "not found".
+    CHECK(p.views->conflicts(p.muni_a, {}, {}, 100, "")["items"].size() == 1);
+    CHECK(p.view_status(
+              [&] { p.views->resolve(p.muni_a, duration["id"], "take_loser", nullptr); }) == 404);
+    // The admin resolves the notes conflict with a value of their own.
+    p.views->resolve(p.admin_acc, notes["id"], "custom", "apvienots");
+
+    // Both tablets pull the resolutions: same value, no open conflict on the contact.
+    for (Tablet* t : {&t1, &t2}) {
+        p.pull_all(*t);
+        auto rec = p.ok(t->replica->get("contacts", contact));
+        CHECK(rec.fields.at("duration_min") == Value(50));
+        CHECK(rec.fields.at("notes") == Value("apvienots"));
+        CHECK(p.ok(t->replica->conflicts(contact)).empty());
+    }
+    CHECK(p.views->conflicts(p.admin_acc, {}, {}, 100, "")["items"].empty());
+}
