@@ -32,19 +32,6 @@ ApiResult<T> internal(const Status& s) {
     return fail<T>(500, "internal", "server fault, nothing was stored: " + s.to_string());
 }
 
-bool is_lower_hex(std::string_view s) {
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-std::string hex_to_bytes(std::string_view hex) {
-    std::string out(hex.size() / 2, '\0');
-    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    for (std::size_t i = 0; i < out.size(); ++i)
-        out[i] = static_cast<char>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
-    return out;
-}
-
 std::size_t utf8_length(std::string_view s) {
     return static_cast<std::size_t>(std::count_if(
         s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
@@ -245,18 +232,11 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     auto unauthorized = [&](std::string code, std::string message) {
         return fail<Principal>(401, std::move(code), std::move(message), t);
     };
-    // 1. Headers present and well formed.
-    auto device_id = Uuid::parse(rq.device_header);
-    if (!device_id || device_id->to_string() != rq.device_header)
-        return unauthorized("unsigned", "X-MS-Device: missing or not a lower-case UUID");
-    const std::string_view ts = rq.timestamp_header;
-    if (ts.empty() || ts.size() > 18 ||
-        !std::all_of(ts.begin(), ts.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return unauthorized("unsigned", "X-MS-Timestamp: missing or not decimal milliseconds");
-    if (rq.nonce_header.size() != 32 || !is_lower_hex(rq.nonce_header))
-        return unauthorized("unsigned", "X-MS-Nonce: missing or not 32 lower-case hex digits");
-    if (rq.signature_header.size() != 128 || !is_lower_hex(rq.signature_header))
-        return unauthorized("unsigned", "X-MS-Signature: missing or not 128 lower-case hex digits");
+    // 1. Header present and well formed.
+    auto cred = wire::parse_authorization(rq.authorization);
+    if (!cred.ok()) return unauthorized("unsigned", cred.status().message());
+    const auto device_id = Uuid::from_bytes(*wire::from_base64url(cred->device, 16));
+    if (!device_id) return unauthorized("unsigned", "Authorization: the device id is malformed");
     // 2. Known device; 3. not revoked.
     auto device = store_->find_device(*device_id);
     if (!device.ok()) return internal<Principal>(device.status());
@@ -265,18 +245,18 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
         return fail<Principal>(403, "device_revoked",
                                "this device was revoked by an administrator");
     // 4. Signature.
-    const std::string message = wire::signing_string(rq.method, rq.path, rq.timestamp_header,
-                                                     rq.nonce_header, rq.device_header, rq.body);
-    if (!wire::verify_hex((*device)->public_key, message, rq.signature_header))
+    const std::string message = wire::signing_string(rq.method, rq.path, cred->timestamp,
+                                                     cred->nonce, cred->device, rq.body);
+    if (!wire::verify((*device)->public_key, message, cred->signature))
         return unauthorized("bad_signature", "the request signature does not verify");
     // 5. Timestamp within the window.
-    const std::int64_t client_ms = std::stoll(std::string(ts));
+    const std::int64_t client_ms = std::stoll(cred->timestamp);
     if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
         return unauthorized("stale_timestamp",
                             "the request timestamp is more than 300 s from the server's clock");
     // 6. Nonce unused within the memory window (recording it is part of the check).
-    auto fresh =
-        store_->use_nonce(*device_id, hex_to_bytes(rq.nonce_header), t, t - kNonceMemoryMs);
+    auto fresh = store_->use_nonce(*device_id, *wire::from_base64url(cred->nonce, 16), t,
+                                   t - kNonceMemoryMs);
     if (!fresh.ok()) return internal<Principal>(fresh.status());
     if (!*fresh) return unauthorized("replayed_nonce", "this nonce was already used");
 
