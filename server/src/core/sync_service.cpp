@@ -254,16 +254,25 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
         return unauthorized("stale_timestamp",
                             "the request timestamp is more than 300 s from the server's clock");
-    // 6. Nonce unused within the memory window (recording it is part of the check).
-    auto fresh = store_->use_nonce(*device_id, *wire::from_base64url(cred->nonce, 16), t,
-                                   t - kNonceMemoryMs);
-    if (!fresh.ok()) return internal<Principal>(fresh.status());
-    if (!*fresh) return unauthorized("replayed_nonce", "this nonce was already used");
-
     auto user = store_->find_user((*device)->user);
     if (!user.ok()) return internal<Principal>(user.status());
     if (!*user) return internal<Principal>(Status::corrupt("a device's user is missing"));
-    if (Status s = store_->touch_device(*device_id, t); !s.ok()) return internal<Principal>(s);
+    // 6. Nonce unused within the memory window (recording it is part of the check), and the
+    // last-seen time: one commit, not synced on its own. A power cut may forget the last
+    // requests' nonces, and only until the next push commit syncs the log; a replay in that
+    // window finds a push's batch or transactions already held, and a pull answer it cannot
+    // read without the device's TLS session.
+    bool fresh = false;
+    Status s = store_->transact_unsynced([&]() -> Status {
+        auto used = store_->use_nonce(*device_id, *wire::from_base64url(cred->nonce, 16), t,
+                                      t - kNonceMemoryMs);
+        if (!used.ok()) return used.status();
+        fresh = *used;
+        if (!fresh) return {};
+        return store_->touch_device(*device_id, t);
+    });
+    if (!s.ok()) return internal<Principal>(s);
+    if (!fresh) return unauthorized("replayed_nonce", "this nonce was already used");
     return succeed(Principal{*device_id, (*user)->id, (*device)->node, (*user)->role});
 }
 

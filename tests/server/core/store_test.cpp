@@ -85,6 +85,41 @@ TEST_CASE("the server keeps every accepted transaction with its device, arrival 
           120'000);
 }
 
+TEST_CASE("each field's winning stamp is kept per row, and the later write wins", "[server]") {
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    Uuid contact = CoreFixture::ok(t.replica->create("contacts", contact_fields(f.learner1)));
+    f.push_pending(t);
+    const FieldStamps created = CoreFixture::ok(f.store->field_stamps_of(contact));
+    for (const auto& [field, value] : contact_fields(f.learner1))
+        REQUIRE(created.count(field) == 1);
+    const Stamp first = created.at("duration_min");
+    CHECK(first.node == t.replica->node());
+    for (const auto& [field, stamp] : created)
+        CHECK(stamp == first);  // one transaction wrote them all
+
+    f.clock->advance(60'000);
+    REQUIRE(t.replica->update("contacts", contact, {{"duration_min", 50}}).ok());
+    f.push_pending(t);
+    const FieldStamps updated = CoreFixture::ok(f.store->field_stamps_of(contact));
+    CHECK(updated.size() == created.size());
+    CHECK(first < updated.at("duration_min"));
+    CHECK(updated.at("starts_at") == first);
+    CHECK(CoreFixture::ok(f.store->field_stamp(contact, "duration_min")) ==
+          updated.at("duration_min"));
+
+    // Unknown rows and fields have no stamp; field names of any length and bytes round-trip.
+    CHECK(CoreFixture::ok(f.store->field_stamp(contact, "no such field")).is_zero());
+    CHECK(CoreFixture::ok(f.store->field_stamp(Uuid::random(), "duration_min")).is_zero());
+    CHECK(CoreFixture::ok(f.store->field_stamps_of(Uuid::random())).empty());
+    FieldStamps odd = updated;
+    odd[std::string(300, 'x')] = Stamp{1, Uuid::random()};
+    odd[std::string("a\0b", 3)] = Stamp{~0ull >> 1, Uuid::random()};
+    REQUIRE(f.store->set_field_stamps(contact, odd).ok());
+    CHECK(CoreFixture::ok(f.store->field_stamps_of(contact)) == odd);
+    CHECK(f.store->set_field_stamps(Uuid::random(), odd).code() == Code::not_found);
+}
+
 TEST_CASE("server.key is created owner-only and a weak or missing key stops the start",
           "[server]") {
     TempDir dir;
