@@ -283,15 +283,38 @@ class SqliteStore final : public ServerStore {
         return s;
     }
 
-    Status transact_unsynced(const std::function<Status()>& body) override {
+    Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) override {
         std::lock_guard lock(mu_);
         if (depth_ > 0) return transact(body);
-        // NORMAL in WAL mode: the commit appends to the log without fsync. The next FULL commit
-        // syncs the log, and with it every frame before it.
+        // NORMAL in WAL mode: the commit appends to the log without a sync. A later sync of
+        // the log (sync_log, or a FULL commit) makes it and every frame before it durable.
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
         Status s = transact(body);
         Status back = db_.exec("PRAGMA synchronous=FULL");
+        if (s.ok() && acknowledged) ++unsynced_commits_;
         return s.ok() ? back : s;
+    }
+
+    Status sync_log() override {
+        std::uint64_t target = 0;
+        {
+            std::lock_guard lock(mu_);
+            target = unsynced_commits_;
+        }
+        // One thread syncs at a time; those that waited find their commits covered.
+        std::lock_guard sync_lock(sync_mu_);
+        if (synced_commits_ >= target) return {};
+        sqlite3_file* log = nullptr;
+        {
+            std::lock_guard lock(mu_);
+            target = unsynced_commits_;  // everything committed so far goes in this sync
+            auto f = db_.log_file();
+            if (!f.ok()) return f.status();
+            log = *f;
+        }
+        MS_RETURN_IF_ERROR(sql::sync_file(log));
+        synced_commits_ = target;
+        return {};
     }
 
     const Uuid& server_node() const override { return node_; }
@@ -925,6 +948,9 @@ class SqliteStore final : public ServerStore {
     }
 
     std::recursive_mutex mu_;
+    std::uint64_t unsynced_commits_ = 0;  // acknowledged unsynced commits so far (under mu_)
+    std::mutex sync_mu_;
+    std::uint64_t synced_commits_ = 0;  // of those, how many sync_log() has synced (sync_mu_)
     int depth_ = 0;
     Db db_;
     std::unique_ptr<ServerKey> key_;

@@ -141,12 +141,17 @@ class ServerStore {
     virtual ~ServerStore() = default;
 
     virtual Status transact(const std::function<Status()>& body) = 0;
-    // As transact, but the commit does not wait for the disk: it survives a crash of the
-    // process, and a power cut only once a later transact() has committed (the log is written
-    // in order, and transact() syncs it). For bookkeeping whose loss in a power cut is harmless
-    // (a request's nonce and last-seen time), never for what a response acknowledges. Inside
-    // an enclosing transaction it simply joins it.
-    virtual Status transact_unsynced(const std::function<Status()>& body) = 0;
+    // As transact, but the commit is written to the log without waiting for the disk. It
+    // survives a crash of the process at once, and a power cut once the log is synced: by
+    // sync_log() or by any later transact(). With `acknowledged`, the caller promises to call
+    // sync_log() before it acknowledges the write (a push's response), so that concurrent
+    // requests share one sync (group commit); without, the write is bookkeeping whose loss in
+    // a power cut is harmless (a request's nonce, a last-seen time). Inside an enclosing
+    // transaction it simply joins it.
+    virtual Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) = 0;
+    // Returns once every acknowledged unsynced commit made before the call is on disk: at
+    // once when another thread's sync already covered them. Code::io if the sync fails.
+    virtual Status sync_log() = 0;
 
     // The server's own replica node id, created with the store: the node of transactions the
     // admin API writes.

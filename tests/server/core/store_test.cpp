@@ -1,6 +1,7 @@
 // The store: full history, the server key file, sealing at rest, and the admin command line.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -118,6 +119,52 @@ TEST_CASE("each field's winning stamp is kept per row, and the later write wins"
     REQUIRE(f.store->set_field_stamps(contact, odd).ok());
     CHECK(CoreFixture::ok(f.store->field_stamps_of(contact)) == odd);
     CHECK(f.store->set_field_stamps(Uuid::random(), odd).code() == Code::not_found);
+}
+
+TEST_CASE("unsynced commits are visible at once and sync_log syncs them, once per group",
+          "[server]") {
+    CoreFixture f;
+    REQUIRE(f.store->sync_log().ok());  // nothing to sync yet
+    const Uuid row = Uuid::random();
+    REQUIRE(f.store
+                ->transact_unsynced(
+                    [&]() -> Status {
+                        return f.store->add_row(row, {"contacts", f.learner1}, 1, FieldStamps{});
+                    },
+                    true)
+                .ok());
+    CHECK(CoreFixture::ok(f.store->find_row(row)).has_value());
+    // A failed body commits nothing, synced or not.
+    const Uuid lost = Uuid::random();
+    CHECK_FALSE(f.store
+                    ->transact_unsynced(
+                        [&]() -> Status {
+                            MS_RETURN_IF_ERROR(
+                                f.store->add_row(lost, {"contacts", f.learner1}, 1, FieldStamps{}));
+                            return Status::internal("changed my mind");
+                        },
+                        true)
+                    .ok());
+    CHECK_FALSE(CoreFixture::ok(f.store->find_row(lost)).has_value());
+    // Many threads syncing at once all return; the store stays usable.
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&] {
+            for (int k = 0; k < 20; ++k) {
+                const Uuid r = Uuid::random();
+                Status s = f.store->transact_unsynced(
+                    [&]() -> Status {
+                        return f.store->add_row(r, {"contacts", f.learner1}, 1, FieldStamps{});
+                    },
+                    true);
+                if (!s.ok() || !f.store->sync_log().ok()) ++failures;
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    CHECK(failures == 0);
+    CHECK(f.store->sync_log().ok());
 }
 
 TEST_CASE("server.key is created owner-only and a weak or missing key stops the start",
