@@ -294,7 +294,7 @@ TEST_CASE("malformed txns are refused with a message naming what is wrong", "[wi
     SECTION("too deep, too long, too many") {
         Transaction deep = t;
         Value v(1);
-        for (int i = 0; i < 12; ++i)
+        for (int i = 0; i < 14; ++i)  // txns, items, txn and changes hold it: 18 levels
             v = Value(Value::List{v});
         deep.changes[0].value = v;
         auto deep_bytes = wire::encode_transactions(schema(), std::span(&deep, 1));
