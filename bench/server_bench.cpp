@@ -589,7 +589,6 @@ struct Device {
     ms::wire::DeviceKeys keys;
     ms::Uuid node;
     ms::Uuid id;  // from enrollment
-    std::string id_text;
     std::uint64_t last_hlc = 0;
 };
 
@@ -688,35 +687,20 @@ std::size_t request_head_bytes(const ms::HttpRequest& r) {
     return n + 2;
 }
 
-std::string hex(const std::uint8_t* p, std::size_t n) {
-    static const char* digits = "0123456789abcdef";
-    std::string s(2 * n, '0');
-    for (std::size_t i = 0; i < n; ++i) {
-        s[2 * i] = digits[p[i] >> 4];
-        s[2 * i + 1] = digits[p[i] & 15];
-    }
-    return s;
-}
-
 // A request signed as docs/protocol.md §5 says.
 ms::HttpRequest signed_post(const Device& d, std::string path, std::string body, Rng& nonces) {
     ms::HttpRequest r;
     r.method = "POST";
     r.path = std::move(path);
     r.body = std::move(body);
-    const std::string ts = std::to_string(unix_ms());
-    std::uint8_t raw[16];
+    char nonce[16];
     const std::uint64_t a = nonces.next(), b = nonces.next();
-    std::memcpy(raw, &a, 8);
-    std::memcpy(raw + 8, &b, 8);
-    const std::string nonce = hex(raw, 16);
-    const std::string sig = ms::wire::sign_hex(
-        d.keys, ms::wire::signing_string(r.method, r.path, ts, nonce, d.id_text, r.body));
-    r.headers = {{"Content-Type", "application/msgpack"},
-                 {"X-MS-Device", d.id_text},
-                 {"X-MS-Timestamp", ts},
-                 {"X-MS-Nonce", nonce},
-                 {"X-MS-Signature", sig}};
+    std::memcpy(nonce, &a, 8);
+    std::memcpy(nonce + 8, &b, 8);
+    r.headers = {
+        {"Content-Type", "application/msgpack"},
+        {"Authorization", ms::wire::authorization(d.keys, r.method, r.path, d.id, unix_ms(),
+                                                  {nonce, sizeof nonce}, r.body)}};
     return r;
 }
 
@@ -886,7 +870,6 @@ void enroll_all(const ServerProcess& server, std::vector<Device>& devices,
                                          label + " " + std::to_string(i + 1)),
                       "enroll");
         d.id = e.device_id;
-        d.id_text = d.id.to_string();
     });
 }
 

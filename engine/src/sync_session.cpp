@@ -48,15 +48,6 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-std::string random_hex(std::size_t bytes) {
-    std::string raw = crypto::random_bytes(bytes);
-    std::string out(bytes * 2 + 1, '\0');
-    sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                   raw.size());
-    out.pop_back();
-    return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
@@ -195,17 +186,12 @@ class SyncSession::Impl {
         r.method = "POST";
         r.path = std::string(path);
         r.body = std::move(body);
-        const std::string timestamp = std::to_string(clock->now_ms());
-        const std::string nonce = random_hex(16);  // fresh per request, retries included
-        const std::string device = id.device_id.to_string();
-        const std::string signature = wire::sign_hex(
-            id.keys, wire::signing_string(r.method, r.path, timestamp, nonce, device, r.body));
+        // A fresh timestamp and nonce per request, retries included.
         r.headers = {{"Content-Type", std::string(kMsgpack)},
                      {"Accept", std::string(kMsgpack)},
-                     {"X-MS-Device", device},
-                     {"X-MS-Timestamp", timestamp},
-                     {"X-MS-Nonce", nonce},
-                     {"X-MS-Signature", signature}};
+                     {"Authorization",
+                      wire::authorization(id.keys, r.method, r.path, id.device_id, clock->now_ms(),
+                                          crypto::random_bytes(16), r.body)}};
         return r;
     }
 

@@ -336,24 +336,25 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
     for (std::uint32_t t = 0; t < items->size; ++t) {
         const std::string tw = item_at(where, "items", t);
         const msgpack::object_array* txn_arr = nullptr;
-        MS_RETURN_IF_ERROR(read_array(items->ptr[t], tw, 3, 3, txn_arr));
+        MS_RETURN_IF_ERROR(read_array(items->ptr[t], tw, 5, SIZE_MAX, txn_arr));
+        if ((txn_arr->size - 2) % 3 != 0)
+            return bad(tw, "has " + num(txn_arr->size) +
+                               " items, not hlc, node and whole (collection, row, changes) "
+                               "groups");
         Transaction txn;
         std::uint64_t node_idx = 0;
         MS_RETURN_IF_ERROR(read_uint(txn_arr->ptr[0], tw + ".hlc", txn.stamp.hlc));
         MS_RETURN_IF_ERROR(read_uint(txn_arr->ptr[1], tw + ".node", node_idx));
         MS_RETURN_IF_ERROR(node_at(node_idx, tw + ".node", txn.stamp.node));
 
-        const msgpack::object_array* groups = nullptr;
-        MS_RETURN_IF_ERROR(read_array(txn_arr->ptr[2], tw + ".groups", 1, SIZE_MAX, groups));
-        for (std::uint32_t g = 0; g < groups->size; ++g) {
+        for (std::uint32_t g = 0; 2 + 3 * g < txn_arr->size; ++g) {
             const std::string gw = item_at(tw, "groups", g);
-            const msgpack::object_array* group = nullptr;
-            MS_RETURN_IF_ERROR(read_array(groups->ptr[g], gw, 3, 3, group));
+            const msgpack::object* group = txn_arr->ptr + 2 + 3 * g;
 
             // Collection: a schema number, or a name this schema may not know (kept as is).
             std::string collection;
             const CollectionDef* def = nullptr;
-            const msgpack::object& co = group->ptr[0];
+            const msgpack::object& co = group[0];
             if (co.type == msgpack::type::POSITIVE_INTEGER) {
                 if (co.via.u64 >= collections.size())
                     return bad(gw, "collection number " + std::to_string(co.via.u64) +
@@ -370,68 +371,75 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
                 return wrong_type(gw + ".collection", co, "a collection number or name");
             }
             Uuid row;
-            MS_RETURN_IF_ERROR(read_uuid(group->ptr[1], gw + ".row", row));
+            MS_RETURN_IF_ERROR(read_uuid(group[1], gw + ".row", row));
 
+            // Entries: field value, or field value seen (see the file comment on write).
             const msgpack::object_array* flat = nullptr;
-            MS_RETURN_IF_ERROR(read_array(group->ptr[2], gw + ".changes", 3, SIZE_MAX, flat));
-            if (flat->size % 3 != 0)
-                return bad(gw + ".changes",
-                           "has " + num(flat->size) +
-                               " items, not a whole number of (field, value, seen) triples");
-            if (txn.changes.size() + flat->size / 3 > kMaxChangesPerTransaction)
-                return bad(tw, "has more than " + num(kMaxChangesPerTransaction) + " changes");
-
-            for (std::uint32_t k = 0; k < flat->size; k += 3) {
-                const std::string cw = gw + ".changes[" + num(k / 3) + "]";
+            MS_RETURN_IF_ERROR(read_array(group[2], gw + ".changes", 2, SIZE_MAX, flat));
+            for (std::uint32_t k = 0, n = 0; k < flat->size; ++n) {
+                const std::string cw = gw + ".changes[" + num(n) + "]";
+                if (txn.changes.size() >= kMaxChangesPerTransaction)
+                    return bad(tw, "has more than " + num(kMaxChangesPerTransaction) + " changes");
                 Change ch;
                 ch.collection = collection;
                 ch.row = row;
+                bool has_seen = true;
                 const msgpack::object& fo = flat->ptr[k];
                 if (fo.type == msgpack::type::POSITIVE_INTEGER) {
+                    const std::uint64_t number = fo.via.u64 >> 1;
+                    has_seen = (fo.via.u64 & 1) != 0;
                     if (!def)
-                        return bad(cw, "field number " + std::to_string(fo.via.u64) +
+                        return bad(cw, "field number " + std::to_string(number) +
                                            " given for a collection this schema does not know");
-                    if (fo.via.u64 >= def->fields.size())
-                        return bad(cw, "field number " + std::to_string(fo.via.u64) +
+                    if (number >= def->fields.size())
+                        return bad(cw, "field number " + std::to_string(number) +
                                            " is out of range (" + def->name + " has " +
                                            num(def->fields.size()) + " fields)");
-                    ch.field = def->fields[fo.via.u64].name;
+                    ch.field = def->fields[number].name;
                 } else if (fo.type == msgpack::type::STR) {
                     ch.field.assign(fo.via.str.ptr, fo.via.str.size);
                     if (ch.field.empty()) return bad(cw, "field name is empty");
                 } else {
-                    return wrong_type(cw + ".field", fo, "a field number or name");
+                    return wrong_type(cw + ".field", fo, "a field code or name");
                 }
+                const std::uint32_t need = has_seen ? 3 : 2;
+                if (flat->size - k < need)
+                    return bad(gw + ".changes", "ends inside change " + num(n) +
+                                                    " (expected its value" +
+                                                    (has_seen ? " and seen)" : ")"));
                 MS_RETURN_IF_ERROR(read_value(flat->ptr[k + 1], cw + ".value", ch.value));
 
                 // seen: 0 (a first write) or (node, hlc) pairs, prev first then resolves.
-                const msgpack::object& so = flat->ptr[k + 2];
-                if (so.type == msgpack::type::POSITIVE_INTEGER) {
-                    if (so.via.u64 != 0)
-                        return bad(cw + ".seen", "is the number " + std::to_string(so.via.u64) +
-                                                     "; the only number allowed is 0");
-                } else if (so.type == msgpack::type::ARRAY) {
-                    const auto& pairs = so.via.array;
-                    if (pairs.size == 0 || pairs.size % 2 != 0)
-                        return bad(cw + ".seen", "has " + num(pairs.size) +
-                                                     " items; expected a positive even number "
-                                                     "(node, hlc pairs)");
-                    for (std::uint32_t p = 0; p < pairs.size; p += 2) {
-                        const std::string pw = cw + ".seen[" + num(p / 2) + "]";
-                        std::uint64_t idx = 0;
-                        Stamp s;
-                        MS_RETURN_IF_ERROR(read_uint(pairs.ptr[p], pw + ".node", idx));
-                        MS_RETURN_IF_ERROR(read_uint(pairs.ptr[p + 1], pw + ".hlc", s.hlc));
-                        // hlc 0 is "none": its node index carries nothing (writers send 0).
-                        if (s.hlc != 0) MS_RETURN_IF_ERROR(node_at(idx, pw + ".node", s.node));
-                        if (p == 0)
-                            ch.prev = s;
-                        else
-                            ch.resolves.push_back(s);
+                if (has_seen) {
+                    const msgpack::object& so = flat->ptr[k + 2];
+                    if (so.type == msgpack::type::POSITIVE_INTEGER) {
+                        if (so.via.u64 != 0)
+                            return bad(cw + ".seen", "is the number " + std::to_string(so.via.u64) +
+                                                         "; the only number allowed is 0");
+                    } else if (so.type == msgpack::type::ARRAY) {
+                        const auto& pairs = so.via.array;
+                        if (pairs.size == 0 || pairs.size % 2 != 0)
+                            return bad(cw + ".seen", "has " + num(pairs.size) +
+                                                         " items; expected a positive even "
+                                                         "number (node, hlc pairs)");
+                        for (std::uint32_t p = 0; p < pairs.size; p += 2) {
+                            const std::string pw = cw + ".seen[" + num(p / 2) + "]";
+                            std::uint64_t idx = 0;
+                            Stamp s;
+                            MS_RETURN_IF_ERROR(read_uint(pairs.ptr[p], pw + ".node", idx));
+                            MS_RETURN_IF_ERROR(read_uint(pairs.ptr[p + 1], pw + ".hlc", s.hlc));
+                            // hlc 0 is "none": its node index carries nothing (writers send 0).
+                            if (s.hlc != 0) MS_RETURN_IF_ERROR(node_at(idx, pw + ".node", s.node));
+                            if (p == 0)
+                                ch.prev = s;
+                            else
+                                ch.resolves.push_back(s);
+                        }
+                    } else {
+                        return wrong_type(cw + ".seen", so, "0 or an array of (node, hlc) pairs");
                     }
-                } else {
-                    return wrong_type(cw + ".seen", so, "0 or an array of (node, hlc) pairs");
                 }
+                k += need;
                 txn.changes.push_back(std::move(ch));
             }
         }
@@ -446,11 +454,6 @@ std::string hex(const std::uint8_t* data, std::size_t n) {
     sodium_bin2hex(s.data(), s.size(), data, n);
     s.pop_back();
     return s;
-}
-
-bool lower_hex(std::string_view s) {
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace
@@ -498,30 +501,39 @@ void append_transactions(std::string& out, const Schema& schema,
             }
             groups.emplace_back(i, 1);
         }
-        pk.pack_array(3);
+        pk.pack_array(static_cast<std::uint32_t>(2 + 3 * groups.size()));
         pk.pack_uint64(txn.stamp.hlc);
         pk.pack_uint32(table.index(txn.stamp.node));
-        pk.pack_array(static_cast<std::uint32_t>(groups.size()));
         for (auto [start, count] : groups) {
             const Change& head = txn.changes[start];
             auto cnum = collection_number(schema, head.collection);
             const CollectionDef* def = cnum ? &schema.collections()[*cnum] : nullptr;
-            pk.pack_array(3);
             if (cnum)
                 pk.pack_uint32(static_cast<std::uint32_t>(*cnum));
             else
                 pack_str(pk, head.collection);
             pack_bin(pk, head.row.raw());
-            pk.pack_array(static_cast<std::uint32_t>(count * 3));
+            std::uint32_t items = 0;
             for (std::size_t i = start; i < start + count; ++i) {
                 const Change& c = txn.changes[i];
+                const bool first_write = c.prev.is_zero() && c.resolves.empty();
+                const bool numbered = def && field_number(*def, c.field);
+                items += (first_write && numbered) ? 2 : 3;
+            }
+            pk.pack_array(items);
+            for (std::size_t i = start; i < start + count; ++i) {
+                const Change& c = txn.changes[i];
+                const bool first_write = c.prev.is_zero() && c.resolves.empty();
                 auto fnum = def ? field_number(*def, c.field) : std::nullopt;
+                // A numbered field carries the "seen follows" flag in its lowest bit; a named
+                // field is always followed by its seen.
                 if (fnum)
-                    pk.pack_uint32(static_cast<std::uint32_t>(*fnum));
+                    pk.pack_uint32(static_cast<std::uint32_t>(2 * *fnum + (first_write ? 0 : 1)));
                 else
                     pack_str(pk, c.field);
                 pack_value(pk, c.value);
-                if (c.prev.is_zero() && c.resolves.empty()) {
+                if (fnum && first_write) continue;
+                if (first_write) {
                     pk.pack_uint32(0);
                 } else {
                     pk.pack_array(static_cast<std::uint32_t>(2 * (1 + c.resolves.size())));
@@ -576,26 +588,99 @@ DeviceKeys DeviceKeys::generate() {
     return k;
 }
 
-std::string sign_hex(const DeviceKeys& keys, std::string_view message) {
+std::string base64url(std::string_view bytes) {
+    (void)crypto::init();
+    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    std::string s(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
+    sodium_bin2base64(s.data(), s.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                      bytes.size(), kVariant);
+    s.pop_back();  // the terminating NUL
+    return s;
+}
+
+std::optional<std::string> from_base64url(std::string_view text, std::size_t bytes) {
+    (void)crypto::init();
+    if (text.size() != base64url_length(bytes)) return std::nullopt;
+    std::string out(bytes, '\0');
+    std::size_t len = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                          text.size(), nullptr, &len, nullptr,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len != bytes)
+        return std::nullopt;
+    // Canonical form only: one text per value (the unused low bits of the last digit are 0).
+    if (base64url(out) != text) return std::nullopt;
+    return out;
+}
+
+std::string sign(const DeviceKeys& keys, std::string_view message) {
     (void)crypto::init();
     std::uint8_t sig[crypto_sign_BYTES];
     crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                          message.size(), keys.secret_key.data());
-    return hex(sig, sizeof sig);
+    return base64url({reinterpret_cast<const char*>(sig), sizeof sig});
 }
 
-bool verify_hex(std::span<const std::uint8_t, 32> public_key, std::string_view message,
-                std::string_view signature_hex) {
-    (void)crypto::init();
-    if (signature_hex.size() != 2 * crypto_sign_BYTES || !lower_hex(signature_hex)) return false;
-    std::uint8_t sig[crypto_sign_BYTES];
-    std::size_t len = 0;
-    if (sodium_hex2bin(sig, sizeof sig, signature_hex.data(), signature_hex.size(), nullptr, &len,
-                       nullptr) != 0 ||
-        len != sizeof sig)
-        return false;
-    return crypto_sign_verify_detached(sig, reinterpret_cast<const unsigned char*>(message.data()),
+bool verify(std::span<const std::uint8_t, 32> public_key, std::string_view message,
+            std::string_view signature) {
+    auto sig = from_base64url(signature, crypto_sign_BYTES);
+    if (!sig) return false;
+    return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),
+                                       reinterpret_cast<const unsigned char*>(message.data()),
                                        message.size(), public_key.data()) == 0;
+}
+
+std::string authorization(const DeviceKeys& keys, std::string_view method, std::string_view path,
+                          const Uuid& device, std::int64_t timestamp_ms, std::string_view nonce,
+                          std::string_view body) {
+    Credentials c;
+    c.device = base64url(device.raw());
+    c.timestamp = std::to_string(timestamp_ms);
+    c.nonce = base64url(nonce);
+    c.signature = sign(keys, signing_string(method, path, c.timestamp, c.nonce, c.device, body));
+    std::string out(kAuthScheme);
+    out.push_back(' ');
+    for (const std::string* part : {&c.device, &c.timestamp, &c.nonce}) {
+        out += *part;
+        out.push_back('.');
+    }
+    out += c.signature;
+    return out;
+}
+
+Result<Credentials> parse_authorization(std::string_view header) {
+    const std::string prefix = std::string(kAuthScheme) + " ";
+    if (header.substr(0, prefix.size()) != prefix)
+        return Status::invalid_argument("Authorization: missing or not of the MS1 scheme");
+    std::string_view rest = header.substr(prefix.size());
+    std::string_view parts[4];
+    for (int i = 0; i < 4; ++i) {
+        const std::size_t dot = i < 3 ? rest.find('.') : rest.size();
+        if (dot == std::string_view::npos)
+            return Status::invalid_argument(
+                "Authorization: expected four parts separated by '.' "
+                "(device.timestamp.nonce.signature)");
+        parts[i] = rest.substr(0, dot);
+        rest = i < 3 ? rest.substr(dot + 1) : std::string_view{};
+    }
+    Credentials c;
+    c.device.assign(parts[0]);
+    c.timestamp.assign(parts[1]);
+    c.nonce.assign(parts[2]);
+    c.signature.assign(parts[3]);
+    if (!from_base64url(c.device, 16))
+        return Status::invalid_argument(
+            "Authorization: the device id is not 22 base64url characters");
+    if (c.timestamp.empty() || c.timestamp.size() > 18 ||
+        !std::all_of(c.timestamp.begin(), c.timestamp.end(),
+                     [](char ch) { return ch >= '0' && ch <= '9'; }))
+        return Status::invalid_argument("Authorization: the timestamp is not decimal milliseconds");
+    if (!from_base64url(c.nonce, 16))
+        return Status::invalid_argument("Authorization: the nonce is not 22 base64url characters");
+    if (c.signature.size() != base64url_length(crypto_sign_BYTES))
+        return Status::invalid_argument(
+            "Authorization: the signature is not 86 base64url characters");
+    return c;
 }
 
 // ---- message bodies ---------------------------------------------------------------------------
@@ -778,7 +863,6 @@ std::string encode_push_response(const PushResponse& response) {
             pack_str(pk, r.code);
             pack_str(pk, r.message);
         } else {
-            pk.pack_array(1);
             pk.pack_uint32(static_cast<std::uint32_t>(r.kind));
         }
     }
@@ -799,21 +883,24 @@ Result<PushResponse> decode_push_response(std::string_view body) {
     MS_RETURN_IF_ERROR(read_array(*o, m.at("results"), 0, kMaxTransactionsPerPush, results));
     for (std::uint32_t i = 0; i < results->size; ++i) {
         const std::string w = item_at("push response", "results", i);
-        const msgpack::object_array* a = nullptr;
-        MS_RETURN_IF_ERROR(read_array(results->ptr[i], w, 1, 3, a));
-        std::uint64_t kind = 0;
-        MS_RETURN_IF_ERROR(read_uint(a->ptr[0], w + ".kind", kind));
         PushResult pr;
-        if (kind == 0 || kind == 1) {
-            if (a->size != 1) return bad(w, "has " + num(a->size) + " items, expected 1");
-            pr.kind = static_cast<PushResult::Kind>(kind);
-        } else if (kind == 2) {
-            if (a->size != 3) return bad(w, "has " + num(a->size) + " items, expected 3");
+        const msgpack::object& ro = results->ptr[i];
+        if (ro.type == msgpack::type::POSITIVE_INTEGER) {
+            if (ro.via.u64 > 1)
+                return bad(w, "result " + std::to_string(ro.via.u64) +
+                                  " is not 0 or 1 (a rejection is an array)");
+            pr.kind = static_cast<PushResult::Kind>(ro.via.u64);
+        } else if (ro.type == msgpack::type::ARRAY) {
+            const msgpack::object_array* a = nullptr;
+            MS_RETURN_IF_ERROR(read_array(ro, w, 3, 3, a));
+            std::uint64_t kind = 0;
+            MS_RETURN_IF_ERROR(read_uint(a->ptr[0], w + ".kind", kind));
+            if (kind != 2) return bad(w, "rejection kind " + std::to_string(kind) + " is not 2");
             pr.kind = PushResult::Kind::rejected;
             MS_RETURN_IF_ERROR(read_str(a->ptr[1], w + ".code", pr.code));
             MS_RETURN_IF_ERROR(read_str(a->ptr[2], w + ".message", pr.message));
         } else {
-            return bad(w, "result kind " + std::to_string(kind) + " is not 0, 1 or 2");
+            return wrong_type(w, ro, "0, 1 or an array [2, code, message]");
         }
         r.results.push_back(std::move(pr));
     }

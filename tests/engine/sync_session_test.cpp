@@ -45,18 +45,17 @@ struct FakeServer {
         requests.push_back(r);
         auto h = [&](const char* name) { return r.header(name).value_or(""); };
         if (h("Content-Type") != "application/msgpack") return error(415, "unsupported_media_type");
-        if (h("X-MS-Device").empty() || h("X-MS-Nonce").size() != 32)
-            return error(401, "unsigned", clock->now_ms());
-        if (h("X-MS-Device") != device_id.to_string())
+        auto cred = wire::parse_authorization(h("Authorization"));
+        if (!cred.ok()) return error(401, "unsigned", clock->now_ms());
+        if (cred->device != wire::base64url(device_id.raw()))
             return error(401, "unknown_device", clock->now_ms());
-        const std::string text = wire::signing_string(r.method, r.path, h("X-MS-Timestamp"),
-                                                      h("X-MS-Nonce"), h("X-MS-Device"), r.body);
-        if (!wire::verify_hex(keys.public_key, text, h("X-MS-Signature")))
+        const std::string text = wire::signing_string(r.method, r.path, cred->timestamp,
+                                                      cred->nonce, cred->device, r.body);
+        if (!wire::verify(keys.public_key, text, cred->signature))
             return error(401, "bad_signature", clock->now_ms());
-        if (std::llabs(std::stoll(h("X-MS-Timestamp")) - clock->now_ms()) >
-            wire::kSignatureWindowMs)
+        if (std::llabs(std::stoll(cred->timestamp) - clock->now_ms()) > wire::kSignatureWindowMs)
             return error(401, "stale_timestamp", clock->now_ms());
-        if (!nonces.insert(h("X-MS-Nonce")).second)
+        if (!nonces.insert(cred->nonce).second)
             return error(401, "replayed_nonce", clock->now_ms());
         if (r.path == "/v1/sync/push") return push(r.body);
         if (r.path == "/v1/sync/pull") return pull(r.body);
@@ -342,7 +341,9 @@ TEST_CASE("a sync pushes pending transactions in batches, then pulls every page"
     std::set<std::string> nonces;
     for (const auto& r : dev.server.requests) {
         paths.push_back(r.path);
-        nonces.insert(*r.header("x-ms-nonce"));
+        auto cred = wire::parse_authorization(r.header("authorization").value_or(""));
+        REQUIRE(cred.ok());
+        nonces.insert(cred->nonce);
         if (r.path == "/v1/sync/push")
             batch_ids.insert(wire::decode_push_request(Schema::programme(), r.body)->batch);
     }
@@ -395,7 +396,11 @@ TEST_CASE("a push whose answer was lost is sent again with the same batch id", "
     auto retry = dev.session->next_request();
     REQUIRE(retry.ok());
     CHECK(retry->body == first->body);  // same batch id, same transactions
-    CHECK(retry->header("X-MS-Nonce") != first->header("X-MS-Nonce"));
+    auto retry_cred = wire::parse_authorization(retry->header("Authorization").value_or(""));
+    auto first_cred = wire::parse_authorization(first->header("Authorization").value_or(""));
+    REQUIRE(retry_cred.ok());
+    REQUIRE(first_cred.ok());
+    CHECK(retry_cred->nonce != first_cred->nonce);
     SyncStep step = dev.session->handle_response(dev.server.handle(*retry));
     REQUIRE(step.kind == SyncStep::Kind::next);
     CHECK(dev.server.applied_pushes == 1);  // the stored answer, nothing applied twice
@@ -615,7 +620,7 @@ TEST_CASE("enrollment builds the documented request and reads the answer", "[syn
     CHECK(req->method == "POST");
     CHECK(req->path == "/v1/enroll");
     CHECK(req->header("content-type") == "application/msgpack");
-    CHECK_FALSE(req->header("X-MS-Signature").has_value());
+    CHECK_FALSE(req->header("Authorization").has_value());
     auto body = wire::decode_enroll_request(req->body);
     REQUIRE(body.ok());
     CHECK(body->code == "ABCD-2345");

@@ -17,16 +17,6 @@ std::int64_t now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string hex16(const std::string& bytes) {
-    static const char* k = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : bytes) {
-        out += k[c >> 4];
-        out += k[c & 15];
-    }
-    return out;
-}
-
 // A device made by hand, so every part of a request can be broken on purpose.
 struct RawDevice {
     wire::DeviceKeys keys = wire::DeviceKeys::generate();
@@ -34,24 +24,16 @@ struct RawDevice {
     Uuid id;
 
     HttpRequest signed_request(const std::string& path, std::string body,
-                               std::int64_t ts = now_ms(), std::string nonce = "",
-                               const wire::DeviceKeys* signer = nullptr,
-                               std::string device = "") const {
-        if (nonce.empty())
-            nonce =
-                hex16(std::string(reinterpret_cast<const char*>(Uuid::random().bytes.data()), 16));
-        if (device.empty()) device = id.to_string();
+                               std::int64_t ts = now_ms(), const wire::DeviceKeys* signer = nullptr,
+                               std::optional<Uuid> device = std::nullopt) const {
         HttpRequest r;
         r.method = "POST";
         r.path = path;
         r.body = std::move(body);
-        std::string t = std::to_string(ts);
         r.headers = {{"Content-Type", "application/msgpack"},
-                     {"X-MS-Device", device},
-                     {"X-MS-Timestamp", t},
-                     {"X-MS-Nonce", nonce}};
-        std::string msg = wire::signing_string("POST", path, t, nonce, device, r.body);
-        r.headers.push_back({"X-MS-Signature", wire::sign_hex(signer ? *signer : keys, msg)});
+                     {"Authorization",
+                      wire::authorization(signer ? *signer : keys, "POST", path,
+                                          device.value_or(id), ts, Uuid::random().raw(), r.body)}};
         return r;
     }
 };
@@ -135,7 +117,7 @@ TEST_CASE("every bad request is answered with the documented status and stores n
     }
     SECTION("forged signature") {
         auto other = wire::DeviceKeys::generate();
-        expect_error(t, dev.signed_request("/v1/sync/push", push_body, now_ms(), "", &other), 401,
+        expect_error(t, dev.signed_request("/v1/sync/push", push_body, now_ms(), &other), 401,
                      "bad_signature");
     }
     SECTION("body changed after signing") {
@@ -162,10 +144,9 @@ TEST_CASE("every bad request is answered with the documented status and stores n
         expect_error(t, r, 401, "replayed_nonce");
     }
     SECTION("unknown device") {
-        expect_error(t,
-                     dev.signed_request("/v1/sync/push", push_body, now_ms(), "", nullptr,
-                                        Uuid::random().to_string()),
-                     401, "unknown_device");
+        expect_error(
+            t, dev.signed_request("/v1/sync/push", push_body, now_ms(), nullptr, Uuid::random()),
+            401, "unknown_device");
     }
     SECTION("revoked device") {
         admin(s.data, {"revoke-device", "--device", dev.id.to_string()});

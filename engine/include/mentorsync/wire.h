@@ -55,11 +55,40 @@ struct MENTORSYNC_API DeviceKeys {
     static DeviceKeys generate();
 };
 
-// Lower-case hex of an Ed25519 signature of `message`.
-MENTORSYNC_API std::string sign_hex(const DeviceKeys& keys, std::string_view message);
-// Whether `signature_hex` (128 hex digits) is a valid signature of `message` by `public_key`.
-MENTORSYNC_API bool verify_hex(std::span<const std::uint8_t, 32> public_key,
-                               std::string_view message, std::string_view signature_hex);
+// base64url (RFC 4648 section 5) without padding, as the Authorization header uses it.
+MENTORSYNC_API std::string base64url(std::string_view bytes);
+inline constexpr std::size_t base64url_length(std::size_t bytes) {
+    return (bytes * 4 + 2) / 3;
+}
+// The `bytes` bytes that `text` encodes, or nullopt unless `text` is exactly the canonical
+// base64url text of that many bytes.
+MENTORSYNC_API std::optional<std::string> from_base64url(std::string_view text, std::size_t bytes);
+
+// The Ed25519 signature of `message`, base64url (86 characters).
+MENTORSYNC_API std::string sign(const DeviceKeys& keys, std::string_view message);
+// Whether `signature` (86 base64url characters) is a valid signature of `message` by
+// `public_key`. Malformed text is simply not valid.
+MENTORSYNC_API bool verify(std::span<const std::uint8_t, 32> public_key, std::string_view message,
+                           std::string_view signature);
+
+// The `Authorization` header of a signed request (section 5): "MS1 " then the device id,
+// timestamp, nonce and signature joined by '.'. The four parts as they appear in the header:
+inline constexpr std::string_view kAuthScheme = "MS1";
+struct MENTORSYNC_API Credentials {
+    std::string device;     // 16-byte device id, base64url (22 characters)
+    std::string timestamp;  // decimal milliseconds since the Unix epoch
+    std::string nonce;      // 16 random bytes, base64url (22 characters)
+    std::string signature;  // 64 bytes, base64url (86 characters)
+};
+// The header value for a request with this method, path (as in the request line) and body,
+// signed by `keys` at `timestamp_ms` with the 16-byte `nonce` (fresh for every request).
+MENTORSYNC_API std::string authorization(const DeviceKeys& keys, std::string_view method,
+                                         std::string_view path, const Uuid& device,
+                                         std::int64_t timestamp_ms, std::string_view nonce,
+                                         std::string_view body);
+// Splits a header value and checks the form of each part (not the signature).
+// Code::invalid_argument naming the part that is missing or malformed.
+MENTORSYNC_API Result<Credentials> parse_authorization(std::string_view header);
 
 // ---- message bodies (sections 2, 4, 7, 8) ----------------------------------------------------
 // Encoders and strict decoders of every /v1/ body, shared by the engine's SyncSession, the

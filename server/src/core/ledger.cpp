@@ -130,18 +130,13 @@ Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<Row
     auto seq = store_.append_txn(t);
     if (!seq.ok()) return seq.status();
 
+    // Field stamps: last writer wins by stamp, as on every replica. Assignment fields that win
+    // update the plaintext assignment index. The current stamps are read once per known row (a
+    // row new with this transaction has none), updated in memory, and written once per row.
     std::map<Uuid, const RowPlan*> by_row;
+    std::map<Uuid, FieldStamps> stamps;
     for (const RowPlan& p : rows) {
         by_row[p.row] = &p;
-        if (p.is_new) MS_RETURN_IF_ERROR(store_.add_row(p.row, {p.collection, p.learner}, *seq));
-    }
-    // Field stamps: last writer wins by stamp, as on every replica. Assignment fields that win
-    // update the plaintext assignment index.
-    // The current stamps are read once per known row, not once per change. A row new with
-    // this transaction has none: field stamps are only ever written here, after add_row, so a
-    // row missing from the rows index has no field stamps either.
-    std::map<Uuid, std::map<std::string, Stamp>> stamps;
-    for (const RowPlan& p : rows) {
         if (p.is_new) {
             stamps[p.row];
             continue;
@@ -150,14 +145,15 @@ Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<Row
         if (!known.ok()) return known.status();
         stamps[p.row] = std::move(known).value();
     }
+    std::set<Uuid> changed;
     std::map<Uuid, AssignmentState> assignments;
     for (const Change& ch : txn.changes) {
         auto& row_stamps = stamps.at(ch.row);
         auto stamp_it = row_stamps.find(ch.field);
         const Stamp current = stamp_it == row_stamps.end() ? Stamp{} : stamp_it->second;
         if (!(current < txn.stamp)) continue;  // an older write arriving late: it loses
-        MS_RETURN_IF_ERROR(store_.set_field_stamp(ch.row, ch.field, txn.stamp));
         row_stamps[ch.field] = txn.stamp;
+        changed.insert(ch.row);
         if (ch.collection != kAssignments) continue;
         auto it = assignments.find(ch.row);
         if (it == assignments.end()) {
@@ -177,6 +173,13 @@ Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<Row
             a.status = ch.value.is_string() ? ch.value.as_string() : "";
         else if (ch.field == kDeletedField)
             a.deleted = ch.value.is_bool() && ch.value.as_bool();
+    }
+    for (const RowPlan& p : rows) {
+        if (p.is_new)
+            MS_RETURN_IF_ERROR(
+                store_.add_row(p.row, {p.collection, p.learner}, *seq, stamps.at(p.row)));
+        else if (changed.count(p.row))
+            MS_RETURN_IF_ERROR(store_.set_field_stamps(p.row, stamps.at(p.row)));
     }
     std::set<Uuid> affected;
     for (const auto& [row, a] : assignments) {

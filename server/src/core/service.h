@@ -62,10 +62,7 @@ struct EnrollResponse {
 struct SignedRequest {
     std::string method;
     std::string path;
-    std::string device_header;
-    std::string timestamp_header;
-    std::string nonce_header;
-    std::string signature_header;
+    std::string authorization;  // the Authorization header's value, as received
     std::string_view body;
 };
 

@@ -127,6 +127,15 @@ class Stmt {
     bool* in_use_ = nullptr;  // non-null: lent from Db's cache
 };
 
+// Flushes a file SQLite holds open to the disk (fdatasync, or fsync where the platform needs
+// it). Thread-safe: it only syncs the descriptor, as SQLite's own commits do.
+inline Status sync_file(sqlite3_file* f) {
+    int rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK)
+        return Status::io(std::string("SQLite: syncing the log: ") + sqlite3_errstr(rc));
+    return {};
+}
+
 class Db {
   public:
     Db() = default;
@@ -199,6 +208,17 @@ class Db {
         return Stmt(db_, stmt);
     }
     std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+    // The open write-ahead log of the main database (WAL mode, after the first write). SQLite
+    // keeps it open, at the same address, until the connection closes. Call with the
+    // connection's lock held; sync_file() may then be called on it without.
+    Result<sqlite3_file*> log_file() {
+        sqlite3_file* f = nullptr;
+        int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f);
+        if (rc != SQLITE_OK) return sqlite_status(db_, rc, "SQLite: finding the log");
+        if (!f || !f->pMethods) return Status::io("SQLite: server.db has no open log to sync");
+        return f;
+    }
 
   private:
     struct Cached {

@@ -13,8 +13,8 @@
 //   txns(seq, hlc, node, device, received_ms, learner, body_sealed)   UNIQUE(hlc, node);
 //        learner is NULL when a transaction concerns several learners (see txn_learners)
 //   txn_learners(learner, seq)             every learner of every transaction
-//   rows(id, collection, learner, first_seq)   indexed by learner
-//   field_stamps(row, field, hlc, node)    each field's winning stamp (no values)
+//   rows(id, collection, learner, first_seq, stamps)   indexed by learner; stamps holds each
+//        field's winning stamp (no values), layout at encode_stamps()
 //   assignments(row, learner, mentor, centre, status, deleted)
 //   access(kind, subject, learner, from_seq, to_seq)   to_seq NULL while open
 //
@@ -25,8 +25,10 @@
 //   meta key_check    "ms-key-check"
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include "core/sql.h"
 #include "core/store.h"
@@ -69,7 +71,8 @@ namespace fs = std::filesystem;
 using sql::Db;
 using sql::Stmt;
 
-constexpr std::int64_t kFormatVersion = 1;
+// 2: field stamps moved from a field_stamps table (one row per field) into rows.stamps.
+constexpr std::int64_t kFormatVersion = 2;
 
 const char* kSchemaSql = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -98,9 +101,7 @@ CREATE TABLE txn_learners(learner BLOB NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY(learner, seq)) WITHOUT ROWID;
 CREATE INDEX txn_learners_by_seq ON txn_learners(seq);
 CREATE TABLE rows(id BLOB PRIMARY KEY, collection TEXT NOT NULL, learner BLOB NOT NULL,
-  first_seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE field_stamps(row BLOB NOT NULL, field TEXT NOT NULL, hlc INTEGER NOT NULL,
-  node BLOB NOT NULL, PRIMARY KEY(row, field)) WITHOUT ROWID;
+  first_seq INTEGER NOT NULL, stamps BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE assignments(row BLOB PRIMARY KEY, learner BLOB NOT NULL, mentor BLOB NOT NULL,
   centre BLOB NOT NULL, status TEXT NOT NULL, deleted INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX assignments_by_learner ON assignments(learner);
@@ -137,6 +138,76 @@ std::string label_ad(const Uuid& id) {
 constexpr std::string_view kKeyCheckAd = "ms-key-check";
 constexpr std::string_view kKeyCheckText = "MentorSync server key check v1";
 
+// rows.stamps: the distinct stamps, then the fields in name order, each naming its stamp by
+// index (a row's fields mostly share the stamp of the transaction that created the row):
+//   varint n; n x (hlc: 8 bytes big-endian, node: 16 bytes);
+//   varint m; m x (varint name length, name bytes, varint stamp index)
+void put_varint(std::string& out, std::uint64_t v) {
+    while (v >= 0x80) {
+        out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+        v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+}
+bool get_varint(std::string_view& in, std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (in.empty()) return false;
+        const auto b = static_cast<unsigned char>(in.front());
+        in.remove_prefix(1);
+        v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) return true;
+    }
+    return false;
+}
+
+std::string encode_stamps(const FieldStamps& stamps) {
+    std::vector<Stamp> distinct;
+    std::string fields;
+    for (const auto& [name, stamp] : stamps) {
+        auto it = std::find(distinct.begin(), distinct.end(), stamp);
+        if (it == distinct.end()) it = distinct.insert(distinct.end(), stamp);
+        put_varint(fields, name.size());
+        fields += name;
+        put_varint(fields, static_cast<std::uint64_t>(it - distinct.begin()));
+    }
+    std::string out;
+    put_varint(out, distinct.size());
+    for (const Stamp& s : distinct) {
+        put_be64(out, s.hlc);
+        out.append(s.node.raw());
+    }
+    put_varint(out, stamps.size());
+    return out + fields;
+}
+
+std::optional<FieldStamps> decode_stamps(std::string_view in) {
+    std::uint64_t n = 0;
+    if (!get_varint(in, n) || n > in.size() / 24) return std::nullopt;
+    std::vector<Stamp> distinct(n);
+    for (Stamp& s : distinct) {
+        for (int i = 0; i < 8; ++i)
+            s.hlc = (s.hlc << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+        auto node = Uuid::from_bytes(in.substr(8, 16));
+        if (!node) return std::nullopt;
+        s.node = *node;
+        in.remove_prefix(24);
+    }
+    std::uint64_t m = 0;
+    if (!get_varint(in, m)) return std::nullopt;
+    FieldStamps out;
+    for (std::uint64_t i = 0; i < m; ++i) {
+        std::uint64_t len = 0, index = 0;
+        if (!get_varint(in, len) || len > in.size()) return std::nullopt;
+        std::string name(in.substr(0, len));
+        in.remove_prefix(len);
+        if (!get_varint(in, index) || index >= distinct.size()) return std::nullopt;
+        out.emplace(std::move(name), distinct[index]);
+    }
+    if (!in.empty()) return std::nullopt;
+    return out;
+}
+
 Uuid uuid_of(const std::string& raw) {
     return Uuid::from_bytes(raw).value_or(Uuid{});
 }
@@ -155,6 +226,12 @@ class SqliteStore final : public ServerStore {
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA foreign_keys=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA secure_delete=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA temp_store=MEMORY"));
+        // A page cache large enough for the indexes a push touches (SQLite's default is 2 MiB;
+        // this is a ceiling, filled only as pages are read), and checkpoints every 8,192 WAL
+        // pages (32 MiB) rather than 1,000: a page rewritten by many commits in between is
+        // copied back to the database once.
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA cache_size=-65536"));
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=8192"));
         if (fresh) {
             return transact([&]() -> Status {
                 MS_RETURN_IF_ERROR(db_.exec(kSchemaSql));
@@ -204,6 +281,40 @@ class SqliteStore final : public ServerStore {
         if (s.ok()) s = db_.exec("COMMIT");
         if (!s.ok()) (void)db_.exec("ROLLBACK");
         return s;
+    }
+
+    Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) override {
+        std::lock_guard lock(mu_);
+        if (depth_ > 0) return transact(body);
+        // NORMAL in WAL mode: the commit appends to the log without a sync. A later sync of
+        // the log (sync_log, or a FULL commit) makes it and every frame before it durable.
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
+        Status s = transact(body);
+        Status back = db_.exec("PRAGMA synchronous=FULL");
+        if (s.ok() && acknowledged) ++unsynced_commits_;
+        return s.ok() ? back : s;
+    }
+
+    Status sync_log() override {
+        std::uint64_t target = 0;
+        {
+            std::lock_guard lock(mu_);
+            target = unsynced_commits_;
+        }
+        // One thread syncs at a time; those that waited find their commits covered.
+        std::lock_guard sync_lock(sync_mu_);
+        if (synced_commits_ >= target) return {};
+        sqlite3_file* log = nullptr;
+        {
+            std::lock_guard lock(mu_);
+            target = unsynced_commits_;  // everything committed so far goes in this sync
+            auto f = db_.log_file();
+            if (!f.ok()) return f.status();
+            log = *f;
+        }
+        MS_RETURN_IF_ERROR(sql::sync_file(log));
+        synced_commits_ = target;
+        return {};
     }
 
     const Uuid& server_node() const override { return node_; }
@@ -516,49 +627,44 @@ class SqliteStore final : public ServerStore {
             out.push_back({uuid_of(st->blob(0)), st->text(1)});
         }
     }
-    Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq) override {
-        return write("INSERT INTO rows(id,collection,learner,first_seq) VALUES(?1,?2,?3,?4)",
-                     [&](Stmt& s) {
-                         s.bind_blob(1, row.raw())
-                             .bind_text(2, info.collection)
-                             .bind_blob(3, info.learner.raw())
-                             .bind(4, seq);
-                     });
-    }
-    Result<Stamp> field_stamp(const Uuid& row, const std::string& field) override {
-        std::lock_guard lock(mu_);
-        auto st = db_.prepare("SELECT hlc,node FROM field_stamps WHERE row=?1 AND field=?2");
-        if (!st.ok()) return st.status();
-        st->bind_blob(1, row.raw()).bind_text(2, field);
-        auto r = st->step();
-        if (!r.ok()) return r.status();
-        if (!*r) return Stamp{};
-        return Stamp{static_cast<std::uint64_t>(st->int64(0)), uuid_of(st->blob(1))};
-    }
-    Result<std::map<std::string, Stamp>> field_stamps_of(const Uuid& row) override {
-        std::lock_guard lock(mu_);
-        auto st = db_.prepare("SELECT field,hlc,node FROM field_stamps WHERE row=?1");
-        if (!st.ok()) return st.status();
-        st->bind_blob(1, row.raw());
-        std::map<std::string, Stamp> out;
-        for (;;) {
-            auto r = st->step();
-            if (!r.ok()) return r.status();
-            if (!*r) return out;
-            out.emplace(st->text(0),
-                        Stamp{static_cast<std::uint64_t>(st->int64(1)), uuid_of(st->blob(2))});
-        }
-    }
-    Status set_field_stamp(const Uuid& row, const std::string& field, const Stamp& stamp) override {
+    Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq,
+                   const FieldStamps& stamps) override {
         return write(
-            "INSERT INTO field_stamps(row,field,hlc,node) VALUES(?1,?2,?3,?4) "
-            "ON CONFLICT(row,field) DO UPDATE SET hlc=excluded.hlc, node=excluded.node",
+            "INSERT INTO rows(id,collection,learner,first_seq,stamps) VALUES(?1,?2,?3,?4,?5)",
             [&](Stmt& s) {
                 s.bind_blob(1, row.raw())
-                    .bind_text(2, field)
-                    .bind(3, static_cast<std::int64_t>(stamp.hlc))
-                    .bind_blob(4, stamp.node.raw());
+                    .bind_text(2, info.collection)
+                    .bind_blob(3, info.learner.raw())
+                    .bind(4, seq)
+                    .bind_blob(5, encode_stamps(stamps));
             });
+    }
+    Result<Stamp> field_stamp(const Uuid& row, const std::string& field) override {
+        auto all = field_stamps_of(row);
+        if (!all.ok()) return all.status();
+        auto it = all->find(field);
+        return it == all->end() ? Stamp{} : it->second;
+    }
+    Result<FieldStamps> field_stamps_of(const Uuid& row) override {
+        std::lock_guard lock(mu_);
+        auto st = db_.prepare("SELECT stamps FROM rows WHERE id=?1");
+        if (!st.ok()) return st.status();
+        st->bind_blob(1, row.raw());
+        auto r = st->step();
+        if (!r.ok()) return r.status();
+        if (!*r) return FieldStamps{};
+        auto stamps = decode_stamps(st->blob(0));
+        if (!stamps)
+            return Status::corrupt("the field stamps of row " + row.to_string() + " do not decode");
+        return std::move(*stamps);
+    }
+    Status set_field_stamps(const Uuid& row, const FieldStamps& stamps) override {
+        std::lock_guard lock(mu_);
+        MS_RETURN_IF_ERROR(write("UPDATE rows SET stamps=?2 WHERE id=?1", [&](Stmt& s) {
+            s.bind_blob(1, row.raw()).bind_blob(2, encode_stamps(stamps));
+        }));
+        if (db_.changes() == 0) return Status::not_found("no row " + row.to_string());
+        return {};
     }
 
     // --- assignments and access -----------------------------------------------------------
@@ -842,6 +948,9 @@ class SqliteStore final : public ServerStore {
     }
 
     std::recursive_mutex mu_;
+    std::uint64_t unsynced_commits_ = 0;  // acknowledged unsynced commits so far (under mu_)
+    std::mutex sync_mu_;
+    std::uint64_t synced_commits_ = 0;  // of those, how many sync_log() has synced (sync_mu_)
     int depth_ = 0;
     Db db_;
     std::unique_ptr<ServerKey> key_;

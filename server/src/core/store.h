@@ -101,6 +101,9 @@ struct StoredTxn {
     Transaction txn;
 };
 
+// The winning stamp of each field of a row, by field name.
+using FieldStamps = std::map<std::string, Stamp, std::less<>>;
+
 // What the server knows about a row from the transaction that created it.
 struct RowInfo {
     std::string collection;
@@ -138,6 +141,17 @@ class ServerStore {
     virtual ~ServerStore() = default;
 
     virtual Status transact(const std::function<Status()>& body) = 0;
+    // As transact, but the commit is written to the log without waiting for the disk. It
+    // survives a crash of the process at once, and a power cut once the log is synced: by
+    // sync_log() or by any later transact(). With `acknowledged`, the caller promises to call
+    // sync_log() before it acknowledges the write (a push's response), so that concurrent
+    // requests share one sync (group commit); without, the write is bookkeeping whose loss in
+    // a power cut is harmless (a request's nonce, a last-seen time). Inside an enclosing
+    // transaction it simply joins it.
+    virtual Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) = 0;
+    // Returns once every acknowledged unsynced commit made before the call is on disk: at
+    // once when another thread's sync already covered them. Code::io if the sync fails.
+    virtual Status sync_log() = 0;
 
     // The server's own replica node id, created with the store: the node of transactions the
     // admin API writes.
@@ -190,17 +204,20 @@ class ServerStore {
 
     // --- rows and fields ------------------------------------------------------------------
     virtual Result<std::optional<RowInfo>> find_row(const Uuid& row) = 0;
-    virtual Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq) = 0;
+    // A new row, created by the transaction at `seq`, with the winning stamp of each field it
+    // wrote.
+    virtual Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq,
+                           const FieldStamps& stamps) = 0;
     // Every row whose learner is `learner` (the learner record itself included), ordered by
     // collection, then id. Rows of collections this schema does not know are included.
     virtual Result<std::vector<LearnerRow>> rows_of(const Uuid& learner) = 0;
-    // The winning stamp of a field (zero if never written).
+    // The winning stamp of a field (zero if never written, or no such row).
     virtual Result<Stamp> field_stamp(const Uuid& row, const std::string& field) = 0;
-    virtual Status set_field_stamp(const Uuid& row, const std::string& field,
-                                   const Stamp& stamp) = 0;
-    // The winning stamp of every field of a row written so far, by field name (one read for
-    // a whole row: the ledger's per-change lookups went through here).
-    virtual Result<std::map<std::string, Stamp>> field_stamps_of(const Uuid& row) = 0;
+    // The winning stamp of every field of a row written so far (empty for no such row): one
+    // read for a whole row.
+    virtual Result<FieldStamps> field_stamps_of(const Uuid& row) = 0;
+    // Replaces a known row's field stamps (Code::not_found if there is no such row).
+    virtual Status set_field_stamps(const Uuid& row, const FieldStamps& stamps) = 0;
 
     // --- assignments and access -----------------------------------------------------------
     virtual Result<std::optional<AssignmentState>> find_assignment(const Uuid& row) = 0;

@@ -32,19 +32,6 @@ ApiResult<T> internal(const Status& s) {
     return fail<T>(500, "internal", "server fault, nothing was stored: " + s.to_string());
 }
 
-bool is_lower_hex(std::string_view s) {
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-std::string hex_to_bytes(std::string_view hex) {
-    std::string out(hex.size() / 2, '\0');
-    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    for (std::size_t i = 0; i < out.size(); ++i)
-        out[i] = static_cast<char>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
-    return out;
-}
-
 std::size_t utf8_length(std::string_view s) {
     return static_cast<std::size_t>(std::count_if(
         s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
@@ -245,18 +232,11 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     auto unauthorized = [&](std::string code, std::string message) {
         return fail<Principal>(401, std::move(code), std::move(message), t);
     };
-    // 1. Headers present and well formed.
-    auto device_id = Uuid::parse(rq.device_header);
-    if (!device_id || device_id->to_string() != rq.device_header)
-        return unauthorized("unsigned", "X-MS-Device: missing or not a lower-case UUID");
-    const std::string_view ts = rq.timestamp_header;
-    if (ts.empty() || ts.size() > 18 ||
-        !std::all_of(ts.begin(), ts.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return unauthorized("unsigned", "X-MS-Timestamp: missing or not decimal milliseconds");
-    if (rq.nonce_header.size() != 32 || !is_lower_hex(rq.nonce_header))
-        return unauthorized("unsigned", "X-MS-Nonce: missing or not 32 lower-case hex digits");
-    if (rq.signature_header.size() != 128 || !is_lower_hex(rq.signature_header))
-        return unauthorized("unsigned", "X-MS-Signature: missing or not 128 lower-case hex digits");
+    // 1. Header present and well formed.
+    auto cred = wire::parse_authorization(rq.authorization);
+    if (!cred.ok()) return unauthorized("unsigned", cred.status().message());
+    const auto device_id = Uuid::from_bytes(*wire::from_base64url(cred->device, 16));
+    if (!device_id) return unauthorized("unsigned", "Authorization: the device id is malformed");
     // 2. Known device; 3. not revoked.
     auto device = store_->find_device(*device_id);
     if (!device.ok()) return internal<Principal>(device.status());
@@ -265,25 +245,36 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
         return fail<Principal>(403, "device_revoked",
                                "this device was revoked by an administrator");
     // 4. Signature.
-    const std::string message = wire::signing_string(rq.method, rq.path, rq.timestamp_header,
-                                                     rq.nonce_header, rq.device_header, rq.body);
-    if (!wire::verify_hex((*device)->public_key, message, rq.signature_header))
+    const std::string message = wire::signing_string(rq.method, rq.path, cred->timestamp,
+                                                     cred->nonce, cred->device, rq.body);
+    if (!wire::verify((*device)->public_key, message, cred->signature))
         return unauthorized("bad_signature", "the request signature does not verify");
     // 5. Timestamp within the window.
-    const std::int64_t client_ms = std::stoll(std::string(ts));
+    const std::int64_t client_ms = std::stoll(cred->timestamp);
     if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
         return unauthorized("stale_timestamp",
                             "the request timestamp is more than 300 s from the server's clock");
-    // 6. Nonce unused within the memory window (recording it is part of the check).
-    auto fresh =
-        store_->use_nonce(*device_id, hex_to_bytes(rq.nonce_header), t, t - kNonceMemoryMs);
-    if (!fresh.ok()) return internal<Principal>(fresh.status());
-    if (!*fresh) return unauthorized("replayed_nonce", "this nonce was already used");
-
     auto user = store_->find_user((*device)->user);
     if (!user.ok()) return internal<Principal>(user.status());
     if (!*user) return internal<Principal>(Status::corrupt("a device's user is missing"));
-    if (Status s = store_->touch_device(*device_id, t); !s.ok()) return internal<Principal>(s);
+    // 6. Nonce unused within the memory window (recording it is part of the check), and the
+    // last-seen time: one commit, not synced on its own. A power cut may forget the last
+    // requests' nonces, and only until the next push commit syncs the log; a replay in that
+    // window finds a push's batch or transactions already held, and a pull answer it cannot
+    // read without the device's TLS session.
+    bool fresh = false;
+    Status s = store_->transact_unsynced(
+        [&]() -> Status {
+            auto used = store_->use_nonce(*device_id, *wire::from_base64url(cred->nonce, 16), t,
+                                          t - kNonceMemoryMs);
+            if (!used.ok()) return used.status();
+            fresh = *used;
+            if (!fresh) return {};
+            return store_->touch_device(*device_id, t);
+        },
+        false);
+    if (!s.ok()) return internal<Principal>(s);
+    if (!fresh) return unauthorized("replayed_nonce", "this nonce was already used");
     return succeed(Principal{*device_id, (*user)->id, (*device)->node, (*user)->role});
 }
 
@@ -301,89 +292,94 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
     // Index into txns and seq of each accepted transaction, for the merged state.
     std::vector<std::pair<std::size_t, std::int64_t>> accepted;
     Ledger ledger(*store_, schema_);
-    Status s = store_->transact([&]() -> Status {
-        auto batch = store_->find_batch(who.device_id, batch_id);
-        if (!batch.ok()) return batch.status();
-        if (*batch) {
-            if ((*batch)->body_hash != body_hash) {
-                refused =
-                    ApiError{409, "batch_mismatch",
-                             "this batch id was used before with different content", std::nullopt};
+    // Group commit: the push commits without a sync and syncs the log below, before its answer;
+    // pushes committed meanwhile by other threads share that sync.
+    Status s = store_->transact_unsynced(
+        [&]() -> Status {
+            auto batch = store_->find_batch(who.device_id, batch_id);
+            if (!batch.ok()) return batch.status();
+            if (*batch) {
+                if ((*batch)->body_hash != body_hash) {
+                    refused = ApiError{409, "batch_mismatch",
+                                       "this batch id was used before with different content",
+                                       std::nullopt};
+                    return {};
+                }
+                auto stored = decode_push_response((*batch)->response);
+                if (!stored.ok()) return stored.status();
+                out = std::move(stored).value();
                 return {};
             }
-            auto stored = decode_push_response((*batch)->response);
-            if (!stored.ok()) return stored.status();
-            out = std::move(stored).value();
-            return {};
-        }
-        auto user = store_->find_user(who.user_id);
-        if (!user.ok()) return user.status();
-        std::set<Uuid> scope;
-        if (*user) {
-            if (auto subject = subject_for(**user)) {
-                auto sc = store_->scope_now(*subject);
-                if (!sc.ok()) return sc.status();
-                scope = std::move(sc).value();
+            auto user = store_->find_user(who.user_id);
+            if (!user.ok()) return user.status();
+            std::set<Uuid> scope;
+            if (*user) {
+                if (auto subject = subject_for(**user)) {
+                    auto sc = store_->scope_now(*subject);
+                    if (!sc.ok()) return sc.status();
+                    scope = std::move(sc).value();
+                }
             }
-        }
-        auto reject = [&](std::string code, std::string message) {
-            out.results.push_back(
-                {PushResult::Kind::rejected, std::move(code), std::move(message)});
-        };
-        for (std::size_t i = 0; i < txns.size(); ++i) {
-            const Transaction& txn = txns[i];
-            if (txn.stamp.node != who.node) {
-                reject("foreign_node", "the transaction's node is not this device's node");
-                continue;
-            }
-            auto held = store_->has_txn(txn.stamp);
-            if (!held.ok()) return held.status();
-            if (*held) {
-                out.results.push_back({PushResult::Kind::duplicate, {}, {}});
-                continue;
-            }
-            if (static_cast<std::int64_t>(txn.stamp.millis()) > t + wire::kSignatureWindowMs) {
-                reject("future_stamp", "stamped more than 300 s ahead of the server's clock");
-                continue;
-            }
-            if (Status v = ledger.validate(txn); !v.ok()) {
-                reject("invalid", v.message());
-                continue;
-            }
-            auto rows = ledger.plan(txn);
-            if (!rows.ok()) {
-                if (rows.status().code() == Code::invalid_argument ||
-                    rows.status().code() == Code::validation) {
-                    reject("invalid", rows.status().message());
+            auto reject = [&](std::string code, std::string message) {
+                out.results.push_back(
+                    {PushResult::Kind::rejected, std::move(code), std::move(message)});
+            };
+            for (std::size_t i = 0; i < txns.size(); ++i) {
+                const Transaction& txn = txns[i];
+                if (txn.stamp.node != who.node) {
+                    reject("foreign_node", "the transaction's node is not this device's node");
                     continue;
                 }
-                return rows.status();
+                auto held = store_->has_txn(txn.stamp);
+                if (!held.ok()) return held.status();
+                if (*held) {
+                    out.results.push_back({PushResult::Kind::duplicate, {}, {}});
+                    continue;
+                }
+                if (static_cast<std::int64_t>(txn.stamp.millis()) > t + wire::kSignatureWindowMs) {
+                    reject("future_stamp", "stamped more than 300 s ahead of the server's clock");
+                    continue;
+                }
+                if (Status v = ledger.validate(txn); !v.ok()) {
+                    reject("invalid", v.message());
+                    continue;
+                }
+                auto rows = ledger.plan(txn);
+                if (!rows.ok()) {
+                    if (rows.status().code() == Code::invalid_argument ||
+                        rows.status().code() == Code::validation) {
+                        reject("invalid", rows.status().message());
+                        continue;
+                    }
+                    return rows.status();
+                }
+                std::optional<std::string> scope_error;
+                for (const RowPlan& p : *rows) {
+                    // Learners and assignments are the administrators' (admin API): a device may
+                    // update a learner in its scope but never create one, nor touch a case.
+                    if (p.collection == "assignments")
+                        scope_error = "assignments are written by administrators only";
+                    else if (p.collection == "learners" && p.is_new)
+                        scope_error = "learners are created by administrators only";
+                    else if (!scope.count(p.learner))
+                        scope_error = "row " + p.row.to_string() +
+                                      " concerns a learner outside this user's scope";
+                    if (scope_error) break;
+                }
+                if (scope_error) {
+                    reject("out_of_scope", *scope_error);
+                    continue;
+                }
+                auto seq = ledger.apply(txn, *rows, who.device_id, t);
+                if (!seq.ok()) return seq.status();
+                out.results.push_back({PushResult::Kind::accepted, {}, {}});
+                accepted.emplace_back(i, *seq);
             }
-            std::optional<std::string> scope_error;
-            for (const RowPlan& p : *rows) {
-                // Learners and assignments are the administrators' (admin API): a device may
-                // update a learner in its scope but never create one, nor touch a case.
-                if (p.collection == "assignments")
-                    scope_error = "assignments are written by administrators only";
-                else if (p.collection == "learners" && p.is_new)
-                    scope_error = "learners are created by administrators only";
-                else if (!scope.count(p.learner))
-                    scope_error = "row " + p.row.to_string() +
-                                  " concerns a learner outside this user's scope";
-                if (scope_error) break;
-            }
-            if (scope_error) {
-                reject("out_of_scope", *scope_error);
-                continue;
-            }
-            auto seq = ledger.apply(txn, *rows, who.device_id, t);
-            if (!seq.ok()) return seq.status();
-            out.results.push_back({PushResult::Kind::accepted, {}, {}});
-            accepted.emplace_back(i, *seq);
-        }
-        return store_->add_batch(who.device_id, batch_id,
-                                 StoredBatch{std::string(body_hash), encode_push_response(out)}, t);
-    });
+            return store_->add_batch(who.device_id, batch_id,
+                                     StoredBatch{std::string(body_hash), encode_push_response(out)},
+                                     t);
+        },
+        true);
     if (!s.ok()) return internal<PushResponse>(s);
     if (refused) {
         ApiResult<PushResponse> r;
@@ -406,6 +402,10 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
         }
         state_->apply_committed(std::move(committed), "push");
     }
+    // Durable before acknowledged (§7). After the merged state, so that concurrent pushes have
+    // had time to commit and share this sync. A stored answer (a retried batch) waits too: its
+    // first commit may still be unsynced.
+    if (Status d = store_->sync_log(); !d.ok()) return internal<PushResponse>(d);
     return succeed(std::move(out));
 }
 
@@ -551,6 +551,9 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         out.txns.push_back(std::move(t->txn));
     }
     out.cursor = encode_cursor(store_->key(), who.device_id, next);
+    // Never deliver a transaction a power cut could still take back: its seq would be reused
+    // and the cursor would skip the transaction that got it.
+    if (Status d = store_->sync_log(); !d.ok()) return internal<PullResponse>(d);
     return succeed(std::move(out));
 }
 

@@ -76,13 +76,8 @@ Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Requ
         return (*handler)(ctx, request);
     }
     // Signed endpoints: the signature is checked before the body is even parsed (§5).
-    SignedRequest signed_request{request.method,
-                                 request.target,
-                                 std::string(request.header("X-MS-Device")),
-                                 std::string(request.header("X-MS-Timestamp")),
-                                 std::string(request.header("X-MS-Nonce")),
-                                 std::string(request.header("X-MS-Signature")),
-                                 request.body};
+    SignedRequest signed_request{request.method, request.target,
+                                 std::string(request.header("Authorization")), request.body};
     auto who = ctx.service.authenticate(signed_request);
     if (!who.ok()) {
         if (who.error.http_status < 400 || who.error.http_status > 599) {

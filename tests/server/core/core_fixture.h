@@ -41,8 +41,11 @@ inline std::string hex(std::string_view bytes) {
     return out;
 }
 
-inline std::string random_nonce() {
-    return hex(Uuid::random().raw());
+// An Authorization value from its four parts as they appear in it (docs/protocol.md §5), for
+// tests that replace one part.
+inline std::string authorization_of(const wire::Credentials& c) {
+    return std::string(wire::kAuthScheme) + " " + c.device + "." + c.timestamp + "." + c.nonce +
+           "." + c.signature;
 }
 
 // A tablet: a replica plus an enrolled device key.
@@ -155,13 +158,9 @@ struct CoreFixture {
         SignedRequest rq;
         rq.method = "POST";
         rq.path = path;
-        rq.device_header = t.who.device_id.to_string();
-        rq.timestamp_header = std::to_string(clock->now_ms());
-        rq.nonce_header = random_nonce();
         rq.body = body;
-        rq.signature_header =
-            wire::sign_hex(t.keys, wire::signing_string(rq.method, rq.path, rq.timestamp_header,
-                                                        rq.nonce_header, rq.device_header, body));
+        rq.authorization = wire::authorization(t.keys, rq.method, rq.path, t.who.device_id,
+                                               clock->now_ms(), Uuid::random().raw(), body);
         return rq;
     }
 

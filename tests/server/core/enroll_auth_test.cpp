@@ -1,4 +1,5 @@
 // Enrollment (protocol §4) and signed requests (§5): every refusal with its documented code.
+#include <functional>
 #include "core_fixture.h"
 
 using namespace mstest;
@@ -121,35 +122,50 @@ TEST_CASE("authentication refuses each bad request with the documented code", "[
         }
     };
 
+    // The request with one part of its Authorization header changed.
+    auto with = [&](SignedRequest rq, const std::function<void(wire::Credentials&)>& change) {
+        auto c = wire::parse_authorization(rq.authorization);
+        REQUIRE(c.ok());
+        change(*c);
+        rq.authorization = authorization_of(*c);
+        return rq;
+    };
+
     SECTION("unsigned: a missing or malformed header") {
+        SignedRequest none = f.signed_request(t, "b");
+        none.authorization.clear();
+        expect(none, 401, "unsigned");
         for (int which = 0; which < 4; ++which) {
-            SignedRequest rq = f.signed_request(t, "b");
-            std::string* h[] = {&rq.device_header, &rq.timestamp_header, &rq.nonce_header,
-                                &rq.signature_header};
-            h[which]->clear();
-            expect(rq, 401, "unsigned");
+            expect(with(f.signed_request(t, "b"),
+                        [&](wire::Credentials& c) {
+                            std::string* part[] = {&c.device, &c.timestamp, &c.nonce, &c.signature};
+                            part[which]->clear();
+                        }),
+                   401, "unsigned");
         }
-        SignedRequest upper = f.signed_request(t, "b");
-        for (auto& c : upper.device_header)
-            c = static_cast<char>(std::toupper(c));
-        expect(upper, 401, "unsigned");
-        SignedRequest short_nonce = f.signed_request(t, "b");
-        short_nonce.nonce_header.pop_back();
-        expect(short_nonce, 401, "unsigned");
-        SignedRequest letters = f.signed_request(t, "b");
-        letters.timestamp_header = "12ab";
-        expect(letters, 401, "unsigned");
+        SignedRequest scheme = f.signed_request(t, "b");
+        scheme.authorization.replace(0, 3, "MS2");
+        expect(scheme, 401, "unsigned");
+        // The standard base64 alphabet is not base64url.
+        expect(with(f.signed_request(t, "b"), [](wire::Credentials& c) { c.device[0] = '+'; }), 401,
+               "unsigned");
+        expect(with(f.signed_request(t, "b"), [](wire::Credentials& c) { c.nonce.pop_back(); }),
+               401, "unsigned");
+        expect(with(f.signed_request(t, "b"), [](wire::Credentials& c) { c.timestamp = "12ab"; }),
+               401, "unsigned");
+        expect(with(f.signed_request(t, "b"), [](wire::Credentials& c) { c.signature += "A"; }),
+               401, "unsigned");
     }
     SECTION("unknown_device") {
-        SignedRequest rq = f.signed_request(t, "b");
-        rq.device_header = Uuid::random().to_string();
-        expect(rq, 401, "unknown_device");
+        expect(with(f.signed_request(t, "b"),
+                    [](wire::Credentials& c) { c.device = wire::base64url(Uuid::random().raw()); }),
+               401, "unknown_device");
     }
     SECTION("device_revoked comes before the signature check") {
         REQUIRE(f.admin->revoke_device(t.who.device_id).ok());
-        SignedRequest rq = f.signed_request(t, "b");
-        rq.signature_header = std::string(128, '0');
-        expect(rq, 403, "device_revoked");
+        expect(with(f.signed_request(t, "b"),
+                    [](wire::Credentials& c) { c.signature = std::string(86, 'A'); }),
+               403, "device_revoked");
     }
     SECTION("bad_signature: the body, path or another key") {
         SignedRequest rq = f.signed_request(t, "original body");
@@ -159,9 +175,10 @@ TEST_CASE("authentication refuses each bad request with the documented code", "[
         path.path = "/v1/sync/pull";
         expect(path, 401, "bad_signature");
         Tablet other = f.tablet(f.mentor1);
-        SignedRequest foreign = f.signed_request(other, "b");
-        foreign.device_header = t.who.device_id.to_string();
-        expect(foreign, 401, "bad_signature");
+        expect(
+            with(f.signed_request(other, "b"),
+                 [&](wire::Credentials& c) { c.device = wire::base64url(t.who.device_id.raw()); }),
+            401, "bad_signature");
     }
     SECTION("stale_timestamp both ways, after the signature") {
         SignedRequest ahead = f.signed_request(t, "b");

@@ -1,6 +1,7 @@
 // The store: full history, the server key file, sealing at rest, and the admin command line.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -83,6 +84,87 @@ TEST_CASE("the server keeps every accepted transaction with its device, arrival 
     CHECK(CoreFixture::ok(f.store->load_txn(7)).received_ms -
               CoreFixture::ok(f.store->load_txn(5)).received_ms ==
           120'000);
+}
+
+TEST_CASE("each field's winning stamp is kept per row, and the later write wins", "[server]") {
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    Uuid contact = CoreFixture::ok(t.replica->create("contacts", contact_fields(f.learner1)));
+    f.push_pending(t);
+    const FieldStamps created = CoreFixture::ok(f.store->field_stamps_of(contact));
+    for (const auto& [field, value] : contact_fields(f.learner1))
+        REQUIRE(created.count(field) == 1);
+    const Stamp first = created.at("duration_min");
+    CHECK(first.node == t.replica->node());
+    for (const auto& [field, stamp] : created)
+        CHECK(stamp == first);  // one transaction wrote them all
+
+    f.clock->advance(60'000);
+    REQUIRE(t.replica->update("contacts", contact, {{"duration_min", 50}}).ok());
+    f.push_pending(t);
+    const FieldStamps updated = CoreFixture::ok(f.store->field_stamps_of(contact));
+    CHECK(updated.size() == created.size());
+    CHECK(first < updated.at("duration_min"));
+    CHECK(updated.at("starts_at") == first);
+    CHECK(CoreFixture::ok(f.store->field_stamp(contact, "duration_min")) ==
+          updated.at("duration_min"));
+
+    // Unknown rows and fields have no stamp; field names of any length and bytes round-trip.
+    CHECK(CoreFixture::ok(f.store->field_stamp(contact, "no such field")).is_zero());
+    CHECK(CoreFixture::ok(f.store->field_stamp(Uuid::random(), "duration_min")).is_zero());
+    CHECK(CoreFixture::ok(f.store->field_stamps_of(Uuid::random())).empty());
+    FieldStamps odd = updated;
+    odd[std::string(300, 'x')] = Stamp{1, Uuid::random()};
+    odd[std::string("a\0b", 3)] = Stamp{~0ull >> 1, Uuid::random()};
+    REQUIRE(f.store->set_field_stamps(contact, odd).ok());
+    CHECK(CoreFixture::ok(f.store->field_stamps_of(contact)) == odd);
+    CHECK(f.store->set_field_stamps(Uuid::random(), odd).code() == Code::not_found);
+}
+
+TEST_CASE("unsynced commits are visible at once and sync_log syncs them, once per group",
+          "[server]") {
+    CoreFixture f;
+    REQUIRE(f.store->sync_log().ok());  // nothing to sync yet
+    const Uuid row = Uuid::random();
+    REQUIRE(f.store
+                ->transact_unsynced(
+                    [&]() -> Status {
+                        return f.store->add_row(row, {"contacts", f.learner1}, 1, FieldStamps{});
+                    },
+                    true)
+                .ok());
+    CHECK(CoreFixture::ok(f.store->find_row(row)).has_value());
+    // A failed body commits nothing, synced or not.
+    const Uuid lost = Uuid::random();
+    CHECK_FALSE(f.store
+                    ->transact_unsynced(
+                        [&]() -> Status {
+                            MS_RETURN_IF_ERROR(
+                                f.store->add_row(lost, {"contacts", f.learner1}, 1, FieldStamps{}));
+                            return Status::internal("changed my mind");
+                        },
+                        true)
+                    .ok());
+    CHECK_FALSE(CoreFixture::ok(f.store->find_row(lost)).has_value());
+    // Many threads syncing at once all return; the store stays usable.
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&] {
+            for (int k = 0; k < 20; ++k) {
+                const Uuid r = Uuid::random();
+                Status s = f.store->transact_unsynced(
+                    [&]() -> Status {
+                        return f.store->add_row(r, {"contacts", f.learner1}, 1, FieldStamps{});
+                    },
+                    true);
+                if (!s.ok() || !f.store->sync_log().ok()) ++failures;
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    CHECK(failures == 0);
+    CHECK(f.store->sync_log().ok());
 }
 
 TEST_CASE("server.key is created owner-only and a weak or missing key stops the start",

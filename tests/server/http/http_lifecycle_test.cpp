@@ -15,12 +15,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const HttpClient::Headers kSigned = {
-    {"X-MS-Device", "0f8fad5b-d9cb-469f-a165-70867728950e"},
-    {"X-MS-Timestamp", "1795392000123"},
-    {"X-MS-Nonce", "5f0c2a9e8b7d4c3a2b1e0f9d8c7b6a59"},
-    {"X-MS-Signature", std::string(128, 'a')},
-};
+// A well-formed Authorization header (docs/protocol.md §5); the fake service does not verify it.
+const std::string kAuthorization =
+    "MS1 D4-tW9nLRp-hZXCGdyiVDg.1795392000123.Xwwqnot9TDorHg-djHtqWQ." + std::string(86, 'A');
+const HttpClient::Headers kSigned = {{"Authorization", kAuthorization}};
 
 std::string empty_push_body() {
     msgpack::sbuffer b;

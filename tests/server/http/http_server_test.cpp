@@ -14,12 +14,10 @@ using namespace mstest;
 
 namespace {
 
-const HttpClient::Headers kSigned = {
-    {"X-MS-Device", "0f8fad5b-d9cb-469f-a165-70867728950e"},
-    {"X-MS-Timestamp", "1795392000123"},
-    {"X-MS-Nonce", "5f0c2a9e8b7d4c3a2b1e0f9d8c7b6a59"},
-    {"X-MS-Signature", std::string(128, 'a')},
-};
+// A well-formed Authorization header (docs/protocol.md §5); the fake service does not verify it.
+const std::string kAuthorization =
+    "MS1 D4-tW9nLRp-hZXCGdyiVDg.1795392000123.Xwwqnot9TDorHg-djHtqWQ." + std::string(86, 'A');
+const HttpClient::Headers kSigned = {{"Authorization", kAuthorization}};
 
 std::vector<Transaction> sample_txns(std::size_t n) {
     std::vector<Transaction> out;
@@ -264,10 +262,7 @@ TEST_CASE("authentication errors pass through with server_time_ms", "[http]") {
     // What the service was given to verify: the target as sent, the headers, the exact body.
     CHECK(f.service.last_signed.method == "POST");
     CHECK(f.service.last_signed.path == "/v1/sync/push?x=1");
-    CHECK(f.service.last_signed.device_header == "0f8fad5b-d9cb-469f-a165-70867728950e");
-    CHECK(f.service.last_signed.timestamp_header == "1795392000123");
-    CHECK(f.service.last_signed.nonce_header == "5f0c2a9e8b7d4c3a2b1e0f9d8c7b6a59");
-    CHECK(f.service.last_signed.signature_header == std::string(128, 'a'));
+    CHECK(f.service.last_signed.authorization == kAuthorization);
     CHECK(f.service.last_signed_body == body);
 
     f.service.auth_error = ApiError{403, "device_revoked", "revoked", std::nullopt};
@@ -306,9 +301,9 @@ TEST_CASE("push decodes the transactions and encodes the results", "[http]") {
     REQUIRE(results->type == msgpack::type::ARRAY);
     REQUIRE(results->via.array.size == 3);
     const auto& a = results->via.array.ptr;
-    CHECK(a[0].via.array.size == 1);
-    CHECK(a[0].via.array.ptr[0].as<int>() == 0);
-    CHECK(a[1].via.array.ptr[0].as<int>() == 1);
+    CHECK(a[0].type == msgpack::type::POSITIVE_INTEGER);  // accepted: a bare 0 (§7)
+    CHECK(a[0].as<int>() == 0);
+    CHECK(a[1].as<int>() == 1);
     REQUIRE(a[2].via.array.size == 3);
     CHECK(a[2].via.array.ptr[0].as<int>() == 2);
     CHECK(a[2].via.array.ptr[1].as<std::string>() == "out_of_scope");
