@@ -80,7 +80,14 @@ indent() { sed 's/^/    /'; }
 die() { echo "demo.sh: the story went wrong: $*" >&2; exit 1; }
 
 # The administrators' command line (it prints one JSON object per line).
-adm() { "$SERVER" admin "$@" --data-dir "$SRV_DATA"; }
+# The admin commands' operational log lines (JSON, stderr) go to admin.log, not into the story;
+# when a command fails, its last lines are shown.
+adm() {
+  "$SERVER" admin "$@" --data-dir "$SRV_DATA" 2>>"$DATA/admin.log" && return 0
+  local rc=$?
+  tail -n 5 "$DATA/admin.log" >&2
+  return "$rc"
+}
 # One field of a one-line JSON answer.
 # One string field of a one-line JSON answer (the ids and codes the admin commands print).
 field() {
