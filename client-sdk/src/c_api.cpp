@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "c_api_internal.h"
+#include "mentorsync/value_json.h"
 
 namespace mentorsync::capi {
 namespace {
@@ -236,28 +237,6 @@ Result<Fields> fields_from_json(std::string_view text) {
         out.insert_or_assign(it.key(), std::move(*v));
     }
     return out;
-}
-
-json value_to_json(const Value& v) {
-    switch (v.kind()) {
-        case Value::Kind::null:
-            return nullptr;
-        case Value::Kind::boolean:
-            return v.as_bool();
-        case Value::Kind::integer:
-            return v.as_int();
-        case Value::Kind::real:
-            return v.as_real();
-        case Value::Kind::string:
-            return v.as_string();
-        case Value::Kind::list: {
-            json a = json::array();
-            for (const auto& item : v.as_list())
-                a.push_back(value_to_json(item));
-            return a;
-        }
-    }
-    return nullptr;
 }
 
 std::string stamp_text(const Stamp& s) {

@@ -1,4 +1,5 @@
 #include "coord/coord_views.h"
+#include "mentorsync/value_json.h"
 
 #include <sodium.h>
 
@@ -31,28 +32,6 @@ std::string iso_time(std::int64_t ms) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
-}
-
-json to_json(const Value& v) {
-    switch (v.kind()) {
-        case Value::Kind::null:
-            return nullptr;
-        case Value::Kind::boolean:
-            return v.as_bool();
-        case Value::Kind::integer:
-            return v.as_int();
-        case Value::Kind::real:
-            return v.as_real();
-        case Value::Kind::string:
-            return v.as_string();
-        case Value::Kind::list: {
-            json a = json::array();
-            for (const Value& x : v.as_list())
-                a.push_back(to_json(x));
-            return a;
-        }
-    }
-    return nullptr;
 }
 
 std::optional<Value> from_json(const json& j) {
@@ -122,7 +101,7 @@ json record_json(const CollectionDef& def, const Record& r, CoordRole role) {
         if (std::find(redacted.begin(), redacted.end(), name) != redacted.end()) continue;
         // Fields unknown to this schema (a newer app's) may hold anything: only admins see them.
         if (def.field(name) == nullptr && role != CoordRole::admin) continue;
-        fields[name] = to_json(value);
+        fields[name] = value_to_json(value);
     }
     return {{"id", r.id.to_string()},
             {"collection", def.name},
@@ -952,7 +931,7 @@ json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
     const Uuid server_node = admin_->store().server_node();
     std::map<Uuid, json> writer_cache;
     auto writer = [&](const Stamp& st, const Value& v, bool redact) {
-        json w = {{"value", redact ? json(nullptr) : to_json(v)},
+        json w = {{"value", redact ? json(nullptr) : value_to_json(v)},
                   {"stamp", st.to_string()},
                   {"written_at", iso_time(static_cast<std::int64_t>(st.millis()))},
                   {"node", st.node.to_string()},

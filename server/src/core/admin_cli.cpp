@@ -17,6 +17,7 @@
 
 #include "coord/coord_store.h"
 #include "core/admin.h"
+#include "mentorsync/value_json.h"
 
 namespace mentorsync::server {
 
@@ -184,28 +185,6 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
-json value_json(const Value& v) {
-    switch (v.kind()) {
-        case Value::Kind::null:
-            return nullptr;
-        case Value::Kind::boolean:
-            return v.as_bool();
-        case Value::Kind::integer:
-            return v.as_int();
-        case Value::Kind::real:
-            return v.as_real();
-        case Value::Kind::string:
-            return v.as_string();
-        case Value::Kind::list: {
-            json out = json::array();
-            for (const Value& item : v.as_list())
-                out.push_back(value_json(item));
-            return out;
-        }
-    }
-    return nullptr;
-}
-
 // A stamp as the engine prints it (Stamp::to_string): 16 hex digits of hlc, and the node.
 json stamp_json(const Stamp& s) {
     const std::string text = s.to_string();
@@ -215,7 +194,7 @@ json stamp_json(const Stamp& s) {
 json record_json(const Uuid& learner, const Record& r) {
     json fields = json::object();
     for (const auto& [name, value] : r.fields)
-        fields[name] = value_json(value);
+        fields[name] = value_to_json(value);
     json stamps = json::object();
     for (const auto& [name, stamp] : r.stamps)
         stamps[name] = stamp_json(stamp);
@@ -230,9 +209,9 @@ json record_json(const Uuid& learner, const Record& r) {
 
 json conflict_json(const std::optional<Uuid>& learner, const Conflict& c) {
     json winner = stamp_json(c.winner);
-    winner["value"] = value_json(c.winner_value);
+    winner["value"] = value_to_json(c.winner_value);
     json loser = stamp_json(c.loser);
-    loser["value"] = value_json(c.loser_value);
+    loser["value"] = value_to_json(c.loser_value);
     return {{"learner_id", learner ? json(learner->to_string()) : json(nullptr)},
             {"collection", c.collection},
             {"row", c.row.to_string()},
