@@ -91,6 +91,20 @@ void put_len(std::string& out, std::string_view s) {
     out.append(s);
 }
 
+// One audit row selected as "seq, at_ms, account, username, event, outcome, detail, hash".
+AuditEntry read_audit_entry(const sql::Stmt& st) {
+    AuditEntry e;
+    e.seq = st.int64(0);
+    e.at_ms = st.int64(1);
+    e.account = st.text(2);
+    e.username = st.text(3);
+    e.event = st.text(4);
+    e.outcome = st.text(5);
+    e.detail = st.text(6);
+    e.hash = st.blob(7);
+    return e;
+}
+
 }  // namespace
 
 std::string_view coord_role_name(CoordRole r) noexcept {
@@ -676,15 +690,7 @@ Result<std::vector<AuditEntry>> CoordStore::audit_entries(std::int64_t before_se
         auto row = st->step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        AuditEntry e;
-        e.seq = st->int64(0);
-        e.at_ms = st->int64(1);
-        e.account = st->text(2);
-        e.username = st->text(3);
-        e.event = st->text(4);
-        e.outcome = st->text(5);
-        e.detail = st->text(6);
-        e.hash = st->blob(7);
+        AuditEntry e = read_audit_entry(*st);
         out.push_back(std::move(e));
     }
     return out;
@@ -703,15 +709,7 @@ Result<AuditVerdict> CoordStore::verify_audit() {
         auto row = st->step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        AuditEntry e;
-        e.seq = st->int64(0);
-        e.at_ms = st->int64(1);
-        e.account = st->text(2);
-        e.username = st->text(3);
-        e.event = st->text(4);
-        e.outcome = st->text(5);
-        e.detail = st->text(6);
-        e.hash = st->blob(7);
+        AuditEntry e = read_audit_entry(*st);
         ++v.entries;
         if (v.ok && e.seq != expected_seq) {
             v.ok = false;
