@@ -312,6 +312,10 @@ class Replica::Impl {
         MS_RETURN_IF_ERROR(db.exec(opts.durability == Durability::full
                                        ? "PRAGMA synchronous=FULL;"
                                        : "PRAGMA synchronous=NORMAL;"));
+        if (opts.wal_autocheckpoint_pages < 0)
+            return Status::invalid_argument("wal_autocheckpoint_pages is negative");
+        MS_RETURN_IF_ERROR(db.exec(
+            "PRAGMA wal_autocheckpoint=" + std::to_string(opts.wal_autocheckpoint_pages) + ";"));
         auto q =
             db.prepare("SELECT count(*), sum(name='meta') FROM sqlite_master WHERE type='table'");
         if (!q.ok()) return q.status();

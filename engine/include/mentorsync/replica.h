@@ -79,6 +79,11 @@ struct MENTORSYNC_API OpenOptions {
     KdfParams kdf = KdfParams::production();  // used only when the file is created
     std::shared_ptr<const WallClock> clock;   // null: the system clock
     const Schema* schema = nullptr;           // null: Schema::programme()
+    // SQLite's automatic checkpoint: after a commit leaves the write-ahead log this many pages
+    // long, that commit copies the log into the database file. 0 turns it off; the
+    // application must then checkpoint the file from another connection (the sync server
+    // does, from a thread of its own), or the -wal file grows without bound.
+    int wal_autocheckpoint_pages = 1000;
 };
 
 // A record as the application sees it.
