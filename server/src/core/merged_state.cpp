@@ -16,22 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// RFC 3339 UTC with milliseconds, as the HTTP layer's Logger writes it, so one log shipper
-// configuration reads both. Log time is real time even when a test injects a manual clock.
-std::string now_rfc3339() {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
-
 // Codes that mean "this file is not a state.db we can use": the replica holds nothing the
 // history cannot rebuild, so the message tells the administrator how to get a fresh one.
 bool unusable_file(Code c) {
@@ -41,37 +25,21 @@ bool unusable_file(Code c) {
 
 }  // namespace
 
-void log_event(const LogSink& sink, std::string_view level, std::string_view event,
-               std::initializer_list<LogField> fields) {
-    nlohmann::ordered_json j;
-    j["time"] = now_rfc3339();
-    j["level"] = level;
-    j["event"] = event;
-    for (const LogField& f : fields) {
-        if (const auto* s = std::get_if<std::string>(&f.value))
-            j[std::string(f.key)] = *s;
-        else
-            j[std::string(f.key)] = std::get<std::int64_t>(f.value);
-    }
-    // Invalid UTF-8 cannot occur (ids, codes and numbers only), but a log line must never
-    // throw: replace rather than fail.
-    const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (sink) {
-        sink(line);
-    } else {
-        static std::mutex mu;  // lines from several threads never interleave
-        std::lock_guard lock(mu);
-        std::cerr << line << '\n';
-    }
-}
-
 MergedState::MergedState(std::shared_ptr<ServerStore> store, MergedStateOptions options)
     : store_(std::move(store)), options_(std::move(options)) {
     if (!options_.clock) options_.clock = SystemClock::shared();
     path_ = (fs::path(options_.data_dir) / "state.db").string();
 }
 
-MergedState::~MergedState() = default;
+MergedState::~MergedState() {
+    if (!applier_.joinable()) return;
+    {
+        std::lock_guard lock(pending_mu_);
+        stopping_ = true;
+    }
+    work_cv_.notify_all();
+    applier_.join();  // it applies what was handed in before it returns
+}
 
 Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerStore> store,
                                                        MergedStateOptions options) {
@@ -82,6 +50,7 @@ Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerSto
     MS_RETURN_IF_ERROR(self->check_belongs());
     auto replayed = self->catch_up();
     if (!replayed.ok()) return replayed.status();
+    self->start_applier();
     if (*replayed > 0) {
         // Normal operation applies each transaction right after its commit; a replay at open
         // means the state was new, deleted or behind (a crash between the two commits).
@@ -102,6 +71,7 @@ Status MergedState::open_replica() {
     o.durability = Durability::normal;
     o.clock = options_.clock;
     o.schema = options_.schema;
+    o.wal_autocheckpoint_pages = 0;  // checkpointer_ does it, outside the applier's commits
     auto r = Replica::open(o, store_->key().state_unlock_key());
     if (!r.ok()) {
         if (unusable_file(r.status().code()))
@@ -113,6 +83,9 @@ Status MergedState::open_replica() {
         return Status(r.status().code(), "state.db: " + r.status().message());
     }
     replica_ = std::move(r).value();
+    auto cp = WalCheckpointer::start({.path = path_, .name = "state.db", .log = options_.log});
+    if (!cp.ok()) return cp.status();
+    checkpointer_ = std::move(cp).value();
     return {};
 }
 
@@ -140,6 +113,7 @@ Status MergedState::check_belongs() {
 
 Status MergedState::rebuild(std::string_view reason) {
     log_event(options_.log, "warn", "state_rebuild", {{"reason", std::string(reason)}});
+    checkpointer_.reset();
     replica_.reset();
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -182,29 +156,95 @@ void MergedState::catch_up_after_commit(std::string_view what) {
                    {"error", r.status().message()}});
 }
 
-void MergedState::apply_committed(std::vector<StoredTxn> committed, std::string_view what) {
+void MergedState::hand_in(std::vector<StoredTxn> committed) {
     if (committed.empty()) return;
-    const std::int64_t last = committed.back().seq;
+    std::unique_lock lock(pending_mu_);
+    // Failing: the history has them, and the applier's retry reads them from there.
+    if (failing_ || stopping_ || !applier_.joinable()) return;
+    for (StoredTxn& t : committed) {
+        if (t.seq <= applied_) continue;  // a catch-up already read it from the history
+        handed_max_ = std::max(handed_max_, t.seq);
+        const std::int64_t seq = t.seq;
+        pending_.insert_or_assign(seq, std::move(t));
+    }
+    work_cv_.notify_one();
+    if (handed_max_ - applied_ > kMaxLag)
+        progress_cv_.wait(
+            lock, [&] { return failing_ || stopping_ || handed_max_ - applied_ <= kMaxLag / 2; });
+}
+
+void MergedState::drain() {
+    std::unique_lock lock(pending_mu_);
+    const std::int64_t target = handed_max_;
+    progress_cv_.wait(lock, [&] {
+        return applied_ >= target || (failing_ && !applier_busy_) || !applier_.joinable();
+    });
+}
+
+void MergedState::start_applier() {
     {
         std::lock_guard lock(pending_mu_);
-        for (StoredTxn& t : committed) {
-            const std::int64_t seq = t.seq;
-            pending_.insert_or_assign(seq, std::move(t));
+        handed_max_ = applied_;
+    }
+    applier_ = std::thread([this] { run_applier(); });
+}
+
+void MergedState::run_applier() {
+    // A hole in the handed-in seqs is a push that committed and has not handed in yet (or an
+    // admin write, which catches up itself): it gets this long before the applier reads the
+    // hole from the history instead.
+    constexpr auto kHoleWait = std::chrono::milliseconds(50);
+    constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
+    std::optional<std::chrono::steady_clock::time_point> hole_since;
+    std::unique_lock lock(pending_mu_);
+    for (;;) {
+        std::optional<std::int64_t> upto;  // none: the history's head (retry after a failure)
+        if (failing_) {
+            // Stopping while failing leaves the rest to the next open's catch-up.
+            if (work_cv_.wait_for(lock, kRetryAfterFailure, [&] { return stopping_; })) return;
+        } else {
+            work_cv_.wait(lock, [&] { return stopping_ || handed_max_ > applied_; });
+            if (handed_max_ <= applied_) return;  // stopping, and everything is applied
+            std::int64_t end = applied_;
+            for (auto it = pending_.upper_bound(applied_);
+                 it != pending_.end() && it->first == end + 1; ++it)
+                end = it->first;
+            if (end == applied_) {
+                const auto now = std::chrono::steady_clock::now();
+                if (!hole_since) hole_since = now;
+                if (now - *hole_since < kHoleWait && !stopping_) {
+                    work_cv_.wait_for(lock, std::chrono::milliseconds(2));
+                    continue;
+                }
+                end = handed_max_;
+            }
+            hole_since.reset();
+            upto = end;
         }
+        applier_busy_ = true;
+        lock.unlock();
+        Status s;
+        {
+            std::lock_guard apply_lock(catch_up_mu_);
+            auto r = catch_up_locked(upto);
+            if (!r.ok()) s = r.status();
+        }
+        if (!s.ok())
+            log_event(options_.log, "error", "state_apply_failed",
+                      {{"after", std::string("push")},
+                       {"code", std::string(code_name(s.code()))},
+                       {"error", s.message()}});
+        lock.lock();
+        applier_busy_ = false;
+        if (!s.ok()) {
+            failing_ = true;
+            pending_.clear();
+        } else if (!upto) {
+            failing_ = false;  // caught up with the history's head: handed-in work resumes
+            log_event(options_.log, "info", "state_apply_recovered");
+        }
+        progress_cv_.notify_all();
     }
-    Status s;
-    {
-        std::lock_guard lock(catch_up_mu_);
-        // Only up to this push's own last seq: anything committed later is applied by the
-        // request that committed it, from what it hands in, rather than re-read here.
-        auto r = catch_up_locked(last);
-        if (!r.ok()) s = r.status();
-    }
-    if (!s.ok())
-        log_event(options_.log, "error", "state_apply_failed",
-                  {{"after", std::string(what)},
-                   {"code", std::string(code_name(s.code()))},
-                   {"error", s.message()}});
 }
 
 Result<std::int64_t> MergedState::catch_up_locked(std::optional<std::int64_t> upto) {
@@ -227,9 +267,17 @@ Result<std::int64_t> MergedState::catch_up_locked(std::optional<std::int64_t> up
             out.insert(pending_.extract(it++));
         return out;
     };
+    auto note_applied = [&](std::int64_t seq) {
+        {
+            std::lock_guard lock(pending_mu_);
+            applied_ = std::max(applied_, seq);
+        }
+        progress_cv_.notify_all();
+    };
     const std::int64_t last = upto ? std::min(*upto, *head) : *head;
     if (last <= *applied) {
         take_pending(*applied + 1, *applied);
+        note_applied(*applied);
         return std::int64_t{0};
     }
     std::int64_t done = 0;
@@ -263,6 +311,7 @@ Result<std::int64_t> MergedState::catch_up_locked(std::optional<std::int64_t> up
         if (!current.ok()) return current.status();
         if (*current < to)
             MS_RETURN_IF_ERROR(replica_->set_sync_value(kAppliedSeqKey, std::to_string(to)));
+        note_applied(to);
         done += to - from + 1;
         from = to + 1;
     }

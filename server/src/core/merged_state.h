@@ -9,22 +9,34 @@
 //
 // The history stays the source of truth. The replica records, as a sync value, the seq of the
 // last history transaction it applied; catch_up() applies everything after it. It runs after
-// every history commit (device pushes and admin writes) and when the state is opened, so a
-// crash between the history commit and the state apply, a deleted state.db or a state.db
-// written by another process (the admin command line next to a running server) all heal the
-// next time any of them runs. Re-applying a transaction is harmless: the engine recognises it
-// by stamp. A state.db that cannot belong to this history (another server's node, or a seq
-// beyond the history's head, e.g. after server.db was restored from a backup) is rebuilt.
+// admin writes, before every view (learner_records, conflicts, the coordinators' API) and when
+// the state is opened, so a crash between the history commit and the state apply, a deleted
+// state.db or a state.db written by another process (the admin command line next to a running
+// server) all heal the next time any of them runs.
+//
+// Pushes do not apply their transactions themselves: they hand them to a background applier
+// thread (hand_in) and answer without waiting for it, so the push path never waits on the
+// merged state's merge and commits. The applier merges whatever has been handed in, in seq
+// order and in batches of up to kCatchUpBatch, so under load one state.db commit covers many
+// pushes. It may lag the history by at most kMaxLag transactions: a push that finds it further
+// behind waits until it has caught up to half of that (backpressure, so the lag — and the
+// memory holding handed-in transactions — stays bounded). Views never see the lag: they catch
+// up first. If applying fails (state.db unwritable), the applier logs it, stops holding handed
+// in transactions (the history has them) and retries from the history every few seconds;
+// pushes are never held up by a broken state.db. Re-applying a transaction is harmless: the engine
+// recognises it by stamp. A state.db that cannot belong to this history (another server's node, or
+// a seq beyond the history's head, e.g. after server.db was restored from a backup) is rebuilt.
 //
 // state.db is encrypted by the engine under a raw key derived from server.key (subkey "state",
 // server_key.h); the server key itself is never handed to the engine.
 //
 // Logs: JSON lines with ids, seqs, stamps and counts only, never a record value.
-// Thread-safety: every member may be called from any thread. catch_up() calls are serialised
-// in this process; across processes the engine's SQLite locking serialises writes and
-// duplicates are ignored.
+// Thread-safety: every member may be called from any thread. catch_up() calls (and the
+// applier's batches) are serialised in this process; across processes the engine's SQLite locking
+// serialises writes and duplicates are ignored.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -33,29 +45,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
+#include "core/checkpointer.h"
+#include "core/log.h"
 #include "core/store.h"
 #include "mentorsync/clock.h"
 #include "mentorsync/replica.h"
 #include "mentorsync/schema.h"
 
 namespace mentorsync::server {
-
-// Receives one complete JSON log line (no trailing newline).
-using LogSink = std::function<void(std::string_view line)>;
-
-// One field of a log line: a key and a text or whole-number value.
-struct LogField {
-    std::string_view key;
-    std::variant<std::string, std::int64_t> value;
-};
-
-// Writes one JSON line {"time","level","event",<fields>} to `sink` (stderr when empty), in the
-// HTTP layer's format. The caller vouches that no field holds personal data.
-void log_event(const LogSink& sink, std::string_view level, std::string_view event,
-               std::initializer_list<LogField> fields = {});
 
 struct MergedStateOptions {
     std::string data_dir;                    // state.db goes beside server.db
@@ -71,6 +72,9 @@ class MergedState {
     static constexpr std::string_view kServerNodeKey = "server.node";
     // History transactions handed to one apply_remote() call while catching up.
     static constexpr std::int64_t kCatchUpBatch = 500;
+    // How many handed-in transactions the background applier may be behind before hand_in()
+    // waits (about 90,000 field changes, a second of full ingest; tens of MiB at most).
+    static constexpr std::int64_t kMaxLag = 10'000;
 
     // Opens data_dir/state.db (creating it when missing), rebuilds it if it belongs to another
     // history, and catches up. Errors: the replica's (wrong_key or corrupt: the message says to
@@ -92,13 +96,17 @@ class MergedState {
     // the next catch-up applies it.
     void catch_up_after_commit(std::string_view what);
 
-    // catch_up_after_commit() for a push that already holds its accepted transactions (with
-    // their seqs, in seq order): they are applied as they are instead of being read back and
-    // decrypted from the history. Transactions other requests committed meanwhile are taken
-    // from what they handed in the same way, or from the history when they have not handed
-    // them in yet. On return everything up to the last of `committed` is applied (or the
-    // failure logged, as in catch_up_after_commit).
-    void apply_committed(std::vector<StoredTxn> committed, std::string_view what);
+    // For a push whose transactions are committed (with their seqs, in seq order; durable or
+    // about to be): hands them to the background applier, which applies them as they are
+    // instead of reading them back and decrypting them from the history. Returns at once,
+    // unless the applier is more than kMaxLag transactions behind (then waits until it is
+    // within kMaxLag / 2). Failures are the applier's and are logged, never returned: the
+    // history already holds the transactions and the next catch-up applies them.
+    void hand_in(std::vector<StoredTxn> committed);
+
+    // Waits until everything handed in so far is applied (or the applier gave up on it after
+    // a failure). For tests, benchmarks and shutdown; views call catch_up() instead.
+    void drain();
 
     // The seq of the last history transaction the state applied (0: none).
     Result<std::int64_t> applied_seq() const;
@@ -123,16 +131,28 @@ class MergedState {
     Result<std::int64_t> catch_up_locked(std::optional<std::int64_t> upto = std::nullopt);
     Result<std::int64_t> stored_applied_seq() const;
     Status handle_report(const ApplyReport& report, const std::vector<StoredTxn>& batch);
+    void start_applier();
+    void run_applier();
 
     std::shared_ptr<ServerStore> store_;
     MergedStateOptions options_;
     std::string path_;
     std::unique_ptr<Replica> replica_;
+    std::unique_ptr<WalCheckpointer> checkpointer_;  // state.db's; after replica_, stopped first
     std::mutex catch_up_mu_;
-    // Committed transactions handed in by apply_committed() and not applied yet, by seq.
-    // Guarded by pending_mu_ (not catch_up_mu_: handing in must not wait for an apply).
+    // Committed transactions handed in by hand_in() and not applied yet, by seq, and the
+    // applier's state. Guarded by pending_mu_ (not catch_up_mu_: handing in must not wait for
+    // an apply).
     std::mutex pending_mu_;
     std::map<std::int64_t, StoredTxn> pending_;
+    std::int64_t applied_ = 0;     // the last seq the state is known to have applied
+    std::int64_t handed_max_ = 0;  // the greatest seq handed in
+    bool applier_busy_ = false;    // the applier is between taking work and reporting back
+    bool failing_ = false;         // the last apply failed: nothing is held until one succeeds
+    bool stopping_ = false;
+    std::condition_variable work_cv_;      // the applier waits here for work
+    std::condition_variable progress_cv_;  // hand_in() and drain() wait here for the applier
+    std::thread applier_;
 };
 
 }  // namespace mentorsync::server

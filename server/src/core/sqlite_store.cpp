@@ -30,6 +30,7 @@
 #include <mutex>
 #include <optional>
 
+#include "core/checkpointer.h"
 #include "core/sql.h"
 #include "core/store.h"
 
@@ -227,11 +228,19 @@ class SqliteStore final : public ServerStore {
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA secure_delete=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA temp_store=MEMORY"));
         // A page cache large enough for the indexes a push touches (SQLite's default is 2 MiB;
-        // this is a ceiling, filled only as pages are read), and checkpoints every 8,192 WAL
-        // pages (32 MiB) rather than 1,000: a page rewritten by many commits in between is
-        // copied back to the database once.
+        // this is a ceiling, filled only as pages are read). No automatic checkpoints: they
+        // would run inside a commit, under mu_; a WalCheckpointer does them from its own
+        // thread (started below, once the file exists).
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA cache_size=-65536"));
-        MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=8192"));
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=0"));
+        MS_RETURN_IF_ERROR(open_tables(fresh));
+        auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = {}});
+        if (!cp.ok()) return cp.status();
+        checkpointer_ = std::move(cp).value();
+        return {};
+    }
+
+    Status open_tables(bool fresh) {
         if (fresh) {
             return transact([&]() -> Status {
                 MS_RETURN_IF_ERROR(db_.exec(kSchemaSql));
@@ -953,6 +962,7 @@ class SqliteStore final : public ServerStore {
     std::uint64_t synced_commits_ = 0;  // of those, how many sync_log() has synced (sync_mu_)
     int depth_ = 0;
     Db db_;
+    std::unique_ptr<WalCheckpointer> checkpointer_;  // after db_: stopped before it closes
     std::unique_ptr<ServerKey> key_;
     std::shared_ptr<const WallClock> clock_;
     Uuid node_;

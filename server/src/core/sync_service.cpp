@@ -386,9 +386,10 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
         r.error = *refused;
         return r;
     }
-    // After the commit: the accepted transactions are durable in the history whatever happens
-    // to the merged state, and a failure there is healed by the next catch-up. They are handed
-    // over as decoded here, so the state need not read and decrypt them back from the history.
+    // After the commit: the accepted transactions are in the history whatever happens to the
+    // merged state, and a failure there is healed by the next catch-up. They are handed to its
+    // background applier as decoded here, so the state need not read and decrypt them back
+    // from the history, and the push does not wait for the merge.
     if (state_ && !accepted.empty()) {
         std::vector<StoredTxn> committed;
         committed.reserve(accepted.size());
@@ -400,10 +401,10 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
             done.txn = std::move(txns[index]);
             committed.push_back(std::move(done));
         }
-        state_->apply_committed(std::move(committed), "push");
+        state_->hand_in(std::move(committed));
     }
-    // Durable before acknowledged (§7). After the merged state, so that concurrent pushes have
-    // had time to commit and share this sync. A stored answer (a retried batch) waits too: its
+    // Durable before acknowledged (§7). After handing in, so that concurrent pushes have had
+    // time to commit and share this sync. A stored answer (a retried batch) waits too: its
     // first commit may still be unsynced.
     if (Status d = store_->sync_log(); !d.ok()) return internal<PushResponse>(d);
     return succeed(std::move(out));

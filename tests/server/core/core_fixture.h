@@ -175,6 +175,9 @@ struct CoreFixture {
             if (r.value->results[i].kind != PushResult::Kind::rejected)
                 acked.push_back(txns[i].stamp);
         REQUIRE(t.replica->acknowledge(acked).ok());
+        // The merged state applies pushes in the background: wait for it, so that tests which
+        // read state.db directly (not through a view, which catches up) see this push.
+        if (state) state->drain();
         return *r.value;
     }
 

@@ -598,3 +598,49 @@ TEST_CASE("a damaged state.db stops the server and the views but not the other a
     REQUIRE(open_sync_service(o).ok());
     CHECK(admin_cli({"conflicts", "--data-dir", data}) == 0);
 }
+
+TEST_CASE("pushes hand their transactions to the background applier, which applies them in order",
+          "[server]") {
+    CoreFixture f;
+    Tablet a = f.tablet(f.mentor1);
+    f.pull_all(a);
+    std::vector<Uuid> absences;
+    // Several pushes straight through the service (push_pending would drain after each).
+    for (int i = 0; i < 5; ++i) {
+        absences.push_back(
+            CoreFixture::ok(a.replica->create("absences", absence_fields(f.learner1))));
+        auto txns = CoreFixture::ok(a.replica->pending(10));
+        auto r = f.service->push(a.who, Uuid::random(), "h" + std::to_string(i), txns);
+        REQUIRE(r.ok());
+        std::vector<Stamp> acked;
+        for (const Transaction& t : txns)
+            acked.push_back(t.stamp);
+        REQUIRE(a.replica->acknowledge(acked).ok());
+    }
+    f.state->drain();
+    CHECK(CoreFixture::ok(f.state->applied_seq()) == CoreFixture::ok(f.store->head_seq()));
+    for (const Uuid& id : absences)
+        CHECK(CoreFixture::ok(f.state->replica().get("absences", id)).fields.at("lessons") ==
+              Value(3));
+    CHECK(f.logged().empty());  // nothing failed, nothing replayed
+}
+
+TEST_CASE("closing the merged state applies what was handed in first", "[server]") {
+    CoreFixture f;
+    Tablet a = f.tablet(f.mentor1);
+    f.pull_all(a);
+    const Uuid absence = CoreFixture::ok(a.replica->create("absences", absence_fields(f.learner1)));
+    REQUIRE(
+        f.service->push(a.who, Uuid::random(), "h", CoreFixture::ok(a.replica->pending(10))).ok());
+    const auto head = CoreFixture::ok(f.store->head_seq());
+    // No drain: the destructor stops the applier only once it has applied everything.
+    f.admin.reset();
+    f.service.reset();
+    f.state.reset();
+    f.state = f.open_state();
+    f.admin = std::make_unique<Admin>(f.store, f.state, f.clock);
+    CHECK(CoreFixture::ok(f.state->applied_seq()) == head);
+    CHECK(f.logged().empty());  // no replay at open: it was all applied before the close
+    CHECK(CoreFixture::ok(f.state->replica().get("absences", absence)).fields.at("lessons") ==
+          Value(3));
+}
