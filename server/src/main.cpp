@@ -38,7 +38,8 @@ flags (each may also be set by the environment variable shown; a flag wins):
                             "listening" log line reports
   --data-dir DIR            MENTORSYNC_DATA_DIR          required; holds server.db and
                             server.key, created by `mentorsync-server admin init`
-  --threads N               MENTORSYNC_THREADS           default: CPU count, at least 2
+  --threads N               MENTORSYNC_THREADS           default: 4 per CPU, at least 8 (a
+                            request waits on the disk on its thread)
   --max-body BYTES          MENTORSYNC_MAX_BODY          default 4194304 (the protocol's 4 MiB)
   --max-connections N       MENTORSYNC_MAX_CONNECTIONS   default 1024; more get 503
   --tls-cert FILE           MENTORSYNC_TLS_CERT          PEM certificate chain
@@ -132,7 +133,9 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         config.port = parsed->second;
     }
     if (const Flag& f = get("data-dir"); f.value) data_dir = *f.value;
-    config.threads = std::max(2u, std::thread::hardware_concurrency());
+    // Requests run their database work, including the wait for the log's sync, on the io
+    // thread: with one thread per core, a core sits idle while its thread waits on the disk.
+    config.threads = std::max(8u, 4 * std::thread::hardware_concurrency());
     if (const Flag& f = get("threads"); f.value) {
         config.threads = static_cast<unsigned>(uint_flag(f, 1, 256));
     }
