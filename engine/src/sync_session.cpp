@@ -180,6 +180,26 @@ class SyncSession::Impl {
         return save_rejections(*list);
     }
 
+    // The device report of a pull request (protocol section 8), as of now: pulls follow the
+    // pushes, so it shows what this sync left behind. The replica's pending count includes the
+    // rejected transactions (they stay unacknowledged in the log); the report keeps the three
+    // figures apart. Each is clamped to the protocol's bound.
+    Result<wire::DeviceReport> device_report() const {
+        auto st = replica.status();
+        if (!st.ok()) return st.status();
+        auto rejected = load_rejections();
+        if (!rejected.ok()) return rejected.status();
+        const auto clamp = [](std::size_t n) {
+            return std::min<std::uint64_t>(n, wire::kMaxReportedCount);
+        };
+        const std::size_t held = rejected->size();
+        wire::DeviceReport r;
+        r.pending = clamp(st->pending_transactions > held ? st->pending_transactions - held : 0);
+        r.quarantined = clamp(st->quarantined);
+        r.rejected = clamp(held);
+        return r;
+    }
+
     // --- requests ----------------------------------------------------------------------------
     HttpRequest signed_post(std::string_view path, std::string body) const {
         HttpRequest r;
@@ -271,6 +291,9 @@ class SyncSession::Impl {
         wire::PullRequest pr;
         pr.cursor = sent_cursor;
         pr.limit = opts.pull_limit;
+        auto report = device_report();
+        if (!report.ok()) return report.status();
+        pr.report = *report;
         sent = Sent::pull;
         return signed_post(kPullPath, wire::encode_pull_request(pr));
     }

@@ -913,12 +913,19 @@ std::string encode_pull_request(const PullRequest& request) {
     std::string out;
     StringSink sink{&out};
     Packer pk(sink);
-    pk.pack_map(request.limit ? 2 : 1);
+    pk.pack_map(1 + (request.limit ? 1 : 0) + (request.report ? 1 : 0));
     pack_str(pk, "cursor");
     pack_bin(pk, request.cursor);
     if (request.limit) {
         pack_str(pk, "limit");
         pk.pack_uint64(*request.limit);
+    }
+    if (request.report) {
+        pack_str(pk, "report");
+        pk.pack_array(3);
+        for (std::uint64_t n :
+             {request.report->pending, request.report->quarantined, request.report->rejected})
+            pk.pack_uint64(n);
     }
     return out;
 }
@@ -936,6 +943,25 @@ Result<PullRequest> decode_pull_request(std::string_view body) {
         std::uint64_t limit = 0;
         MS_RETURN_IF_ERROR(read_uint(*o, m.at("limit"), limit));
         r.limit = limit;
+    }
+    if ((o = m.find("report"))) {
+        const std::string w = m.at("report");
+        const msgpack::object_array* a = nullptr;
+        if (o->type != msgpack::type::ARRAY)
+            return wrong_type(w, *o, "an array [pending, quarantined, rejected]");
+        MS_RETURN_IF_ERROR(read_array(*o, w, 3, 3, a));
+        DeviceReport report;
+        const std::pair<const char*, std::uint64_t*> counts[] = {
+            {".pending", &report.pending},
+            {".quarantined", &report.quarantined},
+            {".rejected", &report.rejected}};
+        for (std::uint32_t i = 0; i < 3; ++i) {
+            const std::string where = w + counts[i].first;
+            MS_RETURN_IF_ERROR(read_uint(a->ptr[i], where, *counts[i].second));
+            if (*counts[i].second > kMaxReportedCount)
+                return bad(where, "is more than the limit of " + num(kMaxReportedCount));
+        }
+        r.report = report;
     }
     return r;
 }

@@ -264,6 +264,13 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     await page.locator('#device-table').waitFor();
     assert.equal(await page.locator('#device-table tbody tr').count(), seed.devices);
     assert.match(await text(page, '#device-table tbody tr td'), /mentors/);
+    // Each tablet's last sync pushed everything, then pulled: its own report says 0 waiting.
+    const headers = await page.locator('#device-table thead th').allTextContents();
+    const pendingCol = headers.indexOf('Gaida ierīcē') - 1;  // the first column is a <th>
+    assert.ok(pendingCol >= 0, 'the devices table has the reported pending column');
+    const pending = await page.locator('#device-table tbody tr').evaluateAll(
+      (rows, i) => rows.map((r) => r.querySelectorAll('td')[i].textContent), pendingCol);
+    assert.deepEqual(pending, Array(seed.devices).fill('0'));
     await shot(page, 'devices-lv-laptop');
   });
 
@@ -448,6 +455,8 @@ test('coordinator dashboard in headless Chromium', { timeout: 240000 }, async (t
     await nat.locator('#suppressed-note').waitFor();
     // Two devices in the 0-1 day bucket: suppressed, not shown as 0.
     assert.match(await text(nat, '#data-quality'), /0–1 diena\s*<5/);
+    // Both tablets reported nothing waiting: 0 describes no one, so it is shown.
+    assert.equal(await text(nat, '#dq-pending'), '0');
     assert.ok(await nat.locator('#risk svg .suppressed-mark').count() > 0, 'suppressed risk groups are marked');
     for (const hidden of ['escalations', 'conflicts', 'devices', 'records']) {
       assert.equal(await nat.locator(`nav a[data-page=${hidden}]`).isHidden(), true, `${hidden} hidden`);

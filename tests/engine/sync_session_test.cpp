@@ -553,6 +553,94 @@ TEST_CASE("rejected transactions are recorded, shown and not sent again", "[sync
     CHECK(dev.replica->status()->pending_transactions == 0);
 }
 
+TEST_CASE("each pull request reports the device's counts as of after this sync's pushes",
+          "[sync][report]") {
+    Device dev;
+    // Three local writes, one of which the server will refuse.
+    auto learner = dev.replica->create("learners", mstest::learner_fields());
+    REQUIRE(learner.ok());
+    REQUIRE(dev.replica->create("absences", mstest::absence_fields(*learner, "2026-11-20")).ok());
+    auto refused = dev.replica->commit([] {
+        WriteBatch b;
+        b.create("learners", mstest::learner_fields("Otra"));
+        return b;
+    }());
+    REQUIRE(refused.ok());
+    dev.server.refuse.insert(refused->stamp);
+    REQUIRE(dev.replica->status()->pending_transactions == 3);
+
+    // Another tablet, its clock an hour ahead, wrote about the same learner: this device will
+    // quarantine that transaction when it pulls it.
+    TempDir other_dir;
+    auto far = std::make_shared<ManualClock>(kNov2026 + 3'600'000);
+    auto other = mstest::open_replica(other_dir.file("o.db"), "pass", far);
+    REQUIRE(other->create("absences", mstest::absence_fields(*learner, "2026-11-21")).ok());
+    dev.server.add(take_all(*other));
+
+    auto pull_reports = [&] {
+        std::vector<wire::DeviceReport> out;
+        for (const auto& r : dev.server.requests) {
+            if (r.path != "/v1/sync/pull") continue;
+            auto pr = wire::decode_pull_request(r.body);
+            REQUIRE(pr.ok());
+            REQUIRE(pr->report);
+            out.push_back(*pr->report);
+        }
+        return out;
+    };
+
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    // The pull follows the push: two acknowledged, one rejected and still held, nothing
+    // quarantined yet (the far transaction arrives in this very pull's answer).
+    REQUIRE(dev.server.requests.front().path == "/v1/sync/push");
+    CHECK(pull_reports() == std::vector<wire::DeviceReport>{{0, 0, 1}});
+    REQUIRE(dev.replica->quarantined()->size() == 1);
+
+    // A new local write before the next sync is pushed first, so the pull still reports 0
+    // pending; the quarantined transaction is reported now.
+    REQUIRE(dev.replica->create("absences", mstest::absence_fields(*learner, "2026-11-22")).ok());
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(pull_reports() == std::vector<wire::DeviceReport>{{0, 1, 1}});
+
+    // Each page's request reports the state as it is then: a write made while the pull pages
+    // are running shows as pending on the next page (it goes with the next sync's push).
+    auto near = mstest::open_replica(other_dir.file("n.db"), "pass", dev.clock);
+    for (const char* day : {"2026-11-24", "2026-11-25"})
+        REQUIRE(near->create("absences", mstest::absence_fields(*learner, day)).ok());
+    dev.server.add(take_all(*near));
+    SyncOptions one_per_page;
+    one_per_page.pull_limit = 1;
+    one_per_page.clock = dev.clock;
+    SyncSession paged(*dev.replica, DeviceIdentity{dev.server.device_id, dev.server.keys},
+                      one_per_page);
+    dev.server.requests.clear();
+    paged.start();
+    for (int i = 0;; ++i) {
+        REQUIRE(i < 10);
+        auto req = paged.next_request();
+        REQUIRE(req.ok());
+        const SyncStep step = paged.handle_response(dev.server.handle(*req));
+        if (step.kind == SyncStep::Kind::done) break;
+        REQUIRE(step.kind == SyncStep::Kind::next);
+        if (i == 0)  // after the first page
+            REQUIRE(dev.replica->create("absences", mstest::absence_fields(*learner, "2026-11-26"))
+                        .ok());
+    }
+    auto paged_reports = pull_reports();
+    REQUIRE(paged_reports.size() >= 2);
+    CHECK(paged_reports[0] == wire::DeviceReport{0, 1, 1});
+    CHECK(paged_reports[1] == wire::DeviceReport{1, 1, 1});
+
+    // After retry_rejected() the refused transaction counts as pending until pushed again.
+    REQUIRE(dev.session->retry_rejected().ok());
+    dev.server.refuse.clear();
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(pull_reports().front() == wire::DeviceReport{0, 1, 0});
+    CHECK(dev.replica->status()->pending_transactions == 0);
+}
+
 TEST_CASE("a pull page purges the learners it lists before applying its transactions",
           "[sync][purge]") {
     Device dev;

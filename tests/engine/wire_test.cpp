@@ -415,11 +415,13 @@ TEST_CASE("message bodies round trip and name missing or mistyped keys", "[wire]
     CHECK(presp2->results[2].message == "not your learner");
     CHECK(presp2->server_time_ms == presp.server_time_ms);
 
-    auto pull = wire::decode_pull_request(wire::encode_pull_request({std::string("\0c", 2), 500}));
+    auto pull = wire::decode_pull_request(
+        wire::encode_pull_request({std::string("\0c", 2), 500, std::nullopt}));
     REQUIRE(pull.ok());
     CHECK(pull->cursor == std::string("\0c", 2));
     CHECK(pull->limit == 500u);
-    auto no_limit = wire::decode_pull_request(wire::encode_pull_request({"", std::nullopt}));
+    auto no_limit =
+        wire::decode_pull_request(wire::encode_pull_request({"", std::nullopt, std::nullopt}));
     REQUIRE(no_limit.ok());
     CHECK_FALSE(no_limit->limit);
 
@@ -511,6 +513,86 @@ TEST_CASE("message bodies round trip and name missing or mistyped keys", "[wire]
     check_bad(wire::decode_error(Bytes().map(1).s("code").s("x").str()).status(),
               "error: required key 'message' is missing");
     CHECK(wire::error_reply_for(wire::decode_error("").status()).body.code == "bad_request");
+}
+
+TEST_CASE("a pull request's device report is optional, bounded and named when wrong",
+          "[wire][report]") {
+    // With a report: the documented layout, byte for byte, built independently by hand.
+    wire::PullRequest with;
+    with.cursor = "cur";
+    with.limit = 500;
+    with.report = wire::DeviceReport{0, 2, 1'000'000};
+    const std::string bytes = wire::encode_pull_request(with);
+    CHECK(bytes == Bytes()
+                       .map(3)
+                       .s("cursor")
+                       .b("cur")
+                       .s("limit")
+                       .u(500)
+                       .s("report")
+                       .arr(3)
+                       .u(0)
+                       .u(2)
+                       .u(1'000'000)
+                       .str());
+    auto back = wire::decode_pull_request(bytes);
+    REQUIRE(back.ok());
+    CHECK(back->cursor == "cur");
+    CHECK(back->limit == 500u);
+    REQUIRE(back->report);
+    CHECK(*back->report == wire::DeviceReport{0, 2, 1'000'000});
+
+    // Small counts cost 11 bytes per pull: the key (7), the array header (1), three values.
+    wire::PullRequest without = with;
+    without.report.reset();
+    wire::PullRequest small = with;
+    small.report = wire::DeviceReport{3, 0, 1};
+    CHECK(wire::encode_pull_request(small).size() ==
+          wire::encode_pull_request(without).size() + 11);
+
+    // An older client's body (no report) still decodes, without one.
+    auto old = wire::decode_pull_request(Bytes().map(2).s("cursor").b("").s("limit").u(9).str());
+    REQUIRE(old.ok());
+    CHECK_FALSE(old->report);
+    CHECK(old->limit == 9u);
+
+    auto check_bad = [](std::string body, std::string_view want) {
+        auto r = wire::decode_pull_request(body);
+        REQUIRE_FALSE(r.ok());
+        INFO(r.status().message());
+        CHECK(r.status().code() == Code::invalid_argument);
+        CHECK(r.status().message() == want);
+        // Every one of these is a plain 400 bad_request (protocol section 2).
+        const auto reply = wire::error_reply_for(r.status());
+        CHECK(reply.http_status == 400);
+        CHECK(reply.body.code == "bad_request");
+    };
+    auto report = [](auto&& fill) {
+        Bytes x;
+        x.map(2).s("cursor").b("").s("report");
+        fill(x);
+        return x.str();
+    };
+    check_bad(report([](Bytes& x) { x.arr(3).i(-1).u(0).u(0); }),
+              "pull request.report.pending: is a negative integer, expected an unsigned integer");
+    check_bad(report([](Bytes& x) { x.arr(3).u(0).s("2").u(0); }),
+              "pull request.report.quarantined: is a string, expected an unsigned integer");
+    check_bad(report([](Bytes& x) { x.arr(3).u(0).u(0).u(wire::kMaxReportedCount + 1); }),
+              "pull request.report.rejected: is more than the limit of 1000000");
+    check_bad(report([](Bytes& x) { x.arr(2).u(0).u(0); }),
+              "pull request.report: has 2 items, expected 3");
+    check_bad(report([](Bytes& x) { x.arr(4).u(0).u(0).u(0).u(0); }),
+              "pull request.report: has 4 items, expected 3");
+    check_bad(report([](Bytes& x) { x.map(1).s("pending").u(0); }),
+              "pull request.report: is a map, expected an array [pending, quarantined, rejected]");
+    check_bad(report([](Bytes& x) { x.nil(); }),
+              "pull request.report: is nil, expected an array [pending, quarantined, rejected]");
+    check_bad(report([](Bytes& x) {
+                  x.arr(3).u(0);
+                  x.pk.pack_double(1.5);
+                  x.u(0);
+              }),
+              "pull request.report.quarantined: is a float, expected an unsigned integer");
 }
 
 TEST_CASE("the signed string is the seven documented lines", "[wire][signing]") {

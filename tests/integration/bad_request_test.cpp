@@ -176,6 +176,27 @@ TEST_CASE("every bad request is answered with the documented status and stores n
         deep += '\xc0';
         expect_error(t, dev.signed_request("/v1/sync/push", deep), 400, "too_deep");
     }
+    SECTION("a pull whose device report is over the bound or negative") {
+        // Hand-built, as the encoder never writes them: {"cursor": bin(0), "report": [0, x, 0]}
+        // with x = 1,000,001 (uint32 0xce 000f4241), then x = -1 (negative fixint 0xff).
+        const std::string head(
+            "\x82\xa6"
+            "cursor"
+            "\xc4\x00\xa6"
+            "report"
+            "\x93\x00",
+            19);
+        for (const std::string& x : {std::string("\xce\x00\x0f\x42\x41", 5), std::string("\xff")}) {
+            const std::string body = head + x + std::string(1, '\0');
+            auto res = t.send(dev.signed_request("/v1/sync/pull", body));
+            REQUIRE(res.ok());
+            CHECK(res->status == 400);
+            auto err = wire::decode_error(res->body);
+            REQUIRE(err.ok());
+            CHECK(err->code == "bad_request");
+            CHECK(err->message.find("report.quarantined") != std::string::npos);
+        }
+    }
     SECTION("wrong content type") {
         auto r = dev.signed_request("/v1/sync/push", push_body);
         r.headers[0].value = "application/json";

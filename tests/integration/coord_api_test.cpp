@@ -528,4 +528,37 @@ TEST_CASE("coordinator API with real tablets: device sync status, and a resoluti
     for (const json& e : log["items"])
         resolved = resolved || e["event"] == "resolve";
     CHECK(resolved);
+
+    // Data quality from the devices themselves: t1 writes about a learner of the other
+    // municipality, which its mentor may not write; the server rejects it, t1 keeps it, and
+    // the pull that ends the sync reports it. t2's last pull reported an empty log.
+    REQUIRE(t1.replica()
+                .create("contacts", {{"learner_id", env.learner_b},
+                                     {"mentor_id", env.mentor},
+                                     {"starts_at", "2026-10-06T10:00"},
+                                     {"duration_min", 30},
+                                     {"place", "school"},
+                                     {"form", "individual"}})
+                .ok());
+    t1.sync_ok();
+    REQUIRE(t1.session().rejected()->size() == 1);
+    const json dq = json::parse(adm.get("/api/v1/indicators?school_year=2026/2027").body);
+    INFO(dq["data_quality"].dump());
+    CHECK(dq["data_quality"]["rejected_on_server"] == 1);
+    CHECK(dq["data_quality"]["devices_not_reporting"] == 0);
+    CHECK(dq["data_quality"]["pending_on_devices"] == 0);
+    CHECK(dq["data_quality"]["rejected_on_devices"] == 1);
+    CHECK(dq["data_quality"]["quarantined_on_devices"] == 0);
+    for (const json& d : json::parse(adm.get("/api/v1/devices").body)["items"]) {
+        INFO(d.dump());
+        const bool first = d["id"] == t1.device_id().to_string();
+        CHECK(d["rejected_by_server"] == (first ? 1 : 0));
+        CHECK(d["rejected_on_device"] == (first ? 1 : 0));
+        CHECK(d["pending_on_device"] == 0);
+        CHECK(d["reported_at"].is_string());
+    }
+    // The municipality coordinator's export carries the same figure.
+    auto csv = ada.get("/api/v1/export/indicators?school_year=2026/2027");
+    REQUIRE(csv.status == 200);
+    CHECK(csv.body.find("data_quality_rejected_on_server,2026/2027,,1,") != std::string::npos);
 }

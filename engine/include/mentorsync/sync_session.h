@@ -21,8 +21,11 @@
 // One sync pushes every pending local transaction (in batches, each with a random batch id that
 // is kept across retries of that batch, so a retry after a lost response is harmless), then
 // pulls until the server says there is no more: purging learners listed, applying transactions
-// and storing the cursor after applying them. Everything persistent (the cursor, rejected
-// transactions) lives in the Replica's sync values, so a sync resumes after the app is killed.
+// and storing the cursor after applying them. Each pull request carries the device report
+// (wire::DeviceReport: pending, quarantined and rejected counts as of that request, i.e. after
+// this sync's pushes), which coordinators see as data quality. Everything persistent (the
+// cursor, rejected transactions) lives in the Replica's sync values, so a sync resumes after
+// the app is killed.
 //
 // Thread-safety: none; use one session from one thread at a time (the Replica it drives may
 // be used from other threads meanwhile).

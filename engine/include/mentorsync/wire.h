@@ -28,6 +28,8 @@ inline constexpr std::size_t kMaxStringBytes = 64u << 10;
 inline constexpr std::size_t kMaxPullLimit = 1'000;
 inline constexpr std::size_t kDefaultPullLimit = 500;
 inline constexpr std::size_t kMaxCursorBytes = 1'024;
+// Each count of a pull request's device report (section 8); senders clamp to it.
+inline constexpr std::uint64_t kMaxReportedCount = 1'000'000;
 inline constexpr std::int64_t kSignatureWindowMs = 300'000;
 
 // Appends the `txns` value (array [nodes, items]) for `transactions` to a msgpack buffer.
@@ -156,9 +158,19 @@ MENTORSYNC_API std::string encode_push_response(const PushResponse& response);
 MENTORSYNC_API Result<PushResponse> decode_push_response(std::string_view body);
 
 // POST /v1/sync/pull (section 8).
+// The device's own data-quality counts, sent with each pull (key "report", an array of three
+// unsigned integers in this order). Each is at most kMaxReportedCount: a sender clamps, a
+// decoder refuses a larger value. Counts only: the server keeps the last report per device.
+struct MENTORSYNC_API DeviceReport {
+    std::uint64_t pending = 0;      // local transactions not yet acknowledged nor rejected
+    std::uint64_t quarantined = 0;  // received transactions held aside, stamped too far ahead
+    std::uint64_t rejected = 0;     // local transactions the server rejected, still held
+    bool operator==(const DeviceReport&) const = default;
+};
 struct MENTORSYNC_API PullRequest {
     std::string cursor;                  // opaque bytes, <= kMaxCursorBytes
     std::optional<std::uint64_t> limit;  // as sent; the server clamps it to 1..kMaxPullLimit
+    std::optional<DeviceReport> report;  // absent from older clients
 };
 struct MENTORSYNC_API PullResponse {
     std::vector<Transaction> txns;

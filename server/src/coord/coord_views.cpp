@@ -669,13 +669,23 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
 
     // Data quality.
     const auto devs = device_rows(scope);
-    std::int64_t active_devices = 0, quarantined = 0;
+    std::int64_t active_devices = 0, quarantined = 0, rejected_on_server = 0;
+    // The devices' own reports (protocol §8): summed over the devices that sent one.
+    std::int64_t reporting = 0, pending_on_devices = 0, quarantined_on_devices = 0,
+                 rejected_on_devices = 0;
     std::map<std::string, std::int64_t> buckets = {
         {"0-1", 0}, {"2-7", 0}, {"8-30", 0}, {"over_30", 0}, {"never", 0}};
     for (const DeviceRow& d : devs) {
         if (d.revoked) continue;
         ++active_devices;
         quarantined += d.quarantined;
+        rejected_on_server += d.rejected_total;
+        if (d.report) {
+            ++reporting;
+            pending_on_devices += d.report->pending;
+            quarantined_on_devices += d.report->quarantined;
+            rejected_on_devices += d.report->rejected;
+        }
         if (!d.days_since_sync)
             buckets["never"] += 1;
         else if (*d.days_since_sync <= 1)
@@ -703,8 +713,13 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
                                                                 {"never", buckets["never"]}})},
                {"open_conflicts", sup.count(open_conflicts)},
                {"quarantined_on_server", sup.count(quarantined)},
-               {"rejected_on_server", nullptr},
-               {"pending_on_devices", nullptr}};
+               {"rejected_on_server", sup.count(rejected_on_server)},
+               {"devices_not_reporting", sup.count(active_devices - reporting)}};
+    // Unknown is not none: with no report in scope the sums are null, not 0.
+    for (const auto& [key, sum] : {std::pair{"pending_on_devices", pending_on_devices},
+                                   std::pair{"quarantined_on_devices", quarantined_on_devices},
+                                   std::pair{"rejected_on_devices", rejected_on_devices}})
+        dq[key] = reporting > 0 ? sup.count(sum) : json(nullptr);
 
     const double mpm =
         mentors.empty() ? 0.0
@@ -847,6 +862,8 @@ std::vector<CoordViews::DeviceRow> CoordViews::device_rows(const Scope& scope) {
         }
         auto q = quarantined_by_node.find(d.node);
         r.quarantined = q == quarantined_by_node.end() ? 0 : q->second;
+        r.report = d.report;
+        r.rejected_total = d.rejected_total;
         out.push_back(std::move(r));
     }
     return out;
@@ -871,7 +888,12 @@ json CoordViews::devices(const Account& who, std::optional<Uuid> municipality) {
              {"enrolled_at", iso_time(r.enrolled_ms)},
              {"last_sync_at", r.last_seen_ms ? json(iso_time(*r.last_seen_ms)) : json(nullptr)},
              {"days_since_sync", r.days_since_sync ? json(*r.days_since_sync) : json(nullptr)},
-             {"quarantined_on_server", r.quarantined}});
+             {"quarantined_on_server", r.quarantined},
+             {"rejected_by_server", r.rejected_total},
+             {"pending_on_device", r.report ? json(r.report->pending) : json(nullptr)},
+             {"quarantined_on_device", r.report ? json(r.report->quarantined) : json(nullptr)},
+             {"rejected_on_device", r.report ? json(r.report->rejected) : json(nullptr)},
+             {"reported_at", r.report ? json(iso_time(r.report->reported_ms)) : json(nullptr)}});
     return {{"items", items}};
 }
 
@@ -1099,12 +1121,19 @@ Table CoordViews::indicators_table(const json& ind) {
     t.rows.push_back({"escalations", ind["escalations"]["semester"], "",
                       val(ind["escalations"]["learners"]), ""});
     const json& dq = ind["data_quality"];
-    for (const char* k : {"devices", "open_conflicts", "quarantined_on_server"})
+    for (const char* k : {"devices", "open_conflicts", "quarantined_on_server",
+                          "rejected_on_server", "devices_not_reporting"})
         t.rows.push_back({std::string("data_quality_") + k, sy, "", val(dq[k]), ""});
     for (const auto& [b, n] : dq["devices_by_days_since_sync"].items())
         t.rows.push_back({"data_quality_devices_by_days_since_sync", sy, b, val(n), ""});
-    t.rows.push_back({"data_quality_rejected_on_server", sy, "", "not available", ""});
-    t.rows.push_back({"data_quality_pending_on_devices", sy, "", "not available", ""});
+    // The devices' own sums are null for "no device in scope reported" too; told apart from
+    // suppression when every device is known not to report.
+    const bool none_reported = dq["devices"].is_number_integer() &&
+                               dq["devices_not_reporting"].is_number_integer() &&
+                               dq["devices"] == dq["devices_not_reporting"];
+    for (const char* k : {"pending_on_devices", "quarantined_on_devices", "rejected_on_devices"})
+        t.rows.push_back({std::string("data_quality_") + k, sy, "",
+                          dq[k].is_null() && none_reported ? "not reported" : val(dq[k]), ""});
     return t;
 }
 

@@ -102,6 +102,8 @@ class CoordViews {
         std::optional<std::int64_t> last_seen_ms;
         std::optional<std::int64_t> days_since_sync;
         std::int64_t quarantined = 0;
+        std::optional<DeviceReportRow> report;  // the device's last own report, if any
+        std::int64_t rejected_total = 0;        // rejected by the server on its pushes
     };
     std::vector<DeviceRow> device_rows(const Scope& scope);
     std::vector<nlohmann::json> escalation_list(const Scope& scope, const std::string& semester,

@@ -6,7 +6,8 @@
 //   institutions(id, municipality, kind, name, created_ms)
 //   users(id, role, institution, name_sealed, created_ms)
 //   devices(id, user_id, node UNIQUE, public_key, label_sealed, revoked, enrolled_ms,
-//           last_seen_ms)
+//           last_seen_ms, report_pending, report_quarantined, report_rejected, report_ms,
+//           rejected_total)    report_* NULL until the device first reports (format 3)
 //   enrollment_codes(hash, user_id, issued_ms, expires_ms, used_ms)
 //   nonces(device, nonce, seen_ms)         pruned after 10 minutes
 //   batches(device, batch, body_hash, response, received_ms)
@@ -73,7 +74,9 @@ using sql::Db;
 using sql::Stmt;
 
 // 2: field stamps moved from a field_stamps table (one row per field) into rows.stamps.
-constexpr std::int64_t kFormatVersion = 2;
+// 3: devices gained the device report and rejected_total columns (kFormat3Sql upgrades a
+//    format 2 file in place on open).
+constexpr std::int64_t kFormatVersion = 3;
 
 const char* kSchemaSql = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -87,7 +90,9 @@ CREATE TABLE users(id BLOB PRIMARY KEY, role TEXT NOT NULL,
   created_ms INTEGER NOT NULL);
 CREATE TABLE devices(id BLOB PRIMARY KEY, user_id BLOB NOT NULL REFERENCES users(id),
   node BLOB NOT NULL UNIQUE, public_key BLOB NOT NULL, label_sealed BLOB NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0, enrolled_ms INTEGER NOT NULL, last_seen_ms INTEGER);
+  revoked INTEGER NOT NULL DEFAULT 0, enrolled_ms INTEGER NOT NULL, last_seen_ms INTEGER,
+  report_pending INTEGER, report_quarantined INTEGER, report_rejected INTEGER, report_ms INTEGER,
+  rejected_total INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE enrollment_codes(hash BLOB PRIMARY KEY, user_id BLOB NOT NULL REFERENCES users(id),
   issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, used_ms INTEGER);
 CREATE TABLE nonces(device BLOB NOT NULL, nonce BLOB NOT NULL, seen_ms INTEGER NOT NULL,
@@ -110,6 +115,17 @@ CREATE TABLE access(kind INTEGER NOT NULL, subject BLOB NOT NULL, learner BLOB N
   from_seq INTEGER NOT NULL, to_seq INTEGER,
   PRIMARY KEY(kind, subject, learner, from_seq)) WITHOUT ROWID;
 CREATE INDEX access_by_learner ON access(learner, to_seq);
+)sql";
+
+// Format 2 to 3: the columns format 3 added to devices, with the values a device that has not
+// reported yet has (NULL report, nothing rejected: format 2 did not count rejections).
+const char* kFormat3Sql = R"sql(
+ALTER TABLE devices ADD COLUMN report_pending INTEGER;
+ALTER TABLE devices ADD COLUMN report_quarantined INTEGER;
+ALTER TABLE devices ADD COLUMN report_rejected INTEGER;
+ALTER TABLE devices ADD COLUMN report_ms INTEGER;
+ALTER TABLE devices ADD COLUMN rejected_total INTEGER NOT NULL DEFAULT 0;
+UPDATE meta SET value='3' WHERE key='format';
 )sql";
 
 // Indexes that do not change the format (IF NOT EXISTS: also run on every open).
@@ -254,6 +270,12 @@ class SqliteStore final : public ServerStore {
         auto format = get_meta("format");
         if (!format.ok()) return format.status();
         if (!*format) return Status::corrupt("server.db has no format version");
+        if (**format == "2") {
+            // Additive upgrade in one transaction: a crash leaves format 2 or format 3 whole.
+            MS_RETURN_IF_ERROR(transact([&]() -> Status { return db_.exec(kFormat3Sql); }));
+            format = get_meta("format");
+            if (!format.ok()) return format.status();
+        }
         if (**format != std::to_string(kFormatVersion))
             return Status::unsupported("server.db has format " + **format + ", this build reads " +
                                        std::to_string(kFormatVersion));
@@ -462,6 +484,23 @@ class SqliteStore final : public ServerStore {
             "UPDATE devices SET last_seen_ms=?2 WHERE id=?1 AND "
             "(last_seen_ms IS NULL OR last_seen_ms<?2)",
             [&](Stmt& s) { s.bind_blob(1, id.raw()).bind(2, now_ms); });
+    }
+
+    Status set_device_report(const Uuid& id, const DeviceReportRow& r) override {
+        return write(
+            "UPDATE devices SET report_pending=?2,report_quarantined=?3,report_rejected=?4,"
+            "report_ms=?5 WHERE id=?1 AND (report_ms IS NULL OR report_ms<=?5)",
+            [&](Stmt& s) {
+                s.bind_blob(1, id.raw())
+                    .bind(2, r.pending)
+                    .bind(3, r.quarantined)
+                    .bind(4, r.rejected)
+                    .bind(5, r.reported_ms);
+            });
+    }
+    Status add_device_rejections(const Uuid& id, std::int64_t count) override {
+        return write("UPDATE devices SET rejected_total=rejected_total+?2 WHERE id=?1",
+                     [&](Stmt& s) { s.bind_blob(1, id.raw()).bind(2, count); });
     }
 
     Result<bool> use_nonce(const Uuid& device, const std::string& nonce, std::int64_t now_ms,
@@ -913,7 +952,8 @@ class SqliteStore final : public ServerStore {
     Result<std::vector<Device>> devices(const std::string& where, std::optional<Uuid> id) {
         std::lock_guard lock(mu_);
         auto st = db_.prepare(
-            "SELECT id,user_id,node,public_key,label_sealed,revoked,enrolled_ms,last_seen_ms "
+            "SELECT id,user_id,node,public_key,label_sealed,revoked,enrolled_ms,last_seen_ms,"
+            "report_pending,report_quarantined,report_rejected,report_ms,rejected_total "
             "FROM devices " +
             where);
         if (!st.ok()) return st.status();
@@ -937,6 +977,10 @@ class SqliteStore final : public ServerStore {
             d.revoked = st->int64(5) != 0;
             d.enrolled_ms = st->int64(6);
             if (!st->is_null(7)) d.last_seen_ms = st->int64(7);
+            if (!st->is_null(11))
+                d.report =
+                    DeviceReportRow{st->int64(8), st->int64(9), st->int64(10), st->int64(11)};
+            d.rejected_total = st->int64(12);
             out.push_back(std::move(d));
         }
     }

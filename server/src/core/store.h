@@ -68,6 +68,15 @@ struct User {
     std::int64_t created_ms = 0;
 };
 
+// A device's own last report of its data-quality counts (protocol §8, wire::DeviceReport).
+// Counts only; a device can only report for itself (the pull is signed by it).
+struct DeviceReportRow {
+    std::int64_t pending = 0;
+    std::int64_t quarantined = 0;
+    std::int64_t rejected = 0;
+    std::int64_t reported_ms = 0;  // when the server received it
+};
+
 struct Device {
     Uuid id;
     Uuid user;
@@ -77,6 +86,8 @@ struct Device {
     bool revoked = false;
     std::int64_t enrolled_ms = 0;
     std::optional<std::int64_t> last_seen_ms;
+    std::optional<DeviceReportRow> report;  // none: the device never reported
+    std::int64_t rejected_total = 0;        // transactions the server rejected on its pushes
 };
 
 struct EnrollmentCode {
@@ -180,6 +191,12 @@ class ServerStore {
     // not_found if there is no such device.
     virtual Status revoke_device(const Uuid& id) = 0;
     virtual Status touch_device(const Uuid& id, std::int64_t now_ms) = 0;
+    // Replaces the device's last report (a report older than the stored one is ignored, as
+    // last_seen_ms does). Meant to join the transaction that records the request's nonce.
+    virtual Status set_device_report(const Uuid& id, const DeviceReportRow& report) = 0;
+    // Adds `count` to the device's rejected_total; meant to join the transaction that stores
+    // the push batch whose answer holds those rejections, so a replayed batch adds nothing.
+    virtual Status add_device_rejections(const Uuid& id, std::int64_t count) = 0;
 
     // Records the nonce unless this device used it at or after `since_ms`; returns whether it
     // was fresh. Nonces older than `since_ms` are pruned on the way.

@@ -141,6 +141,19 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     return c;
 }
 
+// The device report of a signed pull request (§8), or none: another endpoint, no report, or
+// a body that does not decode. Only called once the signature verified, so the counts are the
+// device's own word. The pull body is small (a cursor of at most 1 KiB), so decoding it here
+// and again in the pull handler costs next to nothing.
+std::optional<DeviceReportRow> pull_report(const SignedRequest& rq, std::int64_t now_ms) {
+    if (rq.path.substr(0, rq.path.find('?')) != "/v1/sync/pull") return std::nullopt;
+    auto pull = wire::decode_pull_request(rq.body);
+    if (!pull.ok() || !pull->report) return std::nullopt;
+    return DeviceReportRow{static_cast<std::int64_t>(pull->report->pending),
+                           static_cast<std::int64_t>(pull->report->quarantined),
+                           static_cast<std::int64_t>(pull->report->rejected), now_ms};
+}
+
 }  // namespace
 
 std::string normalize_enrollment_code(std::string_view code) {
@@ -262,6 +275,9 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     // requests' nonces, and only until the next push commit syncs the log; a replay in that
     // window finds a push's batch or transactions already held, and a pull answer it cannot
     // read without the device's TLS session.
+    // A pull's device report (§8) rides along in the same commit; a body that does not decode
+    // carries none, and the pull handler then refuses it (400) with nothing of it stored.
+    const std::optional<DeviceReportRow> report = pull_report(rq, t);
     bool fresh = false;
     Status s = store_->transact_unsynced(
         [&]() -> Status {
@@ -270,7 +286,9 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
             if (!used.ok()) return used.status();
             fresh = *used;
             if (!fresh) return {};
-            return store_->touch_device(*device_id, t);
+            MS_RETURN_IF_ERROR(store_->touch_device(*device_id, t));
+            if (report) return store_->set_device_report(*device_id, *report);
+            return {};
         },
         false);
     if (!s.ok()) return internal<Principal>(s);
@@ -375,6 +393,13 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                 out.results.push_back({PushResult::Kind::accepted, {}, {}});
                 accepted.emplace_back(i, *seq);
             }
+            // Counted with the batch that answers them: a replayed batch returned above and
+            // adds nothing. One extra write, and only when something was rejected.
+            const auto rejected = std::count_if(
+                out.results.begin(), out.results.end(),
+                [](const PushResult& r) { return r.kind == PushResult::Kind::rejected; });
+            if (rejected > 0)
+                MS_RETURN_IF_ERROR(store_->add_device_rejections(who.device_id, rejected));
             return store_->add_batch(who.device_id, batch_id,
                                      StoredBatch{std::string(body_hash), encode_push_response(out)},
                                      t);

@@ -358,6 +358,7 @@ const overview = {
     }
 
     const dq = d.data_quality;
+    const noneReported = dq.devices !== null && dq.devices === dq.devices_not_reporting;
     const buckets = ['0-1', '2-7', '8-30', 'over_30', 'never'];
     const quality = h('section', { class: 'card', id: 'data-quality' },
       h('h2', null, t('overview.data_quality')),
@@ -368,10 +369,15 @@ const overview = {
                                 h('dd', null, formatCount(dq.devices_by_days_since_sync?.[b] === undefined ? 0 : dq.devices_by_days_since_sync[b]))]),
         h('dt', null, t('overview.open_conflicts')), h('dd', null, formatCount(dq.open_conflicts)),
         h('dt', null, t('overview.quarantined')), h('dd', null, formatCount(dq.quarantined_on_server)),
-        h('dt', null, t('overview.pending')),
-        h('dd', null, dq.pending_on_devices === null ? t('overview.not_reported') : formatNumber(dq.pending_on_devices)),
-        h('dt', null, t('overview.rejected')),
-        h('dd', null, dq.rejected_on_server === null ? t('overview.not_reported') : formatNumber(dq.rejected_on_server))));
+        h('dt', null, t('overview.rejected')), h('dd', { id: 'dq-rejected' }, formatCount(dq.rejected_on_server)),
+        // The devices' own reports: null is "none reported" when no device in scope reported,
+        // else a suppressed count.
+        h('dt', null, t('overview.not_reporting')), h('dd', null, formatCount(dq.devices_not_reporting)),
+        [['overview.pending', dq.pending_on_devices, 'dq-pending'],
+         ['overview.quarantined_devices', dq.quarantined_on_devices, 'dq-quarantined-devices'],
+         ['overview.rejected_devices', dq.rejected_on_devices, 'dq-rejected-devices']].flatMap(([key, v, id]) => [
+          h('dt', null, t(key)),
+          h('dd', { id }, v === null && noneReported ? t('overview.not_reported') : formatCount(v))])));
 
     return pageShell('overview.heading', controls,
       h('p', { class: 'muted', id: 'period' }, t('overview.period', { from: formatDate(d.period.from), to: formatDate(d.period.to) })),
@@ -548,7 +554,8 @@ const devices = {
     return pageShell('dev.heading', h('p', { class: 'muted' }, t('dev.intro')),
       h('div', { class: 'table-scroll' }, h('table', { id: 'device-table' },
         h('thead', null, h('tr', null, ['dev.device', 'dev.role', 'dev.institution', 'dev.enrolled', 'dev.last_sync',
-          'dev.days', 'dev.quarantined'].map((k) => h('th', { scope: 'col' }, t(k))))),
+          'dev.days', 'dev.quarantined', 'dev.rejected_by_server', 'dev.pending', 'dev.quarantined_on_device',
+          'dev.rejected_on_device', 'dev.reported'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', null, st.items.map((d) => h('tr', { class: [d.revoked && 'revoked', (d.days_since_sync ?? 99) > 7 && 'stale'] },
           h('th', { scope: 'row' }, h('code', null, shortId(d.id)), d.revoked ? ` (${t('dev.revoked')})` : ''),
           h('td', null, t(`role.${d.role}`)),
@@ -556,7 +563,12 @@ const devices = {
           h('td', null, formatDateTime(d.enrolled_at)),
           h('td', null, d.last_sync_at ? formatDateTime(d.last_sync_at) : t('common.never')),
           h('td', { class: 'num' }, d.days_since_sync === null ? t('common.never') : formatNumber(d.days_since_sync)),
-          h('td', { class: 'num' }, formatNumber(d.quarantined_on_server))))))));
+          h('td', { class: 'num' }, formatNumber(d.quarantined_on_server)),
+          h('td', { class: 'num' }, formatNumber(d.rejected_by_server)),
+          // The device's own last report; "—" when it never sent one.
+          [d.pending_on_device, d.quarantined_on_device, d.rejected_on_device].map((v) =>
+            h('td', { class: 'num' }, v === null ? '—' : formatNumber(v))),
+          h('td', null, d.reported_at ? formatDateTime(d.reported_at) : t('dev.not_reported'))))))));
   },
 };
 

@@ -290,7 +290,7 @@ TEST_CASE("indicators match values derived independently from the synthetic data
     CHECK(all["data_quality"]["devices"] == 3);
     CHECK(all["data_quality"]["devices_by_days_since_sync"]["never"] == 3);
     CHECK(all["data_quality"]["open_conflicts"] == 0);
-    CHECK(all["data_quality"]["pending_on_devices"].is_null());
+    CHECK(all["data_quality"]["pending_on_devices"].is_null());  // no device reported yet
     CHECK(a["data_quality"]["devices"] == 2);
 
     // Bad parameters are named.
@@ -305,6 +305,120 @@ TEST_CASE("indicators match values derived independently from the synthetic data
     for (const auto& row : t.rows)
         if (row[0] == "supported_learners") found = row[3] == "8" && row[4] == "2500";
     CHECK(found);
+}
+
+TEST_CASE("data quality sums the devices' own reports and the server's rejections",
+          "[server][report]") {
+    Programme p;
+    auto dq = [&](const Account& who, std::optional<Uuid> muni = std::nullopt) {
+        return p.views->indicators(who, "2026/2027", muni)["data_quality"];
+    };
+    auto csv_value = [&](const json& ind, const std::string& key) {
+        for (const auto& row : p.views->indicators_table(ind).rows)
+            if (row[0] == key) return row[3];
+        FAIL("no CSV row " << key);
+        return std::string();
+    };
+
+    // The fixture's three tablets pushed without ever sending a report: unknown, not 0.
+    const json before = p.views->indicators(p.admin_acc, "2026/2027", std::nullopt);
+    CHECK(before["data_quality"]["devices_not_reporting"] == 3);
+    CHECK(before["data_quality"]["pending_on_devices"].is_null());
+    CHECK(before["data_quality"]["quarantined_on_devices"].is_null());
+    CHECK(before["data_quality"]["rejected_on_devices"].is_null());
+    CHECK(before["data_quality"]["rejected_on_server"] == 0);
+    CHECK(csv_value(before, "data_quality_pending_on_devices") == "not reported");
+    CHECK(csv_value(before, "data_quality_rejected_on_server") == "0");
+
+    // Two new tablets, one per municipality, each pushes one transaction about a learner of
+    // the other municipality (out of scope: rejected) and reports its own counts.
+    Tablet ta = p.tablet(p.mentor1);  // municipality A
+    Tablet tb = p.tablet(p.mentor3);  // municipality B
+    auto write_about = [&](Tablet& t, int learner, const Uuid& mentor) {
+        REQUIRE(t.replica
+                    ->create("contacts", {{"learner_id", p.learners[learner].to_string()},
+                                          {"mentor_id", mentor.to_string()},
+                                          {"starts_at", "2026-11-20T10:00"},
+                                          {"duration_min", 30},
+                                          {"place", "school"},
+                                          {"form", "individual"}})
+                    .ok());
+        const PushResponse r = p.push_pending(t);
+        REQUIRE(r.results.size() == 1);
+        CHECK(r.results[0].code == "out_of_scope");
+    };
+    write_about(ta, 7, p.mentor1);  // learner 7 is in B
+    write_about(tb, 0, p.mentor3);  // learner 0 is in A
+    p.signed_pull(ta, wire::DeviceReport{2, 1, 1});
+    p.signed_pull(tb, wire::DeviceReport{5, 0, 1});
+
+    const json all = dq(p.admin_acc);
+    CHECK(all["devices"] == 5);
+    CHECK(all["devices_not_reporting"] == 3);
+    CHECK(all["pending_on_devices"] == 2 + 5);
+    CHECK(all["quarantined_on_devices"] == 1);
+    CHECK(all["rejected_on_devices"] == 1 + 1);
+    CHECK(all["rejected_on_server"] == 2);
+    const json a = dq(p.muni_a);  // mentor1's, mentor2's and ta
+    CHECK(a["devices"] == 3);
+    CHECK(a["devices_not_reporting"] == 2);
+    CHECK(a["pending_on_devices"] == 2);
+    CHECK(a["quarantined_on_devices"] == 1);
+    CHECK(a["rejected_on_server"] == 1);
+    const json b = dq(p.muni_b_acc);  // mentor3's and tb
+    CHECK(b["devices"] == 2);
+    CHECK(b["devices_not_reporting"] == 1);
+    CHECK(b["pending_on_devices"] == 5);
+    CHECK(b["quarantined_on_devices"] == 0);
+    CHECK(b["rejected_on_server"] == 1);
+
+    // National: the same figures with counts 1-4 suppressed; 0 and 5+ shown.
+    const json n = p.views->indicators(p.national, "2026/2027", std::nullopt);
+    CHECK(n["suppressed"] == true);
+    CHECK(n["data_quality"]["devices"] == 5);
+    CHECK(n["data_quality"]["devices_not_reporting"].is_null());  // 3
+    CHECK(n["data_quality"]["pending_on_devices"] == 7);
+    CHECK(n["data_quality"]["quarantined_on_devices"].is_null());  // 1
+    CHECK(n["data_quality"]["rejected_on_server"].is_null());      // 2
+    CHECK(csv_value(n, "data_quality_rejected_on_server") == "<5");
+    CHECK(csv_value(n, "data_quality_pending_on_devices") == "7");
+
+    // Per device: the report as sent and when, and the server's own count.
+    const json devices = p.views->devices(p.admin_acc, std::nullopt)["items"];
+    REQUIRE(devices.size() == 5);
+    std::size_t never = 0;
+    for (const json& d : devices) {
+        INFO(d.dump());
+        if (d["id"] == ta.who.device_id.to_string()) {
+            CHECK(d["pending_on_device"] == 2);
+            CHECK(d["quarantined_on_device"] == 1);
+            CHECK(d["rejected_on_device"] == 1);
+            CHECK(d["rejected_by_server"] == 1);
+            CHECK(d["reported_at"] == d["last_sync_at"]);  // the same signed pull
+            CHECK(d["reported_at"].is_string());
+        } else if (d["id"] == tb.who.device_id.to_string()) {
+            CHECK(d["pending_on_device"] == 5);
+            CHECK(d["rejected_by_server"] == 1);
+        } else {
+            ++never;
+            CHECK(d["reported_at"].is_null());
+            CHECK(d["pending_on_device"].is_null());
+            CHECK(d["quarantined_on_device"].is_null());
+            CHECK(d["rejected_on_device"].is_null());
+            CHECK(d["rejected_by_server"] == 0);
+        }
+    }
+    CHECK(never == 3);
+
+    // A revoked device leaves the figures: B is back to no report at all (null, not 0).
+    REQUIRE(p.shared_admin->revoke_device(tb.who.device_id).ok());
+    const json b2 = dq(p.muni_b_acc);
+    CHECK(b2["devices"] == 1);
+    CHECK(b2["devices_not_reporting"] == 1);
+    CHECK(b2["pending_on_devices"].is_null());
+    CHECK(b2["rejected_on_server"] == 0);
+    CHECK(csv_value(p.views->indicators(p.muni_b_acc, "2026/2027", std::nullopt),
+                    "data_quality_pending_on_devices") == "not reported");
 }
 
 TEST_CASE("national role: aggregates only, counts below 5 suppressed", "[server]") {

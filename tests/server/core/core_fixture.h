@@ -188,6 +188,22 @@ struct CoreFixture {
         return *r.value;
     }
 
+    // A pull as the HTTP layer makes it: the signed request (whose authentication records the
+    // report with the nonce, protocol §8) and then the pull itself, from the tablet's cursor.
+    PullResponse signed_pull(Tablet& t, std::optional<wire::DeviceReport> report) {
+        wire::PullRequest pr;
+        pr.cursor = t.cursor;
+        pr.report = report;
+        const std::string body = wire::encode_pull_request(pr);
+        auto who = service->authenticate(signed_request(t, body, "/v1/sync/pull"));
+        INFO(who.error.code + ": " + who.error.message);
+        REQUIRE(who.ok());
+        PullResponse p = pull(t, t.cursor);
+        REQUIRE(t.replica->apply_remote(p.txns).ok());
+        t.cursor = p.cursor;
+        return p;
+    }
+
     // Pulls until `more` is false, applying every page to the tablet's replica.
     std::vector<Transaction> pull_all(Tablet& t, std::size_t limit = 500) {
         std::vector<Transaction> all;
