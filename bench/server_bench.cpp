@@ -1059,6 +1059,22 @@ void bench_end_of_day(const Config& cfg, const ServerProcess& server,
         .print();
 }
 
+// One unlabelled series of the server's /metrics, through a GET of its own.
+std::optional<long> server_metric(const ServerProcess& server, std::string_view name) {
+    ms::client::HttpTransport transport(take(ms::client::Endpoint::parse(server.url()), "url"));
+    auto res = transport.send(ms::HttpRequest{"GET", "/metrics", {}, {}});
+    if (!res.ok() || res->status != 200) return std::nullopt;
+    const std::string key = "\n" + std::string(name) + " ";
+    const auto p = res->body.find(key);
+    if (p == std::string::npos) return std::nullopt;
+    return std::strtol(res->body.c_str() + p + key.size(), nullptr, 10);
+}
+
+// The server's own gauge of open connections.
+std::optional<long> connections_open(const ServerProcess& server) {
+    return server_metric(server, "mentorsync_http_connections_open");
+}
+
 void bench_ingest(const Config& cfg, const ServerProcess& server, std::vector<Device>& devices) {
     const ms::Schema& schema = ms::Schema::programme();
     const std::size_t n = devices.size();
@@ -1142,6 +1158,20 @@ void bench_ingest(const Config& cfg, const ServerProcess& server, std::vector<De
     const double secs = seconds_between(start, *std::max_element(finished.begin(), finished.end()));
     const double server_cpu = process_cpu_seconds(server.pid()) - server_cpu0;
     const double client_cpu = self_cpu_seconds() - client_cpu0;
+    // Pushes are answered once durable; the merged state (coordinators' views) applies them
+    // in the background, at most a bounded lag behind. The time until it has caught up is
+    // part of the cost: reported as state_drain_s and in merged_changes_per_s.
+    double drain = 0;
+    for (;;) {
+        auto lag = server_metric(server, "mentorsync_state_lag_transactions");
+        if (!lag) throw BenchError("/metrics has no mentorsync_state_lag_transactions");
+        drain = seconds_between(start, Clock::now()) - secs;
+        if (*lag == 0) break;
+        if (drain > 120) throw BenchError("the merged state did not catch up within 120 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    drain = std::max(0.0, drain);
+    const double server_cpu_drained = process_cpu_seconds(server.pid()) - server_cpu0;
     Traffic all;
     std::uint64_t changes = 0, txns = 0, rej = 0, hld = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -1173,6 +1203,9 @@ void bench_ingest(const Config& cfg, const ServerProcess& server, std::vector<De
         .num("retries", static_cast<double>(all.retries))
         .num("server_cpu_s", server_cpu)
         .num("bench_cpu_s", client_cpu)
+        .num("state_drain_s", drain)
+        .num("server_cpu_drained_s", server_cpu_drained)
+        .num("merged_changes_per_s", static_cast<double>(changes) / (secs + drain))
         .print();
 }
 
@@ -1217,17 +1250,6 @@ int open_healthz_connection(int port) {
         throw BenchError("healthz answered " + got.substr(0, got.find('\r')));
     }
     return fd;
-}
-
-// The server's own gauge of open connections, through a GET /metrics of its own.
-std::optional<long> connections_open(const ServerProcess& server) {
-    ms::client::HttpTransport transport(take(ms::client::Endpoint::parse(server.url()), "url"));
-    auto res = transport.send(ms::HttpRequest{"GET", "/metrics", {}, {}});
-    if (!res.ok() || res->status != 200) return std::nullopt;
-    const std::string key = "\nmentorsync_http_connections_open ";
-    const auto p = res->body.find(key);
-    if (p == std::string::npos) return std::nullopt;
-    return std::strtol(res->body.c_str() + p + key.size(), nullptr, 10);
 }
 
 void bench_rss(const Config& cfg, const ServerProcess& server) {

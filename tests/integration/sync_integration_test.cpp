@@ -1,6 +1,8 @@
 // End-to-end: the real server binary on loopback, tablets with their own encrypted replicas
 // syncing through SyncSession and the built-in HTTP transport.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "server_process.h"
 #include "test_support.h"
@@ -118,6 +120,20 @@ TEST_CASE("three tablets work offline, sync, and end with identical records", "[
     CHECK(records_of(b.replica(), l2).size() == 4);
     CHECK(records_of(a.replica(), l2).empty());
     CHECK(records_of(b.replica(), l1).empty());
+
+    // The merged state applies pushes in the background; /metrics shows it catching up.
+    client::HttpTransport plain(*client::Endpoint::parse(server.url()));
+    std::string lag_line;
+    for (int i = 0; i < 200 && lag_line != "mentorsync_state_lag_transactions 0"; ++i) {
+        auto m = plain.send(HttpRequest{"GET", "/metrics", {}, {}});
+        REQUIRE(m.ok());
+        const auto at = m->body.find("\nmentorsync_state_lag_transactions ");
+        REQUIRE(at != std::string::npos);
+        lag_line = m->body.substr(at + 1, m->body.find('\n', at + 1) - at - 1);
+        if (lag_line != "mentorsync_state_lag_transactions 0")
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    CHECK(lag_line == "mentorsync_state_lag_transactions 0");
     CHECK(server.stop() == 0);
 }
 

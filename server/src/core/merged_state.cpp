@@ -181,6 +181,11 @@ void MergedState::drain() {
     });
 }
 
+std::int64_t MergedState::lag() const {
+    std::lock_guard lock(pending_mu_);
+    return std::max<std::int64_t>(0, handed_max_ - applied_);
+}
+
 void MergedState::start_applier() {
     {
         std::lock_guard lock(pending_mu_);

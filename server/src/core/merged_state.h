@@ -108,6 +108,9 @@ class MergedState {
     // a failure). For tests, benchmarks and shutdown; views call catch_up() instead.
     void drain();
 
+    // Transactions handed in and not applied yet (0 when caught up).
+    std::int64_t lag() const;
+
     // The seq of the last history transaction the state applied (0: none).
     Result<std::int64_t> applied_seq() const;
 
@@ -143,7 +146,7 @@ class MergedState {
     // Committed transactions handed in by hand_in() and not applied yet, by seq, and the
     // applier's state. Guarded by pending_mu_ (not catch_up_mu_: handing in must not wait for
     // an apply).
-    std::mutex pending_mu_;
+    mutable std::mutex pending_mu_;
     std::map<std::int64_t, StoredTxn> pending_;
     std::int64_t applied_ = 0;     // the last seq the state is known to have applied
     std::int64_t handed_max_ = 0;  // the greatest seq handed in

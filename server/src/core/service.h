@@ -102,6 +102,10 @@ class SyncService {
                                          std::size_t limit) = 0;
 
     virtual const Schema& schema() const = 0;
+
+    // How many committed transactions the merged state has still to apply (its background
+    // applier's lag, /metrics), or none when the service keeps no merged state.
+    virtual std::optional<std::int64_t> merged_state_lag() const { return std::nullopt; }
 };
 
 // --- construction (added by the core layer) -------------------------------------------------

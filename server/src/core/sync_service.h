@@ -35,6 +35,10 @@ class SyncServiceImpl final : public SyncService {
     ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
                                  std::size_t limit) override;
     const Schema& schema() const override { return schema_; }
+    std::optional<std::int64_t> merged_state_lag() const override {
+        if (!state_) return std::nullopt;
+        return state_->lag();
+    }
 
     ServerStore& store() { return *store_; }
     MergedState* state() { return state_.get(); }

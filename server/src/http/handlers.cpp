@@ -53,6 +53,13 @@ Response handle_metrics(const HandlerContext& ctx, const Request&) {
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = ctx.metrics.render();
+    if (auto lag = ctx.service.merged_state_lag())
+        r.body +=
+            "# HELP mentorsync_state_lag_transactions Committed transactions the merged state "
+            "has still to apply.\n"
+            "# TYPE mentorsync_state_lag_transactions gauge\n"
+            "mentorsync_state_lag_transactions " +
+            std::to_string(*lag) + "\n";
     return r;
 }
 

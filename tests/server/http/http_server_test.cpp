@@ -117,6 +117,12 @@ TEST_CASE("metrics are Prometheus text with the documented series", "[http]") {
     CHECK_THAT(m, Catch::Contains("# TYPE mentorsync_push_duration_seconds histogram"));
     CHECK_THAT(m, Catch::Contains("mentorsync_pull_duration_seconds_bucket{le=\"+Inf\"} 0\n"));
     CHECK_THAT(m, Catch::Contains("mentorsync_devices_seen 0\n"));
+    // The fake service keeps no merged state: no lag series (the real one: integration).
+    CHECK_THAT(m, !Catch::Contains("mentorsync_state_lag_transactions"));
+    f.service.state_lag = 7;
+    CHECK_THAT(c.request("GET", "/metrics", "", "").body,
+               Catch::Contains("# TYPE mentorsync_state_lag_transactions gauge\n"
+                               "mentorsync_state_lag_transactions 7\n"));
     // Every line is a comment or `name{labels} value`.
     const std::regex sample(R"(^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$)");
     std::istringstream lines(m);

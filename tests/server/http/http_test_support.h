@@ -27,6 +27,9 @@ using namespace mentorsync::server;
 // A test double of SyncService: answers from canned values and records every call.
 class FakeService final : public SyncService {
   public:
+    std::optional<std::int64_t> merged_state_lag() const override { return state_lag; }
+    std::optional<std::int64_t> state_lag;  // what merged_state_lag() answers
+
     ApiResult<EnrollResponse> enroll(const EnrollRequest& request) override {
         std::lock_guard lock(mutex);
         ++enroll_calls;
