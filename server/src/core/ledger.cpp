@@ -118,7 +118,8 @@ Result<std::vector<RowPlan>> Ledger::plan(const Transaction& txn) {
 }
 
 Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<RowPlan>& rows,
-                                   std::optional<Uuid> device, std::int64_t now_ms) {
+                                   std::optional<Uuid> device, std::int64_t now_ms,
+                                   std::string_view encoded) {
     StoredTxn t;
     t.device = device;
     t.received_ms = now_ms;
@@ -127,7 +128,7 @@ Result<std::int64_t> Ledger::apply(const Transaction& txn, const std::vector<Row
         t.learners.push_back(p.learner);
     std::sort(t.learners.begin(), t.learners.end());
     t.learners.erase(std::unique(t.learners.begin(), t.learners.end()), t.learners.end());
-    auto seq = store_.append_txn(t);
+    auto seq = store_.append_txn(t, encoded);
     if (!seq.ok()) return seq.status();
 
     // Field stamps: last writer wins by stamp, as on every replica. Assignment fields that win

@@ -44,8 +44,10 @@ class Ledger {
     Result<std::vector<RowPlan>> plan(const Transaction& txn);
 
     // Appends the transaction to the history and updates the indexes. Returns its seq.
+    // `encoded`: encode_transaction(txn) if the caller made it already (ServerStore::append_txn).
     Result<std::int64_t> apply(const Transaction& txn, const std::vector<RowPlan>& rows,
-                               std::optional<Uuid> device, std::int64_t now_ms);
+                               std::optional<Uuid> device, std::int64_t now_ms,
+                               std::string_view encoded = {});
 
   private:
     Status update_access(const Uuid& learner, std::int64_t seq);

@@ -556,14 +556,16 @@ class SqliteStore final : public ServerStore {
         return st->step();
     }
 
-    Result<std::int64_t> append_txn(const StoredTxn& t) override {
+    Result<std::int64_t> append_txn(const StoredTxn& t, std::string_view encoded) override {
         if (t.learners.empty()) return Status::internal("a transaction must concern a learner");
         std::int64_t seq = 0;
         Status s = transact([&]() -> Status {
             auto head = head_seq();
             if (!head.ok()) return head.status();
             seq = *head + 1;
-            std::string body = key_->seal(txn_ad(seq, t.txn.stamp), encode_transaction(t.txn));
+            std::string own;
+            if (encoded.empty()) encoded = own = encode_transaction(t.txn);
+            std::string body = key_->seal(txn_ad(seq, t.txn.stamp), encoded);
             MS_RETURN_IF_ERROR(
                 write("INSERT INTO txns(seq,hlc,node,device,received_ms,learner,body) "
                       "VALUES(?1,?2,?3,?4,?5,?6,?7)",

@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/server_key.h"
@@ -210,8 +211,10 @@ class ServerStore {
 
     // --- history --------------------------------------------------------------------------
     virtual Result<bool> has_txn(const Stamp& stamp) = 0;
-    // Appends with seq = head + 1 (the given seq is ignored) and returns that seq.
-    virtual Result<std::int64_t> append_txn(const StoredTxn& t) = 0;
+    // Appends with seq = head + 1 (the given seq is ignored) and returns that seq. `encoded`
+    // is encode_transaction(t.txn) when the caller made it already (outside a transaction, to
+    // keep the store's lock short); empty: encoded here.
+    virtual Result<std::int64_t> append_txn(const StoredTxn& t, std::string_view encoded = {}) = 0;
     virtual Result<StoredTxn> load_txn(std::int64_t seq) = 0;
     // Device and learners of a transaction, without opening its body.
     virtual Result<StoredTxn> load_txn_meta(std::int64_t seq) = 0;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
+#include "mentorsync/transaction.h"
 #include "mentorsync/wire.h"
 
 namespace mentorsync::server {
@@ -310,6 +311,16 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
     // Index into txns and seq of each accepted transaction, for the merged state.
     std::vector<std::pair<std::size_t, std::int64_t>> accepted;
     Ledger ledger(*store_, schema_);
+    // The work that needs no database — the schema check and the history encoding of each
+    // transaction — is done before the transaction, so the store's lock (which every push and
+    // pull shares) is held only for reads and writes.
+    std::vector<Status> validity(txns.size());
+    std::vector<std::string> encoded(txns.size());
+    for (std::size_t i = 0; i < txns.size(); ++i) {
+        if (txns[i].stamp.node != who.node) continue;  // refused below, unencoded
+        validity[i] = ledger.validate(txns[i]);
+        if (validity[i].ok()) encoded[i] = encode_transaction(txns[i]);
+    }
     // Group commit: the push commits without a sync and syncs the log below, before its answer;
     // pushes committed meanwhile by other threads share that sync.
     Status s = store_->transact_unsynced(
@@ -358,7 +369,7 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                     reject("future_stamp", "stamped more than 300 s ahead of the server's clock");
                     continue;
                 }
-                if (Status v = ledger.validate(txn); !v.ok()) {
+                if (const Status& v = validity[i]; !v.ok()) {
                     reject("invalid", v.message());
                     continue;
                 }
@@ -388,7 +399,7 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                     reject("out_of_scope", *scope_error);
                     continue;
                 }
-                auto seq = ledger.apply(txn, *rows, who.device_id, t);
+                auto seq = ledger.apply(txn, *rows, who.device_id, t, encoded[i]);
                 if (!seq.ok()) return seq.status();
                 out.results.push_back({PushResult::Kind::accepted, {}, {}});
                 accepted.emplace_back(i, *seq);
