@@ -560,15 +560,16 @@ const devices = {
           h('th', { scope: 'row' }, h('code', null, shortId(d.id)), d.revoked ? ` (${t('dev.revoked')})` : ''),
           h('td', null, t(`role.${d.role}`)),
           h('td', null, d.institution_id ? institutionName(d.institution_id) : '—'),
-          h('td', null, formatDateTime(d.enrolled_at)),
-          h('td', null, d.last_sync_at ? formatDateTime(d.last_sync_at) : t('common.never')),
+          // Short dates: twelve columns must fit a laptop screen.
+          h('td', { class: 'nowrap' }, formatDateTime(d.enrolled_at, 'short')),
+          h('td', { class: 'nowrap' }, d.last_sync_at ? formatDateTime(d.last_sync_at, 'short') : t('common.never')),
           h('td', { class: 'num' }, d.days_since_sync === null ? t('common.never') : formatNumber(d.days_since_sync)),
           h('td', { class: 'num' }, formatNumber(d.quarantined_on_server)),
           h('td', { class: 'num' }, formatNumber(d.rejected_by_server)),
           // The device's own last report; "—" when it never sent one.
           [d.pending_on_device, d.quarantined_on_device, d.rejected_on_device].map((v) =>
             h('td', { class: 'num' }, v === null ? '—' : formatNumber(v))),
-          h('td', null, d.reported_at ? formatDateTime(d.reported_at) : t('dev.not_reported'))))))));
+          h('td', { class: 'nowrap' }, d.reported_at ? formatDateTime(d.reported_at, 'short') : t('dev.not_reported'))))))));
   },
 };
 

@@ -92,9 +92,9 @@ export function formatDate(isoDate) {
     .format(new Date(Date.UTC(y, m - 1, d)));
 }
 
-export function formatDateTime(iso) {
+export function formatDateTime(iso, dateStyle = 'medium') {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  return new Intl.DateTimeFormat(locale(), { dateStyle, timeStyle: 'short' }).format(d);
 }
