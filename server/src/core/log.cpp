@@ -9,11 +9,7 @@
 
 namespace mentorsync::server {
 
-namespace {
-
-// RFC 3339 UTC with milliseconds, as the HTTP layer's Logger writes it, so one log shipper
-// configuration reads both. Log time is real time even when a test injects a manual clock.
-std::string now_rfc3339() {
+std::string log_time_now() {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
@@ -27,12 +23,10 @@ std::string now_rfc3339() {
     return buf;
 }
 
-}  // namespace
-
 void log_event(const LogSink& sink, std::string_view level, std::string_view event,
                std::initializer_list<LogField> fields) {
     nlohmann::ordered_json j;
-    j["time"] = now_rfc3339();
+    j["time"] = log_time_now();
     j["level"] = level;
     j["event"] = event;
     for (const LogField& f : fields) {

@@ -21,6 +21,11 @@ struct LogField {
     std::variant<std::string, std::int64_t> value;
 };
 
+// Now as RFC 3339 UTC with milliseconds ("2026-11-23T10:48:00.123Z"), the "time" of every log
+// line, core and HTTP alike, so one log shipper configuration reads both. Real time even when a
+// test injects a manual clock.
+std::string log_time_now();
+
 // Writes one JSON line {"time","level","event",<fields>} to `sink` (stderr when empty), in the
 // HTTP layer's format. The caller vouches that no field holds personal data.
 void log_event(const LogSink& sink, std::string_view level, std::string_view event,

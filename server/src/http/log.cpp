@@ -1,9 +1,9 @@
 #include "http/log.h"
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
+
+#include "core/log.h"
 
 namespace mentorsync::server::http {
 
@@ -57,31 +57,12 @@ void append_json_string(std::string& out, std::string_view text) {
     out.push_back('"');
 }
 
-namespace {
-
-// RFC 3339 UTC with milliseconds: what log shippers parse without configuration.
-std::string now_rfc3339() {
-    const auto now = std::chrono::system_clock::now();
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
-
-}  // namespace
-
 void Logger::log_fields(std::string_view level, std::string_view event,
                         std::span<const Field> fields) const {
     std::string line;
     line.reserve(160);
     line += "{\"time\":";
-    append_json_string(line, now_rfc3339());
+    append_json_string(line, log_time_now());  // RFC 3339 UTC, ms
     line += ",\"level\":";
     append_json_string(line, level);
     line += ",\"event\":";
