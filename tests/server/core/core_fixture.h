@@ -99,6 +99,16 @@ struct CoreFixture {
     }
 
     // The data directory's merged state over this fixture's store (opening it catches up).
+    // Closes the merged state as a server stops (admin and service first, so the state's
+    // applier drains), then opens it again with a new Admin. The service stays closed.
+    void reopen_state() {
+        admin.reset();
+        service.reset();
+        state.reset();
+        state = open_state();
+        admin = std::make_unique<Admin>(store, state, clock);
+    }
+
     std::shared_ptr<MergedState> open_state() {
         MergedStateOptions mo;
         mo.data_dir = dir.file("data");

@@ -228,11 +228,7 @@ TEST_CASE("history committed without its state apply is applied at the next open
     CHECK(CoreFixture::ok(f.state->applied_seq()) == head - 2);
 
     SECTION("at the next open") {
-        f.admin.reset();
-        f.service.reset();
-        f.state.reset();
-        f.state = f.open_state();
-        f.admin = std::make_unique<Admin>(f.store, f.state, f.clock);
+        f.reopen_state();
         CHECK(CoreFixture::ok(f.state->applied_seq()) == head);
         REQUIRE(f.logged().size() == 1);
         CHECK(nlohmann::json::parse(f.logged()[0]).at("transactions") == 2);
@@ -271,11 +267,7 @@ TEST_CASE("a state.db that is ahead of the history is rebuilt, not trusted", "[s
     REQUIRE(f.state->replica()
                 .set_sync_value(MergedState::kAppliedSeqKey, std::to_string(head + 50))
                 .ok());
-    f.admin.reset();
-    f.service.reset();
-    f.state.reset();
-    f.state = f.open_state();
-    f.admin = std::make_unique<Admin>(f.store, f.state, f.clock);
+    f.reopen_state();
     CHECK(CoreFixture::ok(f.state->applied_seq()) == head);
     CHECK(CoreFixture::ok(f.admin->learner_records(f.learner1)).size() == 3);
     REQUIRE_FALSE(f.logged().empty());
@@ -634,11 +626,7 @@ TEST_CASE("closing the merged state applies what was handed in first", "[server]
         f.service->push(a.who, Uuid::random(), "h", CoreFixture::ok(a.replica->pending(10))).ok());
     const auto head = CoreFixture::ok(f.store->head_seq());
     // No drain: the destructor stops the applier only once it has applied everything.
-    f.admin.reset();
-    f.service.reset();
-    f.state.reset();
-    f.state = f.open_state();
-    f.admin = std::make_unique<Admin>(f.store, f.state, f.clock);
+    f.reopen_state();
     CHECK(CoreFixture::ok(f.state->applied_seq()) == head);
     CHECK(f.logged().empty());  // no replay at open: it was all applied before the close
     CHECK(CoreFixture::ok(f.state->replica().get("absences", absence)).fields.at("lessons") ==
