@@ -295,6 +295,11 @@ class Replica::Impl {
 
     // --- opening and keys ---------------------------------------------------------------------
     Status open_file() {
+        // Before anything touches the disk: a bad option leaves no file behind.
+        if (opts.wal_autocheckpoint_pages < 0)
+            return Status::invalid_argument("OpenOptions::wal_autocheckpoint_pages is " +
+                                            std::to_string(opts.wal_autocheckpoint_pages) +
+                                            ": it must be 0 (off) or a page count");
         bool existed = false;
         {
             FILE* f = std::fopen(opts.path.c_str(), "rb");
@@ -312,8 +317,6 @@ class Replica::Impl {
         MS_RETURN_IF_ERROR(db.exec(opts.durability == Durability::full
                                        ? "PRAGMA synchronous=FULL;"
                                        : "PRAGMA synchronous=NORMAL;"));
-        if (opts.wal_autocheckpoint_pages < 0)
-            return Status::invalid_argument("wal_autocheckpoint_pages is negative");
         MS_RETURN_IF_ERROR(db.exec(
             "PRAGMA wal_autocheckpoint=" + std::to_string(opts.wal_autocheckpoint_pages) + ";"));
         auto q =

@@ -1,5 +1,6 @@
 // Replica: keys and lockout, local writes, reads, merge and conflicts, quarantine, observers.
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include <sqlite3.h>
 
@@ -169,6 +170,12 @@ TEST_CASE("a file that is not a replica is refused, not overwritten", "[replica]
     OpenOptions o = mstest::test_options(dir.file("missing.db"));
     o.create_if_missing = false;
     CHECK(Replica::open(o, UnlockKey::passphrase("x")).status().code() == Code::not_found);
+    OpenOptions negative = mstest::test_options(dir.file("negative.db"));
+    negative.wal_autocheckpoint_pages = -1;
+    auto r3 = Replica::open(negative, UnlockKey::passphrase("x"));
+    CHECK(r3.status().code() == Code::invalid_argument);
+    CHECK_THAT(r3.status().message(), Catch::Contains("wal_autocheckpoint_pages is -1"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("negative.db")));  // nothing left behind
 }
 
 TEST_CASE("a batch is written atomically or not at all", "[replica][write]") {

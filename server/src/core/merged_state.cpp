@@ -3,12 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 
 namespace mentorsync::server {
 
@@ -52,8 +48,9 @@ Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerSto
     if (!replayed.ok()) return replayed.status();
     self->start_applier();
     if (*replayed > 0) {
-        // Normal operation applies each transaction right after its commit; a replay at open
-        // means the state was new, deleted or behind (a crash between the two commits).
+        // Normal operation applies each transaction soon after its commit (and a stop drains
+        // the applier); a replay at open means the state was new, deleted or behind (a crash
+        // between the history commit and the apply).
         auto applied = self->applied_seq();
         log_event(self->options_.log, "info", "state_replayed",
                   {{"transactions", *replayed}, {"applied_seq", applied.ok() ? *applied : -1}});

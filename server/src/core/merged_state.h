@@ -105,7 +105,8 @@ class MergedState {
     void hand_in(std::vector<StoredTxn> committed);
 
     // Waits until everything handed in so far is applied (or the applier gave up on it after
-    // a failure). For tests, benchmarks and shutdown; views call catch_up() instead.
+    // a failure). For tests; views call catch_up() instead, the destructor drains the applier
+    // itself, and /metrics shows the lag (mentorsync_state_lag_transactions).
     void drain();
 
     // Transactions handed in and not applied yet (0 when caught up).
