@@ -432,11 +432,20 @@ class Replica::Impl {
             for (std::int64_t i = kFreeAttempts; i < *failures && delay < kMaxDelayMs; ++i)
                 delay *= 2;
             delay = std::min(delay, kMaxDelayMs);
-            if (now < *last + delay) {
-                std::int64_t wait_s = (*last + delay - now + 999) / 1000;
+            // A last failure "in the future" (the clock was set back, or the stored time is
+            // nonsense) is moved to now, durably: the wait is then one delay from now, so a
+            // tablet whose clock fell back to 1970 is not locked out for decades. Comparing
+            // against now - delay keeps the arithmetic clear of overflow whatever the file holds.
+            std::int64_t last_ms = *last;
+            if (last_ms > now) {
+                MS_RETURN_IF_ERROR(put_meta("last_failure_ms", std::to_string(now)));
+                last_ms = now;
+            }
+            if (last_ms > now - delay) {
+                const std::int64_t wait_ms = last_ms - (now - delay);
                 return Status::locked_out(std::to_string(*failures) +
                                           " wrong keys in a row: try again in " +
-                                          std::to_string(wait_s) + " s");
+                                          std::to_string((wait_ms + 999) / 1000) + " s");
             }
         }
         crypto::SecretKey kek;
@@ -747,7 +756,10 @@ void Replica::lock() {
 
 Status Replica::unlock(const UnlockKey& key) {
     std::lock_guard g(impl_->mu);
-    if (impl_->data_key.present()) return {};
+    // An unlocked replica checks the key too: apps re-check their user with unlock(), and a
+    // guess must cost an attempt whatever the state. The data key goes first, so that every
+    // failure (wrong key, lockout, storage) leaves the replica locked, as change_key() does.
+    impl_->data_key.clear();
     return impl_->unlock(key);
 }
 

@@ -207,6 +207,38 @@ static void test_keys_and_locking(void) {
     CHECK(strcmp(ms_error_code_name(err.code), "locked_out") == 0);
 }
 
+/* An app re-checks its user with ms_unlock on an unlocked store: the key is checked, a wrong
+ * one locks the store and counts toward the lockout. */
+static void test_unlock_checks_the_key_of_an_unlocked_store(void) {
+    char path[300];
+    path_in_dir(path, sizeof path, "recheck.db");
+    ms_open_options o = options_for(path);
+    ms_key pass = passphrase("correct horse");
+    ms_key wrong = passphrase("wrong horse");
+    ms_store* s = NULL;
+    CHECK_OK(ms_open(&o, &pass, &s, &err));
+    CHECK(ms_is_locked(s) == 0);
+
+    CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    CHECK(err.transient == 0);
+    CHECK(ms_is_locked(s) == 1); /* a failed re-check locks the tablet */
+    CHECK_OK(ms_unlock(s, &pass, &err));
+    CHECK_OK(ms_unlock(s, &pass, &err)); /* the right key on an unlocked store: fine */
+    CHECK(ms_is_locked(s) == 0);
+    CHECK_ERR(ms_unlock(s, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(ms_is_locked(s) == 0); /* a malformed call changes nothing */
+
+    /* The first guess meets an unlocked store and counts like the four after it: then even the
+     * right key must wait. */
+    CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    for (int i = 0; i < 4; ++i)
+        CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    CHECK_ERR(ms_unlock(s, &pass, &err), MS_ERR_LOCKED_OUT);
+    CHECK(err.transient == 1 && err.retry_after_ms > 0 && err.retry_after_ms <= 30000);
+    CHECK(ms_is_locked(s) == 1);
+    CHECK_OK(ms_close(s, &err));
+}
+
 /* ---- records and queries ------------------------------------------------------------------- */
 
 static void test_records(ms_store* s) {
@@ -814,6 +846,7 @@ int main(void) {
     test_version_and_names();
     test_open_misuse();
     test_keys_and_locking();
+    test_unlock_checks_the_key_of_an_unlocked_store();
 
     char path[300];
     path_in_dir(path, sizeof path, "main.db");

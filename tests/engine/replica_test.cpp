@@ -154,6 +154,66 @@ TEST_CASE("a locked replica refuses data calls until unlocked", "[replica][keys]
     CHECK(r->get("learners", id).ok());
 }
 
+TEST_CASE("unlock checks the key of an unlocked replica too, and wrong ones count and lock it",
+          "[replica][keys]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto r = mstest::open_replica(dir.file("tablet.db"), "right passphrase", clock);
+    auto id = *r->create("learners", mstest::learner_fields());
+    REQUIRE_FALSE(r->is_locked());
+
+    // An app re-checking its user gets the answer it asked for, not "already unlocked".
+    Status wrong = r->unlock(UnlockKey::passphrase("a guess"));
+    CHECK(wrong.code() == Code::wrong_key);
+    CHECK(wrong.message() == "wrong passphrase");
+    CHECK(r->is_locked());  // a failed re-check locks the replica
+    CHECK(r->get("learners", id).status().code() == Code::closed);
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+    CHECK(r->unlock(UnlockKey::passphrase("right passphrase")).ok());  // unlocked: checked, fine
+    CHECK_FALSE(r->is_locked());
+    CHECK(r->get("learners", id).ok());
+
+    // A key of the other kind is refused and locks too, but tests no secret: it does not count.
+    CHECK(r->unlock(UnlockKey::raw(std::vector<std::uint8_t>(32, 7))).code() == Code::wrong_key);
+    CHECK(r->is_locked());
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+
+    // Guesses against the unlocked replica count toward the lockout like any others: the first
+    // one here meets an unlocked replica, four more a locked one, and the right key must wait.
+    for (int i = 0; i < 5; ++i)
+        CHECK(r->unlock(UnlockKey::passphrase("a guess")).code() == Code::wrong_key);
+    Status held = r->unlock(UnlockKey::passphrase("right passphrase"));
+    CHECK(held.code() == Code::locked_out);
+    CHECK(held.message() == "5 wrong keys in a row: try again in 30 s");
+    CHECK(r->is_locked());
+    clock->advance(30'000);
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+    // The right key reset the count: one more guess is just wrong, not a lockout.
+    CHECK(r->unlock(UnlockKey::passphrase("a guess")).code() == Code::wrong_key);
+    CHECK(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+}
+
+TEST_CASE("a clock set back does not stretch the lockout beyond its delay", "[replica][keys]") {
+    TempDir dir;
+    auto path = dir.file("tablet.db");
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    mstest::open_replica(path, "right passphrase", clock);
+    auto attempt = [&](const char* pass) {
+        return Replica::open(mstest::test_options(path, clock), UnlockKey::passphrase(pass))
+            .status();
+    };
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(attempt("wrong").code() == Code::wrong_key);
+    // The tablet's clock falls back a day (a flat battery, a manual change): the failures now
+    // lie "in the future", and the wait is still at most the 30 s delay, not a day and 30 s.
+    clock->set(kNov2026 - 24 * 3600 * 1000);
+    Status s = attempt("right passphrase");
+    CHECK(s.code() == Code::locked_out);
+    CHECK(s.message() == "5 wrong keys in a row: try again in 30 s");
+    clock->advance(30'000);
+    CHECK(attempt("right passphrase").ok());
+}
+
 TEST_CASE("a file that is not a replica is refused, not overwritten", "[replica][keys]") {
     TempDir dir;
     auto path = dir.file("notes.txt");

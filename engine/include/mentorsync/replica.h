@@ -228,7 +228,12 @@ class MENTORSYNC_API Replica {
 
     // Wipes the data key from memory; every data call fails with Code::closed until unlock().
     void lock();
-    // Unlocks again with the same rules (and lockout) as open().
+    // Checks `key` with the same rules (and lockout) as open(), whether the replica is locked
+    // or not, so that an app can re-check its user with it: a wrong key is wrong_key and counts
+    // toward the lockout either way, a right one resets the count. Success leaves the replica
+    // unlocked; every failure (wrong_key, locked_out, invalid_argument, io) leaves it LOCKED,
+    // even if it was unlocked before. A key of the other kind (a passphrase for a raw-key
+    // replica or vice versa) is wrong_key without counting: it tests no secret.
     Status unlock(const UnlockKey& key);
     bool is_locked() const;
     // Re-wraps the data key under `next` after checking `current`. Records are not re-encrypted.
