@@ -214,6 +214,65 @@ TEST_CASE("a clock set back does not stretch the lockout beyond its delay", "[re
     CHECK(attempt("right passphrase").ok());
 }
 
+TEST_CASE("recognise tells a replica from every other file and leaves each as it was",
+          "[replica][keys]") {
+    TempDir dir;
+    auto bytes_of = [](const std::string& p) {
+        std::ifstream f(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    auto path = dir.file("tablet.db");
+    mstest::open_replica(path, "pass");
+    CHECK(Replica::recognise(path).ok());
+    CHECK_FALSE(std::filesystem::exists(path + "-wal"));  // the look left nothing behind
+    CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+
+    // A replica open right now (through SQLite, in this process) is recognised alongside.
+    {
+        auto open = mstest::open_replica(path, "pass");
+        REQUIRE(open->create("learners", mstest::learner_fields()).ok());
+        CHECK(Replica::recognise(path).ok());
+        CHECK(open->status().ok());
+    }
+
+    auto notes = dir.file("notes.txt");
+    {
+        std::ofstream f(notes);
+        f << "Meeting notes: not a database at all, though long enough to have a header.\n";
+    }
+    const std::string notes_bytes = bytes_of(notes);
+    Status s = Replica::recognise(notes);
+    CHECK(s.code() == Code::invalid_argument);
+    CHECK(s.message() == "the file is not an SQLite database");
+    CHECK(bytes_of(notes) == notes_bytes);
+
+    // Another program's database, in WAL mode like a replica, with a table called meta.
+    auto other = dir.file("other.sqlite");
+    sql(other,
+        "PRAGMA journal_mode=WAL; CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+        " INSERT INTO meta VALUES('format', '1'), ('owner', 'someone else');");
+    const std::string other_bytes = bytes_of(other);
+    s = Replica::recognise(other);
+    CHECK(s.code() == Code::invalid_argument);
+    CHECK(s.message() == "the file is an SQLite database whose meta table is not a replica's");
+    CHECK(bytes_of(other) == other_bytes);
+    CHECK_FALSE(std::filesystem::exists(other + "-wal"));  // SQLite's traces of the look are gone
+    CHECK_FALSE(std::filesystem::exists(other + "-shm"));
+    auto plain = dir.file("plain.sqlite");
+    sql(plain, "CREATE TABLE t(x)");
+    CHECK(Replica::recognise(plain).message() ==
+          "the file is an SQLite database without a replica's meta table");
+
+    auto empty = dir.file("empty.db");
+    std::ofstream{empty};
+    CHECK(Replica::recognise(empty).message() == "the file is empty");
+    CHECK(Replica::recognise(dir.path().string()).message() == "the path is not a regular file");
+    auto link = dir.file("link.db");
+    std::filesystem::create_symlink(path, link);
+    CHECK(Replica::recognise(link).message() == "the path is a symbolic link, not a replica file");
+    CHECK(Replica::recognise(dir.file("missing.db")).code() == Code::not_found);
+}
+
 TEST_CASE("a file that is not a replica is refused, not overwritten", "[replica][keys]") {
     TempDir dir;
     auto path = dir.file("notes.txt");

@@ -275,14 +275,24 @@ MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* 
 
 /* Erases a CLOSED store: the file and its -wal, -shm and -journal companions are overwritten
  * with zeros, flushed to the device, truncated and deleted, and the directory entry removal is
- * flushed. Missing files are skipped (wiping a store that does not exist succeeds).
+ * flushed. Only a MentorSync store is erased: the file is first read with SQLite, read-only,
+ * and must be an SQLite database holding a store's meta table (format, node id, key mode,
+ * wrapped key); anything else (a notes.txt, another app's database, an empty file, a
+ * directory) is refused with INVALID_ARGUMENT, the message says what it is instead, and no
+ * file is touched. A store too damaged for SQLite to read is refused too: delete it with the
+ * file system. Wiping a path where no file exists succeeds and touches nothing (-wal, -shm or
+ * -journal files without their store are left alone). While it erases, the file
+ * "<path>-wiping" marks the wipe in progress; if a crash interrupts it, the next ms_wipe of the
+ * same path finishes the job without recognising the half-erased file again.
  * What this can and cannot do (docs/client-sdk.md, "Wiping"): flash storage remaps writes and
  * copy-on-write file systems (APFS, F2FS snapshots) may keep old blocks, so overwriting is best
  * effort. The real guarantee is cryptographic: every record is sealed with a data key that
  * exists only wrapped inside the file; with a raw key, delete the keystore entry too and the
  * remaining blocks cannot be decrypted.
- * Errors: INVALID_ARGUMENT (NULL/empty path), INVALID_STATE (the store is open in this
- * process), IO (a file could not be overwritten or removed; the message names it). */
+ * Errors: INVALID_ARGUMENT (NULL/empty path; the path is not a MentorSync store),
+ * INVALID_STATE (the store is open in this process, under this or any other name), IO (the
+ * path or a companion is a symbolic link, which is never followed; a file could not be read,
+ * overwritten or removed; the message names it). */
 MS_API bool ms_wipe(const char* path, size_t path_size, ms_error* error) MS_NOEXCEPT;
 
 /* ---- records ------------------------------------------------------------------------------ */

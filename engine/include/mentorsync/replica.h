@@ -222,6 +222,18 @@ class MENTORSYNC_API Replica {
     // corrupt (the file is not a replica or was tampered with), io, unsupported (newer format).
     static Result<std::unique_ptr<Replica>> open(const OpenOptions& options, const UnlockKey& key);
 
+    // Whether the file at `path` is a replica (of any format version), judged without a key by
+    // reading it with SQLite alone, read-only: an SQLite database whose meta table holds a
+    // replica's format marker, node id, key mode and wrapped key. For callers about to destroy
+    // a file (the SDK's ms_wipe), so that they destroy nothing else. The file is never written
+    // and a symbolic link is not followed; -wal and -shm files that SQLite creates for the look
+    // are removed again. Returns ok for a replica. Errors: not_found (no file at `path`),
+    // invalid_argument (something else is there; the message says what: not a regular file, an
+    // empty file, not an SQLite database, an SQLite database that is not a replica), io (SQLite
+    // could not read it). A replica too damaged for SQLite to read its meta table is not
+    // recognised. Thread-safe; safe beside replicas open in this process (SQLite's own locks).
+    static Status recognise(const std::string& path);
+
     ~Replica();
     Replica(const Replica&) = delete;
     Replica& operator=(const Replica&) = delete;
