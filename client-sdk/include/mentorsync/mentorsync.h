@@ -522,7 +522,10 @@ typedef struct ms_sync_options {
 
 /* Runs one whole sync on the calling thread (blocking: never the UI thread): pushes every
  * pending local change, then pulls until the server has nothing more, retrying transient
- * failures after the protocol's backoff (1 s doubling, up to max_attempts in a row). Uses the
+ * failures after the protocol's backoff (1 s doubling, up to max_attempts in a row). Every
+ * attempt is signed afresh (timestamp, nonce): when a kept-alive connection turns out to be
+ * closed, the request is signed again and sent at once on a new connection; a timeout is
+ * reported (and retried after the backoff), not waited out a second time. Uses the
  * server URL and CA file given at enrollment, over TLS unless the URL is http://.
  * options may be NULL. out_progress (may be NULL) receives the final counters on success.
  * On success the last successful sync time and the clock skew are recorded (ms_status).
@@ -549,12 +552,17 @@ MS_API bool ms_sync_run(ms_store* store, const ms_sync_options* options,
  *                                : ms_sync_transport_error(s, "timeout", 7, &wait_ms, &err);
  *         ms_http_request_free(req);
  *         if (step == MS_SYNC_STEP_NEXT) continue;
- *         if (step == MS_SYNC_STEP_RETRY) { wait wait_ms; continue; }  // same request again
+ *         if (step == MS_SYNC_STEP_RETRY) { wait wait_ms; continue; }  // re-signed next time
  *         break;                          // DONE, or FAILED with err written
  *     }
  *     ms_sync_finish(s);
  *
  * The session is safe to abandon at any point (the app was killed): the next sync resumes.
+ * Never send a request's bytes twice: each carries a nonce the server may already have
+ * recorded, and it refuses a repeat with 401 "replayed_nonce". Switch off your HTTP client's
+ * own retries of POST requests (OkHttp: retryOnConnectionFailure(false)); to resend, report
+ * the failure (ms_sync_transport_error) or simply call ms_sync_next_request again: every call
+ * signs anew, and the new request replaces the one outstanding.
  */
 typedef struct ms_sync ms_sync;
 
@@ -595,7 +603,8 @@ typedef enum ms_sync_step {
  * Errors: NOT_ENROLLED, LOCKED, INVALID_ARGUMENT. */
 MS_API bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** out_sync,
                           ms_error* error) MS_NOEXCEPT;
-/* The request to send now (after begin, after NEXT, and to retry after RETRY).
+/* The request to send now (after begin, after NEXT, and to retry after RETRY), signed with a
+ * fresh timestamp and nonce on every call; a retried push keeps its body and batch id.
  * Errors: INVALID_STATE (the sync is done or failed), LOCKED, CLOSED, IO. */
 MS_API bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request,
                                  ms_error* error) MS_NOEXCEPT;
