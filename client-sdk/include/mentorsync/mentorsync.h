@@ -257,10 +257,11 @@ MS_API bool ms_lock(ms_store* store, ms_error* error) MS_NOEXCEPT;
  * locked or not, so an app may re-check its user with this call: a wrong key is WRONG_KEY and
  * counts toward the lockout like any wrong key (a key of the other kind, a passphrase for a
  * raw-key store or vice versa, is WRONG_KEY without counting: it tests no secret); a right key
- * succeeds and resets the count. After any other failure (WRONG_KEY, LOCKED_OUT, IO) the store is
- * LOCKED, even if it was unlocked before (a failed re-check locks the tablet, as ms_change_key
- * does), so a sync or any other call running meanwhile fails with LOCKED. INVALID_ARGUMENT (a NULL
- * or malformed key) changes nothing. Argon2id makes a passphrase check take a few hundred ms. */
+ * succeeds and resets the count. Every failure but INVALID_ARGUMENT (WRONG_KEY, LOCKED_OUT, IO)
+ * leaves the store LOCKED, even if it was unlocked before: a failed re-check locks the tablet,
+ * as ms_change_key does, and calls running meanwhile (a sync) then fail with LOCKED.
+ * INVALID_ARGUMENT (a NULL or malformed key) changes nothing. Argon2id makes a passphrase
+ * check take a few hundred ms: not on the UI thread. */
 MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error) MS_NOEXCEPT;
 /* 1 if locked, 0 if unlocked, -1 for a NULL or closed handle. */
 MS_API int32_t ms_is_locked(const ms_store* store) MS_NOEXCEPT;
