@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -1075,6 +1076,50 @@ bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t stamp_size
 // ---- wipe ----------------------------------------------------------------------------------
 
 namespace {
+// The companions SQLite keeps beside a store, wiped before the store file itself: a new store
+// created at the path must never meet an old -wal (SQLite would replay it into the new file).
+constexpr std::array<std::string_view, 3> kCompanions = {"-wal", "-shm", "-journal"};
+// The mark of a wipe in progress: made once the file was recognised as a store and before
+// anything is overwritten, removed last. A wipe cut short by a crash leaves it behind, and the
+// next ms_wipe finishes the job without recognising the half-overwritten file again.
+constexpr std::string_view kWipingSuffix = "-wiping";
+
+enum class Entry { missing, regular, symlink, other };
+
+// What is at `path`, without following a symbolic link (lstat: nothing is opened).
+Result<Entry> entry_at(const std::string& path, struct stat& st) {
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) return Entry::missing;
+        return Status::io("cannot inspect " + path + ": " + std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) return Entry::symlink;
+    return S_ISREG(st.st_mode) ? Entry::regular : Entry::other;
+}
+
+// Whether the file is open through an ms_store of this process, by name or by identity (a
+// hard link or another spelling of the path). Overwriting it would destroy a live store, and
+// closing our descriptor would drop SQLite's POSIX locks on it. Caller holds registry_mu().
+bool open_in_this_process(const std::string& path, const struct stat& st) {
+    if (registry().count(registry_key(path))) return true;
+    for (const std::string& open_path : registry()) {
+        struct stat other {};
+        if (::stat(open_path.c_str(), &other) == 0 && other.st_dev == st.st_dev &&
+            other.st_ino == st.st_ino)
+            return true;
+    }
+    return false;
+}
+
+void flush_directory_of(const std::string& path) {
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
 // Overwrites one file with zeros, flushes, truncates and unlinks it. A missing file is fine.
 Err wipe_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -1111,6 +1156,19 @@ Err wipe_file(const std::string& path) {
         return error(MS_ERR_IO, "removing " + path + " failed: " + std::strerror(errno));
     return ok();
 }
+
+// Leaves the mark of a wipe in progress, durably, before anything is overwritten.
+Err mark_wiping(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error(MS_ERR_IO,
+                     "cannot create " + path + " to start the wipe: " + std::strerror(errno));
+    const bool flushed = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!flushed) return error(MS_ERR_IO, "flushing " + path + " failed: " + std::strerror(errno));
+    flush_directory_of(path);
+    return ok();
+}
 }  // namespace
 
 bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
@@ -1119,19 +1177,60 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
         if (p.empty()) return error(MS_ERR_INVALID_ARGUMENT, "the path is empty");
         if (p.find('\0') != std::string_view::npos)
             return error(MS_ERR_INVALID_ARGUMENT, "the path contains a NUL byte");
-        std::string base(p);
+        const std::string base(p);
+        const std::string marker = base + std::string(kWipingSuffix);
         std::lock_guard g(registry_mu());  // no open may start while we wipe
-        if (registry().count(registry_key(base)))
+
+        // Everything is checked before anything is touched: a refusal leaves every file as it
+        // was.
+        struct stat st {};
+        auto store = entry_at(base, st);
+        if (!store.ok()) return from_status(store.status());
+        if (*store == Entry::symlink)
+            return error(MS_ERR_IO, base + " is a symbolic link: not wiped");
+        if (*store == Entry::other)
+            return error(
+                MS_ERR_INVALID_ARGUMENT,
+                base + " is not a MentorSync store (not a regular file): nothing was wiped");
+        if (*store == Entry::regular ? open_in_this_process(base, st)
+                                     : registry().count(registry_key(base)) != 0)
             return error(MS_ERR_INVALID_STATE, "the store is open in this process: close it first");
-        for (const char* suffix : {"-wal", "-shm", "-journal", ""})
-            if (Err e = wipe_file(base + suffix); !e.ok()) return e;
-        std::filesystem::path dir = std::filesystem::path(base).parent_path();
-        if (dir.empty()) dir = ".";
-        int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)::fsync(dfd);
-            ::close(dfd);
+        bool resuming = false;
+        for (std::string_view suffix :
+             {kCompanions[0], kCompanions[1], kCompanions[2], kWipingSuffix}) {
+            const std::string name = base + std::string(suffix);
+            struct stat cst {};
+            auto e = entry_at(name, cst);
+            if (!e.ok()) return from_status(e.status());
+            if (*e == Entry::symlink)
+                return error(MS_ERR_IO, name + " is a symbolic link: not wiped");
+            if (*e == Entry::other)
+                return error(MS_ERR_IO, name + " is not a regular file: nothing was wiped");
+            if (suffix == kWipingSuffix) resuming = *e == Entry::regular;
         }
+
+        if (!resuming) {
+            // No store file: nothing to wipe. Companions without their store cannot be told
+            // from anyone else's and are left alone.
+            if (*store == Entry::missing) return ok();
+            Status s = Replica::recognise(base);
+            if (s.code() == Code::not_found) return ok();  // removed meanwhile
+            if (s.code() == Code::invalid_argument)
+                return error(MS_ERR_INVALID_ARGUMENT, base + " is not a MentorSync store (" +
+                                                          s.message() + "): nothing was wiped");
+            if (!s.ok())
+                return error(MS_ERR_IO, "cannot tell whether " + base + " is a MentorSync store (" +
+                                            s.message() + "): nothing was wiped");
+            if (Err e = mark_wiping(marker); !e.ok()) return e;
+        }
+        for (std::string_view suffix : kCompanions)
+            if (Err e = wipe_file(base + std::string(suffix)); !e.ok()) return e;
+        if (Err e = wipe_file(base); !e.ok()) return e;
+        flush_directory_of(base);
+        // The store is gone for good: only now may the mark go.
+        if (::unlink(marker.c_str()) != 0 && errno != ENOENT)
+            return error(MS_ERR_IO, "removing " + marker + " failed: " + std::strerror(errno));
+        flush_directory_of(base);
         return ok();
     });
 }

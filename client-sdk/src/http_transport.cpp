@@ -90,6 +90,7 @@ struct HttpTransport::Impl {
     beast::flat_buffer buffer;
 
     bool trust_loaded = false;
+    bool timed_out = false;  // the last exchange failed by its deadline
 
     Impl(Endpoint e, TransportOptions o) : endpoint(std::move(e)), options(std::move(o)) {}
 
@@ -177,6 +178,7 @@ struct HttpTransport::Impl {
         http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
         ioc.restart();
         ioc.run();
+        timed_out = ec == beast::error::timeout;
         if (ec) return Status::io("sending the request failed: " + ec.message());
 
         http::response_parser<http::string_body> parser;
@@ -184,6 +186,7 @@ struct HttpTransport::Impl {
         http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
         ioc.restart();
         ioc.run();
+        timed_out = ec == beast::error::timeout;
         if (ec) return Status::io("reading the response failed: " + ec.message());
         auto& res = parser.get();
         HttpResponse out;
@@ -193,20 +196,27 @@ struct HttpTransport::Impl {
         return out;
     }
 
-    Result<HttpResponse> send(const HttpRequest& request) {
-        if (http::string_to_verb(request.method) == http::verb::unknown)
-            return Status::invalid_argument("unknown HTTP method '" + request.method + "'");
-        // A kept-alive connection may have been closed by the server meanwhile: one silent
-        // reconnect covers that, anything else is reported.
+    Result<HttpResponse> send(const RequestBuilder& build) {
+        // A kept-alive connection may have been closed by the server meanwhile: one reconnect
+        // covers that, anything else is reported. A timeout is reported too: waiting a second
+        // request_timeout would break the bound callers are promised.
         for (int attempt = 0; attempt < 2; ++attempt) {
+            // Built per attempt: a resend never repeats the nonce the server may already have
+            // recorded. Built before connecting, so a local failure is reported as such even
+            // when the network is down.
+            Result<HttpRequest> request = build();
+            if (!request.ok()) return request.status();
+            if (http::string_to_verb(request->method) == http::verb::unknown)
+                return Status::invalid_argument("unknown HTTP method '" + request->method + "'");
             const bool reused = connected();
             if (!reused) MS_RETURN_IF_ERROR(connect());
+            timed_out = false;
             Result<HttpResponse> r =
-                plain ? exchange(*plain, *plain, request)
-                      : exchange(*secure, beast::get_lowest_layer(*secure), request);
+                plain ? exchange(*plain, *plain, *request)
+                      : exchange(*secure, beast::get_lowest_layer(*secure), *request);
             if (r.ok()) return r;
             close();
-            if (!reused) return r;
+            if (!reused || timed_out) return r;
         }
         return Status::io("the server closed the connection");
     }
@@ -218,13 +228,26 @@ HttpTransport::~HttpTransport() {
     impl_->close();
 }
 
-Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
+Result<HttpResponse> HttpTransport::send(const RequestBuilder& build) {
     try {
-        return impl_->send(request);
+        return impl_->send(build);
     } catch (const std::exception& e) {
         impl_->close();
         return Status::io(std::string("HTTP transport: ") + e.what());
     }
+}
+
+Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
+    const bool signed_request = request.header("Authorization").has_value();
+    bool sent = false;
+    return send([&]() -> Result<HttpRequest> {
+        if (sent && signed_request)
+            return Status::io(
+                "the kept-alive connection failed; a signed request is not sent twice (its "
+                "nonce may be recorded): sign it again");
+        sent = true;
+        return request;
+    });
 }
 
 void HttpTransport::disconnect() {
@@ -249,9 +272,16 @@ Result<SyncProgress> run_sync(SyncSession& session, HttpTransport& transport,
     int failures = 0;
     for (;;) {
         if (cancelled()) return Status::closed("sync cancelled");
-        auto request = session.next_request();
-        if (!request.ok()) return request.status();
-        auto response = transport.send(*request);
+        // The session signs each request it hands out, so the transport asks it again for a
+        // resend after a stale connection. Its failure is local (a locked replica, storage),
+        // not the network's: it ends the sync as is.
+        std::optional<Status> local;
+        auto response = transport.send([&]() -> Result<HttpRequest> {
+            auto request = session.next_request();
+            if (!request.ok()) local = request.status();
+            return request;
+        });
+        if (local) return *local;
         SyncStep step = response.ok() ? session.handle_response(*response)
                                       : session.handle_transport_error(response.status().message());
         if (options.report) {

@@ -45,10 +45,22 @@ class HttpTransport {
     HttpTransport(const HttpTransport&) = delete;
     HttpTransport& operator=(const HttpTransport&) = delete;
 
-    // Sends one request and reads the whole answer, reusing the connection when the server keeps
-    // it alive. Errors (Code::io) mean the request may or may not have arrived: no connection,
-    // timeout, TLS failure, connection closed mid-answer. Every request of the protocol is safe
-    // to repeat.
+    // Builds the request of one attempt. Called again for each attempt, so that a signed
+    // request goes out with a fresh timestamp and nonce every time (SyncSession::next_request).
+    using RequestBuilder = std::function<Result<HttpRequest>()>;
+
+    // Sends the request `build` makes and reads the whole answer, reusing the connection when
+    // the server keeps it alive. A kept-alive connection may have been closed meanwhile (an idle
+    // timeout, a proxy): if one fails, other than by timing out, the transport reconnects once
+    // and sends a request built anew, never the same signed bytes again, since the server may
+    // have recorded the first one's nonce and would answer 401 replayed_nonce. Errors from
+    // `build` are returned as they are, with nothing (more) sent. Otherwise errors (Code::io)
+    // mean the request may or may not have arrived: no connection, timeout, TLS failure,
+    // connection closed mid-answer. Every request of the protocol is safe to repeat re-signed.
+    Result<HttpResponse> send(const RequestBuilder& build);
+    // Sends these exact bytes. An unsigned request (enrollment, /healthz) may go out twice as
+    // above; one with an Authorization header is never sent twice: if the reused connection
+    // fails, the error is returned and the caller re-signs.
     Result<HttpResponse> send(const HttpRequest& request);
     // Drops the connection (the next send() reconnects).
     void disconnect();

@@ -3,8 +3,11 @@
 #include "mentorsync/replica.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -432,11 +435,20 @@ class Replica::Impl {
             for (std::int64_t i = kFreeAttempts; i < *failures && delay < kMaxDelayMs; ++i)
                 delay *= 2;
             delay = std::min(delay, kMaxDelayMs);
-            if (now < *last + delay) {
-                std::int64_t wait_s = (*last + delay - now + 999) / 1000;
+            // A last failure "in the future" (the clock was set back, or the stored time is
+            // nonsense) is moved to now, durably: the wait is then one delay from now, so a
+            // tablet whose clock fell back to 1970 is not locked out for decades. Comparing
+            // against now - delay keeps the arithmetic clear of overflow whatever the file holds.
+            std::int64_t last_ms = *last;
+            if (last_ms > now) {
+                MS_RETURN_IF_ERROR(put_meta("last_failure_ms", std::to_string(now)));
+                last_ms = now;
+            }
+            if (last_ms > now - delay) {
+                const std::int64_t wait_ms = last_ms - (now - delay);
                 return Status::locked_out(std::to_string(*failures) +
                                           " wrong keys in a row: try again in " +
-                                          std::to_string(wait_s) + " s");
+                                          std::to_string((wait_ms + 999) / 1000) + " s");
             }
         }
         crypto::SecretKey kek;
@@ -747,7 +759,10 @@ void Replica::lock() {
 
 Status Replica::unlock(const UnlockKey& key) {
     std::lock_guard g(impl_->mu);
-    if (impl_->data_key.present()) return {};
+    // An unlocked replica checks the key too: apps re-check their user with unlock(), and a
+    // guess must cost an attempt whatever the state. The data key goes first, so that every
+    // failure (wrong key, lockout, storage) leaves the replica locked, as change_key() does.
+    impl_->data_key.clear();
     return impl_->unlock(key);
 }
 
@@ -1547,6 +1562,81 @@ const Schema& Replica::schema() const noexcept {
 }
 const Uuid& Replica::node() const noexcept {
     return impl_->node;
+}
+
+// ---- recognising a replica file ---------------------------------------------------------------
+
+Status Replica::recognise(const std::string& path) {
+    try {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT) return Status::not_found("there is no file at the path");
+            return Status::io(std::string("cannot inspect the file: ") + std::strerror(errno));
+        }
+        // Before SQLite opens anything: opening a FIFO would block, a link would be followed.
+        if (S_ISLNK(st.st_mode))
+            return Status::invalid_argument("the path is a symbolic link, not a replica file");
+        if (!S_ISREG(st.st_mode)) return Status::invalid_argument("the path is not a regular file");
+        if (st.st_size == 0) return Status::invalid_argument("the file is empty");
+
+        // Reading a WAL-mode database makes SQLite create -wal and -shm beside it; the look
+        // must leave no trace, so the ones it made are removed afterwards.
+        auto exists = [](const std::string& p) {
+            struct stat s {};
+            return ::lstat(p.c_str(), &s) == 0;
+        };
+        const std::string wal = path + "-wal", shm = path + "-shm";
+        const bool had_wal = exists(wal), had_shm = exists(shm);
+        const auto not_sqlite = [](const Status& s) {
+            return s.code() == Code::corrupt
+                       ? Status::invalid_argument("the file is not an SQLite database")
+                       : s;
+        };
+        Status verdict = [&]() -> Status {
+            sql::Db db;
+            MS_RETURN_IF_ERROR(db.open_read_only(path));
+            auto tables =
+                db.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+            if (!tables.ok()) return not_sqlite(tables.status());
+            auto row = tables->step();
+            if (!row.ok()) return not_sqlite(row.status());
+            if (tables->int64(0) == 0)
+                return Status::invalid_argument(
+                    "the file is an SQLite database without a replica's meta table");
+            const Status foreign = Status::invalid_argument(
+                "the file is an SQLite database whose meta table is not a replica's");
+            auto q = db.prepare(
+                "SELECT key, value FROM meta"
+                " WHERE key IN ('format', 'node', 'key_mode', 'wrapped_key')");
+            if (!q.ok()) return foreign;  // a table named meta with other columns
+            int found = 0;
+            for (;;) {
+                auto r = q->step();
+                if (!r.ok()) return not_sqlite(r.status());
+                if (!*r) break;
+                const std::string_view key = q->text(0), value = q->blob(1);
+                bool good = false;
+                if (key == "format")
+                    good = !value.empty() && value.size() <= 9 &&
+                           std::all_of(value.begin(), value.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+                else if (key == "node")
+                    good = value.size() == 16;
+                else if (key == "key_mode")
+                    good = value == "passphrase" || value == "raw";
+                else if (key == "wrapped_key")
+                    good = !value.empty();
+                if (!good) return foreign;
+                ++found;
+            }
+            return found == 4 ? Status() : foreign;
+        }();
+        if (!had_wal) ::unlink(wal.c_str());
+        if (!had_shm) ::unlink(shm.c_str());
+        return verdict;
+    } catch (const std::bad_alloc&) {
+        return Status::internal("out of memory while inspecting a file");
+    }
 }
 
 }  // namespace mentorsync

@@ -97,6 +97,20 @@ Status Db::open(const std::string& path, bool create) {
     return {};
 }
 
+Status Db::open_read_only(const std::string& path) {
+    close();
+    const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        close();
+        return Status::io("cannot open the file: " + msg);
+    }
+    sqlite3_extended_result_codes(db_, 0);
+    sqlite3_busy_timeout(db_, 5000);
+    return {};
+}
+
 void Db::close() {
     if (db_) {
         sqlite3_close_v2(db_);

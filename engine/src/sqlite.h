@@ -52,6 +52,10 @@ class Db {
 
     // Opens (creating if allowed) the file. Code::not_found if missing and !create.
     Status open(const std::string& path, bool create);
+    // Opens an existing file read-only, not following a symbolic link; any failure (a missing
+    // file too) is Code::io. SQLite may still create -wal and -shm files for a WAL-mode
+    // database.
+    Status open_read_only(const std::string& path);
     void close();
     bool is_open() const noexcept { return db_ != nullptr; }
 

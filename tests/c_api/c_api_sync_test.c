@@ -161,6 +161,14 @@ static int http_send(const ms_http_request* req, http_answer* answer) {
     return 1;
 }
 
+/* The value of a request's header, or NULL. */
+static const char* header_value(const ms_http_request* req, const char* name) {
+    if (!req) return NULL;
+    for (size_t i = 0; i < req->header_count; ++i)
+        if (strcmp(req->headers[i].name, name) == 0) return req->headers[i].value;
+    return NULL;
+}
+
 /* Drives a whole sans-I/O sync; returns the last step. */
 static ms_sync_step drive(ms_sync* sync, int* requests) {
     for (int guard = 0; guard < 1000; ++guard) {
@@ -397,6 +405,19 @@ int main(int argc, char** argv) {
     CHECK(ms_sync_handle_response(sync, 503, NULL, 0, NULL, 0, &wait, &err) == MS_SYNC_STEP_RETRY);
     CHECK(err.domain == MS_ERROR_DOMAIN_SERVER && err.code == 503 && err.transient == 1);
     ms_http_request_free(req);
+    /* Every request is signed afresh: asked for twice before any answer (a resend on a new
+     * connection), the body is the same and the signature is new; the second replaces the
+     * first, which must never be sent again (its nonce may be recorded). */
+    ms_http_request* again = NULL;
+    CHECK_OK(ms_sync_next_request(sync, &req, &err));
+    CHECK_OK(ms_sync_next_request(sync, &again, &err));
+    const char* auth1 = header_value(req, "Authorization");
+    const char* auth2 = header_value(again, "Authorization");
+    CHECK(auth1 && auth2 && strncmp(auth1, "MS1 ", 4) == 0 && strcmp(auth1, auth2) != 0);
+    CHECK(req && again && req->body_size == again->body_size &&
+          memcmp(req->body, again->body, req->body_size) == 0);
+    ms_http_request_free(req);
+    ms_http_request_free(again);
     /* Now for real. */
     int requests = 0;
     CHECK(drive(sync, &requests) == MS_SYNC_STEP_DONE);

@@ -4,11 +4,14 @@
  * Sync against a real server is in c_api_sync_test.c. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,6 +208,38 @@ static void test_keys_and_locking(void) {
     CHECK(locked_out);
     CHECK(err.transient == 1 && err.retry_after_ms > 0);
     CHECK(strcmp(ms_error_code_name(err.code), "locked_out") == 0);
+}
+
+/* An app re-checks its user with ms_unlock on an unlocked store: the key is checked, a wrong
+ * one locks the store and counts toward the lockout. */
+static void test_unlock_checks_the_key_of_an_unlocked_store(void) {
+    char path[300];
+    path_in_dir(path, sizeof path, "recheck.db");
+    ms_open_options o = options_for(path);
+    ms_key pass = passphrase("correct horse");
+    ms_key wrong = passphrase("wrong horse");
+    ms_store* s = NULL;
+    CHECK_OK(ms_open(&o, &pass, &s, &err));
+    CHECK(ms_is_locked(s) == 0);
+
+    CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    CHECK(err.transient == 0);
+    CHECK(ms_is_locked(s) == 1); /* a failed re-check locks the tablet */
+    CHECK_OK(ms_unlock(s, &pass, &err));
+    CHECK_OK(ms_unlock(s, &pass, &err)); /* the right key on an unlocked store: fine */
+    CHECK(ms_is_locked(s) == 0);
+    CHECK_ERR(ms_unlock(s, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(ms_is_locked(s) == 0); /* a malformed call changes nothing */
+
+    /* The first guess meets an unlocked store and counts like the four after it: then even the
+     * right key must wait. */
+    CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    for (int i = 0; i < 4; ++i)
+        CHECK_ERR(ms_unlock(s, &wrong, &err), MS_ERR_WRONG_KEY);
+    CHECK_ERR(ms_unlock(s, &pass, &err), MS_ERR_LOCKED_OUT);
+    CHECK(err.transient == 1 && err.retry_after_ms > 0 && err.retry_after_ms <= 30000);
+    CHECK(ms_is_locked(s) == 1);
+    CHECK_OK(ms_close(s, &err));
 }
 
 /* ---- records and queries ------------------------------------------------------------------- */
@@ -803,6 +838,145 @@ static void test_close_and_wipe(void) {
     unlink(link);
 }
 
+/* The whole content of a small file, NUL-terminated, in a static buffer ("" if unreadable). */
+static const char* file_text(const char* path) {
+    static char buf[4096];
+    buf[0] = '\0';
+    FILE* f = fopen(path, "rb");
+    if (!f) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void write_file(const char* path, const char* text) {
+    FILE* f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sqlite_exec(const char* path, const char* statements) {
+    sqlite3* db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, statements, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void with_suffix(char* out, size_t size, const char* path, const char* suffix) {
+    snprintf(out, size, "%s%s", path, suffix);
+}
+
+static void test_wipe_refuses_what_is_not_a_store(void) {
+    char notes[300], other[300], other_wal[310], other_shm[310], empty[300], sub[300];
+    path_in_dir(notes, sizeof notes, "notes.txt");
+    const char* text = "Call the class teacher on Monday.\n";
+    write_file(notes, text);
+    CHECK_ERR(ms_wipe(notes, strlen(notes), &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "is not a MentorSync store"));
+    CHECK(contains(err.message, "not an SQLite database"));
+    CHECK(contains(err.message, "nothing was wiped"));
+    CHECK(strcmp(file_text(notes), text) == 0); /* intact */
+
+    /* Another app's SQLite database, in WAL mode, with a key-value table called meta. */
+    path_in_dir(other, sizeof other, "other.sqlite");
+    with_suffix(other_wal, sizeof other_wal, other, "-wal");
+    with_suffix(other_shm, sizeof other_shm, other, "-shm");
+    sqlite_exec(other,
+                "PRAGMA journal_mode=WAL; CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+                "INSERT INTO meta VALUES('format', '1'), ('theme', 'dark');");
+    CHECK_ERR(ms_wipe(other, strlen(other), &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "meta table is not a replica's"));
+    CHECK(!file_exists(other_wal) && !file_exists(other_shm)); /* the look left no trace */
+    sqlite3* db = NULL;
+    sqlite3_stmt* q = NULL;
+    CHECK(sqlite3_open(other, &db) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='theme'", -1, &q, NULL) ==
+          SQLITE_OK);
+    CHECK(sqlite3_step(q) == SQLITE_ROW &&
+          strcmp((const char*)sqlite3_column_text(q, 0), "dark") == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    path_in_dir(empty, sizeof empty, "empty.db");
+    write_file(empty, "");
+    CHECK_ERR(ms_wipe(empty, strlen(empty), &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "empty"));
+    CHECK(file_exists(empty));
+    path_in_dir(sub, sizeof sub, "folder.db");
+    CHECK(mkdir(sub, 0700) == 0);
+    CHECK_ERR(ms_wipe(sub, strlen(sub), &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "not a regular file"));
+    rmdir(sub);
+    unlink(notes);
+    unlink(other);
+    unlink(empty);
+}
+
+static void test_wipe_erases_a_store_with_all_its_files(void) {
+    char path[300], wal[310], shm[310], marker[310], journal[310];
+    path_in_dir(path, sizeof path, "crashed.db");
+    with_suffix(wal, sizeof wal, path, "-wal");
+    with_suffix(shm, sizeof shm, path, "-shm");
+    with_suffix(journal, sizeof journal, path, "-journal");
+    with_suffix(marker, sizeof marker, path, "-wiping");
+    ms_open_options o = options_for(path);
+    ms_key k = passphrase("pass");
+
+    /* An app that dies with its store open leaves the -wal and -shm (with the latest commits). */
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        ms_store* s = NULL;
+        char id[MS_ID_SIZE];
+        if (!ms_open(&o, &k, &s, NULL) ||
+            !ms_record_create(s, S("absences"), absence_json(), strlen(absence_json()), id, NULL))
+            _exit(1);
+        _exit(0); /* no ms_close: a crash */
+    }
+    int status = -1;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+    CHECK(file_exists(path) && file_exists(wal) && file_exists(shm));
+    write_file(journal, ""); /* as journal_mode=TRUNCATE leaves one: it goes with its store */
+    CHECK_OK(ms_wipe(path, strlen(path), &err));
+    CHECK(!file_exists(path) && !file_exists(wal) && !file_exists(shm) && !file_exists(journal));
+    CHECK(!file_exists(marker));
+
+    /* A companion that is a symbolic link stops the wipe before anything is touched. */
+    ms_store* s = NULL;
+    CHECK_OK(ms_open(&o, &k, &s, &err));
+    CHECK_OK(ms_close(s, &err));
+    CHECK(symlink("/etc/hostname", journal) == 0);
+    CHECK_ERR(ms_wipe(path, strlen(path), &err), MS_ERR_IO);
+    CHECK(contains(err.message, "symbolic link"));
+    unlink(journal);
+    CHECK_OK(ms_open(&o, &k, &s, &err)); /* the store is untouched */
+
+    /* Open under another name (a hard link) is open all the same. */
+    char alias[300];
+    path_in_dir(alias, sizeof alias, "alias.db");
+    CHECK(link(path, alias) == 0);
+    CHECK_ERR(ms_wipe(alias, strlen(alias), &err), MS_ERR_INVALID_STATE);
+    unlink(alias);
+    CHECK_OK(ms_close(s, &err));
+
+    /* A wipe cut short after it began overwriting: the file no longer looks like a store, and
+     * only the mark of the wipe in progress lets the next ms_wipe finish the job. */
+    int fd = open(path, O_WRONLY);
+    CHECK(fd >= 0);
+    static const char zeros[4096];
+    CHECK(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
+    close(fd);
+    CHECK_ERR(ms_wipe(path, strlen(path), &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(file_exists(path));
+    write_file(marker, "");
+    CHECK_OK(ms_wipe(path, strlen(path), &err));
+    CHECK(!file_exists(path) && !file_exists(marker));
+}
+
 int main(void) {
     const char* tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/ms_c_api_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -814,6 +988,7 @@ int main(void) {
     test_version_and_names();
     test_open_misuse();
     test_keys_and_locking();
+    test_unlock_checks_the_key_of_an_unlocked_store();
 
     char path[300];
     path_in_dir(path, sizeof path, "main.db");
@@ -832,6 +1007,8 @@ int main(void) {
         CHECK_OK(ms_close(s, &err));
     }
     test_close_and_wipe();
+    test_wipe_refuses_what_is_not_a_store();
+    test_wipe_erases_a_store_with_all_its_files();
 
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -154,6 +154,125 @@ TEST_CASE("a locked replica refuses data calls until unlocked", "[replica][keys]
     CHECK(r->get("learners", id).ok());
 }
 
+TEST_CASE("unlock checks the key of an unlocked replica too, and wrong ones count and lock it",
+          "[replica][keys]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto r = mstest::open_replica(dir.file("tablet.db"), "right passphrase", clock);
+    auto id = *r->create("learners", mstest::learner_fields());
+    REQUIRE_FALSE(r->is_locked());
+
+    // An app re-checking its user gets the answer it asked for, not "already unlocked".
+    Status wrong = r->unlock(UnlockKey::passphrase("a guess"));
+    CHECK(wrong.code() == Code::wrong_key);
+    CHECK(wrong.message() == "wrong passphrase");
+    CHECK(r->is_locked());  // a failed re-check locks the replica
+    CHECK(r->get("learners", id).status().code() == Code::closed);
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+    CHECK(r->unlock(UnlockKey::passphrase("right passphrase")).ok());  // unlocked: checked, fine
+    CHECK_FALSE(r->is_locked());
+    CHECK(r->get("learners", id).ok());
+
+    // A key of the other kind is refused and locks too, but tests no secret: it does not count.
+    CHECK(r->unlock(UnlockKey::raw(std::vector<std::uint8_t>(32, 7))).code() == Code::wrong_key);
+    CHECK(r->is_locked());
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+
+    // Guesses against the unlocked replica count toward the lockout like any others: the first
+    // one here meets an unlocked replica, four more a locked one, and the right key must wait.
+    for (int i = 0; i < 5; ++i)
+        CHECK(r->unlock(UnlockKey::passphrase("a guess")).code() == Code::wrong_key);
+    Status held = r->unlock(UnlockKey::passphrase("right passphrase"));
+    CHECK(held.code() == Code::locked_out);
+    CHECK(held.message() == "5 wrong keys in a row: try again in 30 s");
+    CHECK(r->is_locked());
+    clock->advance(30'000);
+    REQUIRE(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+    // The right key reset the count: one more guess is just wrong, not a lockout.
+    CHECK(r->unlock(UnlockKey::passphrase("a guess")).code() == Code::wrong_key);
+    CHECK(r->unlock(UnlockKey::passphrase("right passphrase")).ok());
+}
+
+TEST_CASE("a clock set back does not stretch the lockout beyond its delay", "[replica][keys]") {
+    TempDir dir;
+    auto path = dir.file("tablet.db");
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    mstest::open_replica(path, "right passphrase", clock);
+    auto attempt = [&](const char* pass) {
+        return Replica::open(mstest::test_options(path, clock), UnlockKey::passphrase(pass))
+            .status();
+    };
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(attempt("wrong").code() == Code::wrong_key);
+    // The tablet's clock falls back a day (a flat battery, a manual change): the failures now
+    // lie "in the future", and the wait is still at most the 30 s delay, not a day and 30 s.
+    clock->set(kNov2026 - 24 * 3600 * 1000);
+    Status s = attempt("right passphrase");
+    CHECK(s.code() == Code::locked_out);
+    CHECK(s.message() == "5 wrong keys in a row: try again in 30 s");
+    clock->advance(30'000);
+    CHECK(attempt("right passphrase").ok());
+}
+
+TEST_CASE("recognise tells a replica from every other file and leaves each as it was",
+          "[replica][keys]") {
+    TempDir dir;
+    auto bytes_of = [](const std::string& p) {
+        std::ifstream f(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    auto path = dir.file("tablet.db");
+    mstest::open_replica(path, "pass");
+    CHECK(Replica::recognise(path).ok());
+    CHECK_FALSE(std::filesystem::exists(path + "-wal"));  // the look left nothing behind
+    CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+
+    // A replica open right now (through SQLite, in this process) is recognised alongside.
+    {
+        auto open = mstest::open_replica(path, "pass");
+        REQUIRE(open->create("learners", mstest::learner_fields()).ok());
+        CHECK(Replica::recognise(path).ok());
+        CHECK(open->status().ok());
+    }
+
+    auto notes = dir.file("notes.txt");
+    {
+        std::ofstream f(notes);
+        f << "Meeting notes: not a database at all, though long enough to have a header.\n";
+    }
+    const std::string notes_bytes = bytes_of(notes);
+    Status s = Replica::recognise(notes);
+    CHECK(s.code() == Code::invalid_argument);
+    CHECK(s.message() == "the file is not an SQLite database");
+    CHECK(bytes_of(notes) == notes_bytes);
+
+    // Another program's database, in WAL mode like a replica, with a table called meta.
+    auto other = dir.file("other.sqlite");
+    sql(other,
+        "PRAGMA journal_mode=WAL; CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+        " INSERT INTO meta VALUES('format', '1'), ('owner', 'someone else');");
+    const std::string other_bytes = bytes_of(other);
+    s = Replica::recognise(other);
+    CHECK(s.code() == Code::invalid_argument);
+    CHECK(s.message() == "the file is an SQLite database whose meta table is not a replica's");
+    CHECK(bytes_of(other) == other_bytes);
+    CHECK_FALSE(std::filesystem::exists(other + "-wal"));  // SQLite's traces of the look are gone
+    CHECK_FALSE(std::filesystem::exists(other + "-shm"));
+    auto plain = dir.file("plain.sqlite");
+    sql(plain, "CREATE TABLE t(x)");
+    CHECK(Replica::recognise(plain).message() ==
+          "the file is an SQLite database without a replica's meta table");
+
+    auto empty = dir.file("empty.db");
+    std::ofstream{empty};
+    CHECK(Replica::recognise(empty).message() == "the file is empty");
+    CHECK(Replica::recognise(dir.path().string()).message() == "the path is not a regular file");
+    auto link = dir.file("link.db");
+    std::filesystem::create_symlink(path, link);
+    CHECK(Replica::recognise(link).message() == "the path is a symbolic link, not a replica file");
+    CHECK(Replica::recognise(dir.file("missing.db")).code() == Code::not_found);
+}
+
 TEST_CASE("a file that is not a replica is refused, not overwritten", "[replica][keys]") {
     TempDir dir;
     auto path = dir.file("notes.txt");

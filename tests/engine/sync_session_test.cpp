@@ -393,6 +393,7 @@ TEST_CASE("a push whose answer was lost is sent again with the same batch id", "
     CHECK(lost.retry_after_ms <= 1200);
     CHECK(dev.session->running());
 
+    dev.clock->advance(lost.retry_after_ms);  // the backoff passes
     auto retry = dev.session->next_request();
     REQUIRE(retry.ok());
     CHECK(retry->body == first->body);  // same batch id, same transactions
@@ -401,6 +402,9 @@ TEST_CASE("a push whose answer was lost is sent again with the same batch id", "
     REQUIRE(retry_cred.ok());
     REQUIRE(first_cred.ok());
     CHECK(retry_cred->nonce != first_cred->nonce);
+    // Signed anew: the timestamp is the clock's now, not the first attempt's.
+    CHECK(first_cred->timestamp == std::to_string(kNov2026));
+    CHECK(retry_cred->timestamp == std::to_string(dev.clock->now_ms()));
     SyncStep step = dev.session->handle_response(dev.server.handle(*retry));
     REQUIRE(step.kind == SyncStep::Kind::next);
     CHECK(dev.server.applied_pushes == 1);  // the stored answer, nothing applied twice
@@ -425,6 +429,41 @@ TEST_CASE("a push whose answer was lost is sent again with the same batch id", "
     dev.session->start();
     REQUIRE(dev.session->next_request().ok());
     CHECK(dev.session->handle_transport_error("timeout").retry_after_ms <= 1'200);
+}
+
+TEST_CASE("a request asked for again before any answer is signed anew and replaces the first",
+          "[sync]") {
+    // What a transport does when a kept-alive connection turns out to be closed: it asks for
+    // the request again instead of resending bytes whose nonce the server may have recorded.
+    Device dev;
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    dev.session->start();
+    auto first = dev.session->next_request();
+    REQUIRE(first.ok());
+    dev.server.handle(*first);  // it arrived; the connection broke before the answer
+    dev.clock->advance(5);
+    auto again = dev.session->next_request();
+    REQUIRE(again.ok());
+    CHECK(again->path == first->path);
+    CHECK(again->body == first->body);  // the same batch id and transactions
+    CHECK(again->header("Authorization") != first->header("Authorization"));
+    // Resending the first request's bytes is what the server refuses.
+    CHECK(dev.server.handle(*first).status == 401);
+    SyncStep step = dev.session->handle_response(dev.server.handle(*again));
+    REQUIRE(step.kind == SyncStep::Kind::next);
+    CHECK(dev.server.applied_pushes == 1);  // the stored answer: nothing applied twice
+    CHECK(dev.session->progress().acked == 1);
+    auto pull = dev.session->next_request();
+    REQUIRE(pull.ok());
+    auto pull_again = dev.session->next_request();
+    REQUIRE(pull_again.ok());
+    CHECK(pull_again->body == pull->body);  // the same cursor and report
+    CHECK(dev.session->handle_response(dev.server.handle(*pull_again)).kind ==
+          SyncStep::Kind::done);
+    std::set<std::string> nonces;
+    for (const auto& r : dev.server.requests)
+        nonces.insert(wire::parse_authorization(r.header("Authorization").value_or(""))->nonce);
+    CHECK(nonces.size() == 3);  // first, again and pull_again; the repeat of first reused one
 }
 
 TEST_CASE("a stale timestamp is transient and reports the clock skew", "[sync]") {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,9 +22,15 @@ class DropProxy {
     // The next `n` server answers are cut off: the client sees the connection close instead.
     void drop_next_answers(int n) { drops_ = n; }
     int dropped() const { return dropped_; }
+    // The nonce of every signed request that went through, in order (the MS1 Authorization
+    // header's third part), resends included: a retry must never repeat one.
+    std::vector<std::string> nonces() const;
 
   private:
     void serve(int client);
+    void note_requests(std::string& pending);
+    mutable std::mutex mu_;
+    std::vector<std::string> nonces_;  // guarded by mu_
     int listen_fd_ = -1;
     int port_ = 0;
     int server_port_;

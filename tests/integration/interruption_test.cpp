@@ -1,7 +1,11 @@
 // Idempotency under the worst interruptions: the connection drops after the server committed a
 // push but before the tablet read the answer; a pull's answer is lost. Retrying must neither
-// duplicate nor miss anything.
+// duplicate nor miss anything, and every retry is signed afresh: the server never sees a nonce
+// twice (it would refuse the resend as replayed_nonce).
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <set>
 
 #include "drop_proxy.h"
 #include "server_process.h"
@@ -43,6 +47,22 @@ struct World {
     }
 };
 
+// Requests the server refused as replayed, from its request log (read after stop()).
+std::size_t replays(const mstest::ServerProcess& server) {
+    std::size_t n = 0;
+    for (const auto& line : server.log_lines()) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.value("event", "") == "request" &&
+            j.value("code", "") == "replayed_nonce")
+            ++n;
+    }
+    return n;
+}
+
+std::size_t distinct(const std::vector<std::string>& v) {
+    return std::set<std::string>(v.begin(), v.end()).size();
+}
+
 }  // namespace
 
 TEST_CASE("a push whose answer was lost is retried without duplicates", "[integration][retry]") {
@@ -69,6 +89,11 @@ TEST_CASE("a push whose answer was lost is retried without duplicates", "[integr
     CHECK(pc.pulled == 5);  // learner, assignment, three absences
     CHECK(pc.applied == 5);
     CHECK(server.stop() == 0);
+    // The push went out on a kept-alive connection; its resend on a new one was signed anew.
+    CHECK(replays(server) == 0);
+    auto nonces = proxy.nonces();
+    CHECK(nonces.size() >= 4);  // two syncs' requests and the resend
+    CHECK(distinct(nonces) == nonces.size());
 }
 
 TEST_CASE("a pull whose answer was lost is resumed and misses nothing", "[integration][retry]") {
@@ -92,4 +117,34 @@ TEST_CASE("a pull whose answer was lost is resumed and misses nothing", "[integr
     q.collection = "absences";
     CHECK(c.replica().query(q)->size() == 4);
     CHECK(server.stop() == 0);
+    CHECK(replays(server) == 0);
+    auto nonces = proxy.nonces();
+    CHECK(nonces.size() >= 3);  // the pull, its resend after each lost answer
+    CHECK(distinct(nonces) == nonces.size());
+}
+
+TEST_CASE("every resend after a cut connection is signed afresh and none is refused as replayed",
+          "[integration][retry]") {
+    World w;
+    mstest::ServerProcess server(w.data);
+    mstest::DropProxy proxy(server.port());
+    mstest::Tablet a(w.dir.file("a.db"), proxy.url());
+    a.enroll(w.code(w.mentor), "mentor tablet");
+    a.sync_ok();
+    // Each round cuts the answer to the first request, which always goes out on the connection
+    // the last sync kept alive: the transport reconnects and sends again at once.
+    for (int round = 1; round <= 4; ++round) {
+        REQUIRE(a.replica().create("absences", w.absence(round)).ok());
+        proxy.drop_next_answers(round % 2 == 0 ? 2 : 1);  // even rounds lose the resend too
+        auto p = a.sync_ok();
+        CHECK(p.acked == 1);
+    }
+    CHECK(proxy.dropped() == 6);
+    CHECK(a.replica().status()->pending_transactions == 0);
+    CHECK(server.stop() == 0);
+    CHECK(replays(server) == 0);
+    auto nonces = proxy.nonces();
+    CHECK(nonces.size() == 1 + 4 * 2 + 6);  // the first pull, a push and a pull per round, and
+                                            // one resend per cut
+    CHECK(distinct(nonces) == nonces.size());
 }

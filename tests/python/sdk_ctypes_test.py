@@ -118,6 +118,7 @@ def load(path):
         "ms_lock": (C.c_bool, [S, E]),
         "ms_unlock": (C.c_bool, [S, C.POINTER(Key), E]),
         "ms_is_locked": (C.c_int32, [S]),
+        "ms_wipe": (C.c_bool, [C.c_char_p, C.c_size_t, E]),
         "ms_record_create": (C.c_bool, [S, C.c_char_p, C.c_size_t, C.c_char_p, C.c_size_t,
                                         C.c_char_p, E]),
         "ms_record_update": (C.c_bool, [S, C.c_char_p, C.c_size_t, C.c_char_p, C.c_size_t,
@@ -431,7 +432,26 @@ def run(lib, server, tmp):
     expect_error(lib.ms_unlock(a.handle, C.byref(key("wrong")), C.byref(err)), err,
                  ERR_WRONG_KEY, "unlocking with a wrong passphrase")
     check(lib.ms_unlock(a.handle, C.byref(key("passphrase A")), None), "unlock")
+    # Unlocking an unlocked store still checks the key (an app re-checking its user), and a
+    # failed check locks it.
+    err = Error()
+    expect_error(lib.ms_unlock(a.handle, C.byref(key("wrong")), C.byref(err)), err,
+                 ERR_WRONG_KEY, "re-checking an unlocked store with a wrong passphrase")
+    check(lib.ms_is_locked(a.handle) == 1, "a failed re-check locks the store")
+    check(lib.ms_unlock(a.handle, C.byref(key("passphrase A")), None), "unlock after it")
     a.close()
+    # ms_wipe erases stores only: anything else is refused and left as it was.
+    notes = os.path.join(tmp, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("Call the class teacher.\n")
+    err = Error()
+    expect_error(lib.ms_wipe(notes.encode(), len(notes.encode()), C.byref(err)), err,
+                 ERR_INVALID_ARGUMENT, "wiping a text file")
+    intact = os.path.exists(notes)
+    if intact:
+        with open(notes) as f:
+            intact = f.read() == "Call the class teacher.\n"
+    check(intact, "the refused file is intact")
     err, h = Error(), C.c_void_p()
     expect_error(lib.ms_open(C.byref(open_options(a.path, False)), C.byref(key("nope")),
                              C.byref(h), C.byref(err)), err, ERR_WRONG_KEY,

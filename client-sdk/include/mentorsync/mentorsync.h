@@ -253,8 +253,15 @@ MS_API bool ms_close(ms_store* store, ms_error* error) MS_NOEXCEPT;
  * MS_ERR_LOCKED until ms_unlock. Call it when the app goes to the background. Locking a locked
  * store is fine. */
 MS_API bool ms_lock(ms_store* store, ms_error* error) MS_NOEXCEPT;
-/* Unlocks with the same rules and lockout as ms_open. Unlocking an unlocked store checks the
- * key (WRONG_KEY if it does not match). */
+/* Unlocks with the same rules and lockout as ms_open. The key is checked whether the store is
+ * locked or not, so an app may re-check its user with this call: a wrong key is WRONG_KEY and
+ * counts toward the lockout like any wrong key (a key of the other kind, a passphrase for a
+ * raw-key store or vice versa, is WRONG_KEY without counting: it tests no secret); a right key
+ * succeeds and resets the count. Every failure but INVALID_ARGUMENT (WRONG_KEY, LOCKED_OUT, IO)
+ * leaves the store LOCKED, even if it was unlocked before: a failed re-check locks the tablet,
+ * as ms_change_key does, and calls running meanwhile (a sync) then fail with LOCKED.
+ * INVALID_ARGUMENT (a NULL or malformed key) changes nothing. Argon2id makes a passphrase
+ * check take a few hundred ms: not on the UI thread. */
 MS_API bool ms_unlock(ms_store* store, const ms_key* key, ms_error* error) MS_NOEXCEPT;
 /* 1 if locked, 0 if unlocked, -1 for a NULL or closed handle. */
 MS_API int32_t ms_is_locked(const ms_store* store) MS_NOEXCEPT;
@@ -269,14 +276,24 @@ MS_API bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* 
 
 /* Erases a CLOSED store: the file and its -wal, -shm and -journal companions are overwritten
  * with zeros, flushed to the device, truncated and deleted, and the directory entry removal is
- * flushed. Missing files are skipped (wiping a store that does not exist succeeds).
+ * flushed. Only a MentorSync store is erased: the file is first read with SQLite, read-only,
+ * and must be an SQLite database holding a store's meta table (format, node id, key mode,
+ * wrapped key); anything else (a notes.txt, another app's database, an empty file, a
+ * directory) is refused with INVALID_ARGUMENT, the message says what it is instead, and no
+ * file is touched. A store too damaged for SQLite to read is refused too: delete it with the
+ * file system. Wiping a path where no file exists succeeds and touches nothing (-wal, -shm or
+ * -journal files without their store are left alone). While it erases, the file
+ * "<path>-wiping" marks the wipe in progress; if a crash interrupts it, the next ms_wipe of the
+ * same path finishes the job without recognising the half-erased file again.
  * What this can and cannot do (docs/client-sdk.md, "Wiping"): flash storage remaps writes and
  * copy-on-write file systems (APFS, F2FS snapshots) may keep old blocks, so overwriting is best
  * effort. The real guarantee is cryptographic: every record is sealed with a data key that
  * exists only wrapped inside the file; with a raw key, delete the keystore entry too and the
  * remaining blocks cannot be decrypted.
- * Errors: INVALID_ARGUMENT (NULL/empty path), INVALID_STATE (the store is open in this
- * process), IO (a file could not be overwritten or removed; the message names it). */
+ * Errors: INVALID_ARGUMENT (NULL/empty path; the path is not a MentorSync store),
+ * INVALID_STATE (the store is open in this process, under this or any other name), IO (the
+ * path or a companion is a symbolic link, which is never followed; a file could not be read,
+ * overwritten or removed; the message names it). */
 MS_API bool ms_wipe(const char* path, size_t path_size, ms_error* error) MS_NOEXCEPT;
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -506,7 +523,10 @@ typedef struct ms_sync_options {
 
 /* Runs one whole sync on the calling thread (blocking: never the UI thread): pushes every
  * pending local change, then pulls until the server has nothing more, retrying transient
- * failures after the protocol's backoff (1 s doubling, up to max_attempts in a row). Uses the
+ * failures after the protocol's backoff (1 s doubling, up to max_attempts in a row). Every
+ * attempt is signed afresh (timestamp, nonce): when a kept-alive connection turns out to be
+ * closed, the request is signed again and sent at once on a new connection; a timeout is
+ * reported (and retried after the backoff), not waited out a second time. Uses the
  * server URL and CA file given at enrollment, over TLS unless the URL is http://.
  * options may be NULL. out_progress (may be NULL) receives the final counters on success.
  * On success the last successful sync time and the clock skew are recorded (ms_status).
@@ -533,12 +553,17 @@ MS_API bool ms_sync_run(ms_store* store, const ms_sync_options* options,
  *                                : ms_sync_transport_error(s, "timeout", 7, &wait_ms, &err);
  *         ms_http_request_free(req);
  *         if (step == MS_SYNC_STEP_NEXT) continue;
- *         if (step == MS_SYNC_STEP_RETRY) { wait wait_ms; continue; }  // same request again
+ *         if (step == MS_SYNC_STEP_RETRY) { wait wait_ms; continue; }  // re-signed next time
  *         break;                          // DONE, or FAILED with err written
  *     }
  *     ms_sync_finish(s);
  *
  * The session is safe to abandon at any point (the app was killed): the next sync resumes.
+ * Never send a request's bytes twice: each carries a nonce the server may already have
+ * recorded, and it refuses a repeat with 401 "replayed_nonce". Switch off your HTTP client's
+ * own retries of POST requests (OkHttp: retryOnConnectionFailure(false)); to resend, report
+ * the failure (ms_sync_transport_error) or simply call ms_sync_next_request again: every call
+ * signs anew, and the new request replaces the one outstanding.
  */
 typedef struct ms_sync ms_sync;
 
@@ -579,7 +604,8 @@ typedef enum ms_sync_step {
  * Errors: NOT_ENROLLED, LOCKED, INVALID_ARGUMENT. */
 MS_API bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** out_sync,
                           ms_error* error) MS_NOEXCEPT;
-/* The request to send now (after begin, after NEXT, and to retry after RETRY).
+/* The request to send now (after begin, after NEXT, and to retry after RETRY), signed with a
+ * fresh timestamp and nonce on every call; a retried push keeps its body and batch id.
  * Errors: INVALID_STATE (the sync is done or failed), LOCKED, CLOSED, IO. */
 MS_API bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request,
                                  ms_error* error) MS_NOEXCEPT;

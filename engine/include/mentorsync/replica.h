@@ -222,13 +222,30 @@ class MENTORSYNC_API Replica {
     // corrupt (the file is not a replica or was tampered with), io, unsupported (newer format).
     static Result<std::unique_ptr<Replica>> open(const OpenOptions& options, const UnlockKey& key);
 
+    // Whether the file at `path` is a replica (of any format version), judged without a key by
+    // reading it with SQLite alone, read-only: an SQLite database whose meta table holds a
+    // replica's format marker, node id, key mode and wrapped key. For callers about to destroy
+    // a file (the SDK's ms_wipe), so that they destroy nothing else. The file is never written
+    // and a symbolic link is not followed; -wal and -shm files that SQLite creates for the look
+    // are removed again. Returns ok for a replica. Errors: not_found (no file at `path`),
+    // invalid_argument (something else is there; the message says what: not a regular file, an
+    // empty file, not an SQLite database, an SQLite database that is not a replica), io (SQLite
+    // could not read it). A replica too damaged for SQLite to read its meta table is not
+    // recognised. Thread-safe; safe beside replicas open in this process (SQLite's own locks).
+    static Status recognise(const std::string& path);
+
     ~Replica();
     Replica(const Replica&) = delete;
     Replica& operator=(const Replica&) = delete;
 
     // Wipes the data key from memory; every data call fails with Code::closed until unlock().
     void lock();
-    // Unlocks again with the same rules (and lockout) as open().
+    // Checks `key` with the same rules (and lockout) as open(), whether the replica is locked
+    // or not, so that an app can re-check its user with it: a wrong key is wrong_key and counts
+    // toward the lockout either way, a right one resets the count. Success leaves the replica
+    // unlocked; every failure (wrong_key, locked_out, invalid_argument, io) leaves it LOCKED,
+    // even if it was unlocked before. A key of the other kind (a passphrase for a raw-key
+    // replica or vice versa) is wrong_key without counting: it tests no secret.
     Status unlock(const UnlockKey& key);
     bool is_locked() const;
     // Re-wraps the data key under `next` after checking `current`. Records are not re-encrypted.

@@ -131,6 +131,10 @@ class MENTORSYNC_API SyncSession {
 
     // The request to send now: after start(), after a step of kind `next`, and to retry after a
     // transient failure (the same body and batch id; a fresh timestamp, nonce and signature).
+    // Every call signs afresh, so a transport that must resend before any answer arrived (a
+    // kept-alive connection found closed) calls it again rather than resending the old bytes:
+    // the new request replaces the outstanding one. Never send one request's bytes twice: the
+    // server refuses a nonce it has seen (401 replayed_nonce).
     // Errors: the replica is locked or failed (its Status), or no sync is running
     // (Code::invalid_argument: call start()).
     Result<HttpRequest> next_request();
