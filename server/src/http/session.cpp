@@ -34,6 +34,14 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
+// How much of a refused body close() reads and drops. A request that broke a size limit (413,
+// 431) gets up to 4 MiB, so that a client that sends its whole body before reading sees the
+// answer telling it to send less. Any other refusal gets 256 KiB, about what a real push still
+// has in flight: more would make a flood of refused 4 MiB uploads cost the server a 4 MiB read
+// each.
+constexpr std::size_t kDrainTooLarge = 4u << 20;
+constexpr std::size_t kDrainRefused = 256u << 10;
+
 // The one place that decides which errors are a client going away (normal, not logged) and
 // which are worth a log line.
 bool is_disconnect(const beast::error_code& ec) {
@@ -128,7 +136,7 @@ class Session final : public SessionControl, public std::enable_shared_from_this
     asio::awaitable<void> serve();
     asio::awaitable<bool> write(Response response, RouteId route, std::string_view method,
                                 bool keep_alive, Clock::time_point started);
-    asio::awaitable<void> close(bool drain);
+    asio::awaitable<void> close(std::size_t drain);
 
     void phase(SessionPhase p) {
         if (registered_) state_.set_phase(this, p);
@@ -175,7 +183,7 @@ asio::awaitable<void> Session<Stream>::run() {
         if (admission_ != Admission::stopping) refused.headers.emplace_back("Retry-After", "1");
         co_await write(std::move(refused), RouteId::other, "", false, Clock::now());
         // No drain: a refused connection must not linger (it may be one of thousands).
-        co_await close(false);
+        co_await close(0);
         co_return;
     }
     co_await serve();
@@ -216,7 +224,7 @@ asio::awaitable<void> Session<Stream>::serve() {
                                           "the request header block is larger than " +
                                               std::to_string(cfg.max_header_bytes) + " bytes"),
                            RouteId::other, "", false, started);
-            co_await close(true);
+            co_await close(kDrainTooLarge);
             co_return;
         }
         if (ec == bhttp::error::body_limit) {
@@ -229,7 +237,7 @@ asio::awaitable<void> Session<Stream>::serve() {
                                               std::to_string(cfg.max_body_bytes) + " bytes"),
                            Router::route_of(sv(head.target())), sv(head.method_string()), false,
                            started);
-            co_await close(true);
+            co_await close(kDrainTooLarge);
             co_return;
         }
         if (ec) {
@@ -237,7 +245,7 @@ asio::awaitable<void> Session<Stream>::serve() {
                 busy_ = true;
                 co_await write(error_response(400, "bad_request", "malformed HTTP request"),
                                RouteId::other, "", false, started);
-                co_await close(true);
+                co_await close(kDrainRefused);
                 co_return;
             }
             break;  // the client left, the timeout passed, or shutdown cancelled the read
@@ -268,13 +276,14 @@ asio::awaitable<void> Session<Stream>::serve() {
             const bool drop_body = has_body && length && *length <= BodyBudget::kSmallBody &&
                                    check.answer->status != 413 && !expects_continue;
             const RouteId route = route_from_name(check.answer->route);
+            const int status = check.answer->status;
             const bool keep_alive = (!has_body || drop_body) && client_keep_alive &&
                                     !stop_requested_ && !state_.stopping();
             const bool written = co_await write(std::move(*check.answer), route, request.method,
                                                 keep_alive, started);
             if (!written) break;
             if (!keep_alive) {
-                co_await close(has_body);
+                co_await close(!has_body ? 0 : status == 413 ? kDrainTooLarge : kDrainRefused);
                 co_return;
             }
             if (drop_body) {
@@ -305,14 +314,14 @@ asio::awaitable<void> Session<Stream>::serve() {
                                               "the body is larger than " +
                                                   std::to_string(check.body_limit) + " bytes"),
                                Router::route_of(request.target), request.method, false, started);
-                co_await close(true);
+                co_await close(kDrainTooLarge);
                 co_return;
             }
             if (ec) {
                 if (is_http_parse_error(ec)) {
                     co_await write(error_response(400, "bad_request", "malformed HTTP request"),
                                    RouteId::other, "", false, started);
-                    co_await close(true);
+                    co_await close(kDrainRefused);
                     co_return;
                 }
                 break;
@@ -345,7 +354,7 @@ asio::awaitable<void> Session<Stream>::serve() {
             co_await write(std::move(response), route, request.method, keep_alive, started);
         if (!written || !keep_alive) break;
     }
-    co_await close(false);
+    co_await close(0);
 }
 
 // Writes one response and accounts it. Returns false when the write failed.
@@ -376,11 +385,11 @@ asio::awaitable<bool> Session<Stream>::write(Response response, RouteId route,
 }
 
 // Ends the connection politely and in bounded time. `drain`: the client may still be sending
-// a body we refused; reading and discarding it for a moment (up to 1 s / 4 MiB) lets the client
-// read our answer before the close, where closing with unread data would reset the connection
-// and could destroy the answer in flight.
+// a body we refused; reading and discarding up to that many bytes of it (for at most 1 s) lets
+// the client read our answer before the close, where closing with unread data would reset the
+// connection and could destroy the answer in flight.
 template <class Stream>
-asio::awaitable<void> Session<Stream>::close(bool drain) {
+asio::awaitable<void> Session<Stream>::close(std::size_t drain) {
     auto& lowest = beast::get_lowest_layer(stream_);
     beast::error_code ec;
     if constexpr (kTls) {
@@ -388,11 +397,11 @@ asio::awaitable<void> Session<Stream>::close(bool drain) {
         co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
     } else {
         lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-        if (drain && !ec) {
+        if (drain > 0 && !ec) {
             lowest.expires_after(std::chrono::seconds(1));
             std::array<char, 16 * 1024> scratch;
             std::size_t total = 0;
-            while (total < (4u << 20)) {
+            while (total < drain) {
                 const std::size_t n = co_await lowest.async_read_some(
                     asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) break;
