@@ -5,6 +5,7 @@
 // flood after another runs (docs/benchmarks.md, "Floods"):
 //   baseline   nothing else
 //   idle       1,200 connections that never send a byte, reconnecting 100 ms after each close
+//   idle_nat   the same from the tablets' own address, as from a device behind their NAT
 //   slow       300 connections each announcing a 4 MiB push (a real device id, a fresh
 //              timestamp, a forged signature) and sending all but its last byte
 //   signins    128 clients signing in back to back with random user names
@@ -120,7 +121,7 @@ void usage(std::ostream& out) {
     out << "usage: flood_bench [--server PATH] [--legacy] [--dir PATH] [--tablets N] [--seconds "
            "S]\n"
            "                   [--idle N] [--slow N] [--signins N] [--only PHASE] [--quick]\n"
-           "phases: baseline idle slow signins bombs\n";
+           "phases: baseline idle idle_nat slow signins bombs\n";
 }
 
 std::optional<Config> parse_args(int argc, char** argv) {
@@ -727,6 +728,17 @@ int run(const Config& cfg) {
          },
          std::to_string(cfg.idle) + " connections sending nothing, from " +
              std::to_string(cfg.idle_ips) + " addresses"},
+        {"idle_nat",
+         [&](Attack& a, const tcp::endpoint& to) {
+             a.start([&](asio::io_context& ioc, std::atomic<bool>& stop, AttackStats& st) {
+                 for (std::size_t i = 0; i < cfg.idle; ++i)
+                     asio::co_spawn(
+                         ioc, idle_attacker(asio::ip::make_address("127.0.0.1"), to, stop, st),
+                         asio::detached);
+             });
+         },
+         std::to_string(cfg.idle) +
+             " connections sending nothing, from the tablets' own address (one NAT)"},
         {"slow",
          [&](Attack& a, const tcp::endpoint& to) {
              a.start([&](asio::io_context& ioc, std::atomic<bool>& stop, AttackStats& st) {
