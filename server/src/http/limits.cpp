@@ -35,6 +35,9 @@ RateLimiter::Bucket* RateLimiter::refill(const std::string& key, Clock::time_poi
     if (it == buckets_.end()) {
         if (buckets_.size() >= max_keys_) {
             // Forget every key whose bucket has filled up again: it would start full anyway.
+            // At most one sweep a second: a flood of new keys must not buy a full scan each.
+            if (now - last_sweep_ < std::chrono::seconds(1)) return nullptr;
+            last_sweep_ = now;
             std::erase_if(buckets_, [&](const auto& kv) {
                 const double secs = std::chrono::duration<double>(now - kv.second.at).count();
                 return kv.second.tokens + secs * per_second_ >= burst_;

@@ -26,7 +26,8 @@ std::string client_key(std::string_view address);
 // Token buckets by key: each key may spend `burst` requests at once and gets `per_second`
 // back over time. Idle keys are forgotten once their bucket is full again, and at most
 // `max_keys` keys are held: beyond that a new key is refused (treated as empty) until idle
-// ones are swept, so a flood of addresses cannot grow the table without bound.
+// ones are swept (at most once a second), so a flood of addresses can neither grow the table
+// without bound nor make every request scan it.
 class RateLimiter {
   public:
     using Clock = std::chrono::steady_clock;
@@ -63,6 +64,7 @@ class RateLimiter {
     const std::size_t max_keys_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+    Clock::time_point last_sweep_{};                   // guarded by mu_
 };
 
 // The server-wide budget of request-body bytes being received or handled. Bodies up to

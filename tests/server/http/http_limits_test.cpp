@@ -362,6 +362,15 @@ TEST_CASE("a rate limiter holds a bounded number of keys", "[limits]") {
     // Once the others have refilled they are forgotten and make room.
     CHECK(limiter.take("d", t0 + std::chrono::seconds(5)) == 0);
     CHECK(limiter.keys() == 1);
+    // The table is swept at most once a second, not for every new key.
+    RateLimiter quick(2, 10, 2);  // refills a spent token in 0.1 s
+    for (const char* k : {"a", "b"})
+        CHECK(quick.take(k, t0) == 0);
+    CHECK(quick.take("c", t0) == 1);  // swept: nothing to forget yet
+    CHECK(quick.take("c", t0 + std::chrono::milliseconds(500)) == 1);  // full again, not swept
+    CHECK(quick.keys() == 2);
+    CHECK(quick.take("c", t0 + std::chrono::seconds(1)) == 0);  // swept now
+    CHECK(quick.keys() == 1);
 }
 
 TEST_CASE("a rate limiter with rate 0 allows everything", "[limits]") {
