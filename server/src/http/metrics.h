@@ -40,6 +40,12 @@ class Metrics {
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
     // A connection closed to make room for a new one (ServerState::add_session).
     void connection_displaced() noexcept { displaced_.fetch_add(1, std::memory_order_relaxed); }
+    // Connections that have not completed a request yet, and idle keep-alive ones: the ones a
+    // new connection may displace.
+    void set_waiting(std::size_t fresh, std::size_t idle) noexcept {
+        fresh_.store(static_cast<std::int64_t>(fresh), std::memory_order_relaxed);
+        idle_.store(static_cast<std::int64_t>(idle), std::memory_order_relaxed);
+    }
 
     std::string render() const;
 
@@ -86,6 +92,8 @@ class Metrics {
     std::atomic<std::uint64_t> changes_{0};
     std::atomic<std::int64_t> connections_{0};
     std::atomic<std::uint64_t> displaced_{0};
+    std::atomic<std::int64_t> fresh_{0};
+    std::atomic<std::int64_t> idle_{0};
     Histogram push_latency_;
     Histogram pull_latency_;
 

@@ -32,6 +32,7 @@ void ServerState::unqueue_locked(Entry& e) {
     const std::size_t i = e.phase == SessionPhase::fresh ? 0 : 1;
     waiting_[i].erase(e.server_pos);
     by_key_[e.key].waiting[i].erase(e.address_pos);
+    metrics_.set_waiting(waiting_[0].size(), waiting_[1].size());
 }
 
 void ServerState::enqueue_locked(const SessionControl* session, Entry& e) {
@@ -40,6 +41,7 @@ void ServerState::enqueue_locked(const SessionControl* session, Entry& e) {
     e.server_pos = waiting_[i].insert(waiting_[i].end(), session);
     Queue& mine = by_key_[e.key].waiting[i];
     e.address_pos = mine.insert(mine.end(), session);
+    metrics_.set_waiting(waiting_[0].size(), waiting_[1].size());
 }
 
 std::shared_ptr<SessionControl> ServerState::drop_locked(const SessionControl* session) {

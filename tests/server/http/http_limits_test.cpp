@@ -108,7 +108,16 @@ TEST_CASE("with no silent connection left, the oldest idle one is displaced", "[
     auto older = f.client();
     REQUIRE(older.request("GET", "/healthz", "", "").status == 200);
     auto younger = f.client();
-    REQUIRE(younger.request("GET", "/healthz", "", "").status == 200);
+    // The server marks a connection idle just after its answer went out: wait until it has
+    // done so for `older` (asked over `younger`, which is busy while it asks).
+    bool older_idle = false;
+    for (int i = 0; i < 500 && !older_idle; ++i) {
+        older_idle = younger.request("GET", "/metrics", "", "")
+                         .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
+                     std::string::npos;
+        if (!older_idle) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(older_idle);
     auto newcomer = f.client();
     REQUIRE(newcomer.request("GET", "/healthz", "", "").status == 200);
     CHECK(older.closed_within(std::chrono::seconds(3)));
@@ -127,6 +136,15 @@ TEST_CASE("one address holds at most its limit and displaces only its own connec
 
     auto first = f.client();
     REQUIRE(first.request("GET", "/healthz", "", "").status == 200);
+    // Wait until the server has marked `first` idle (asked over `other`, busy while it asks).
+    bool first_idle = false;
+    for (int i = 0; i < 500 && !first_idle; ++i) {
+        first_idle = other.request("GET", "/metrics", "", "")
+                         .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
+                     std::string::npos;
+        if (!first_idle) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(first_idle);
     auto second = f.client();  // same address: the first (idle) goes
     REQUIRE(second.request("GET", "/healthz", "", "").status == 200);
     CHECK(first.closed_within(std::chrono::seconds(3)));
