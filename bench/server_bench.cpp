@@ -470,9 +470,13 @@ class ServerProcess {
     ServerProcess(const Config& cfg, const std::string& data_dir) {
         int pipe_fds[2];
         if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw BenchError("pipe failed");
-        std::vector<std::string> args = {cfg.server,   "--listen", "127.0.0.1:0",
-                                         "--data-dir", data_dir,   "--max-connections",
-                                         "2000"};
+        // Every simulated device connects from 127.0.0.1: the per-address limits (connections,
+        // enrollments) and the per-device rate would measure themselves, not the server.
+        std::vector<std::string> args = {
+            cfg.server, "--listen",          "127.0.0.1:0", "--data-dir",
+            data_dir,   "--max-connections", "2000",        "--max-connections-per-ip",
+            "0",        "--ip-rate",         "0",           "--device-rate",
+            "0"};
         if (cfg.server_threads > 0) {
             args.push_back("--threads");
             args.push_back(std::to_string(cfg.server_threads));

@@ -120,12 +120,69 @@ Status wrong_type(std::string_view where, const msgpack::object& o, std::string_
     return bad(where, "is " + std::string(type_name(o)) + ", expected " + std::string(expected));
 }
 
+// Unpacking gives every value a 24-byte msgpack::object (strings and binaries are copied once
+// more), so a body of one-byte values would cost 24 times its size and more. At most one value
+// per kBytesPerValue bytes (plus a little for tiny bodies) keeps the tree within about 13 times
+// the body. Real bodies stay far below it: a change costs its field code, a value and often a
+// 16-byte id or a string, and every row 21 bytes for 3 values (docs/protocol.md §3).
+constexpr std::size_t kBytesPerValue = 2;
+constexpr std::size_t kValueSlack = 16;
+
+// Counts the values of a msgpack body without building anything (msgpack-cxx's parser with a
+// visitor). Stops early past `max_values` or past the nesting limit, so that the parser's own
+// stack stays small too; the unpack that follows reports the nesting error with its usual text.
+class ValueCounter : public msgpack::null_visitor {
+  public:
+    explicit ValueCounter(std::size_t max_values) : max_(max_values) {}
+    bool over() const { return over_; }
+    std::size_t values() const { return values_; }
+
+    bool visit_nil() { return count(); }
+    bool visit_boolean(bool) { return count(); }
+    bool visit_positive_integer(std::uint64_t) { return count(); }
+    bool visit_negative_integer(std::int64_t) { return count(); }
+    bool visit_float32(float) { return count(); }
+    bool visit_float64(double) { return count(); }
+    bool visit_str(const char*, std::uint32_t) { return count(); }
+    bool visit_bin(const char*, std::uint32_t) { return count(); }
+    bool visit_ext(const char*, std::uint32_t) { return count(); }
+    bool start_array(std::uint32_t) { return nest() && count(); }
+    bool end_array() { return unnest(); }
+    bool start_map(std::uint32_t) { return nest() && count(); }
+    bool end_map() { return unnest(); }
+
+  private:
+    bool count() {
+        if (++values_ <= max_) return true;
+        over_ = true;
+        return false;
+    }
+    bool nest() { return ++depth_ <= kMaxDepth; }
+    bool unnest() {
+        --depth_;
+        return true;
+    }
+    std::size_t max_;
+    std::size_t values_ = 0;
+    std::size_t depth_ = 0;
+    bool over_ = false;
+};
+
 // Unpacks one msgpack value that must span the whole of `bytes`, under the protocol's limits.
 Status unpack_whole(std::string_view bytes, std::string_view what, msgpack::object_handle& out) {
     if (bytes.size() > kMaxBodyBytes)
         return bad(what, "is " + num(bytes.size()) + " " + std::string(kPhraseBodyTooLarge) + " " +
                              num(kMaxBodyBytes));
     if (bytes.empty()) return bad(what, "is empty");
+    {
+        ValueCounter counter(bytes.size() / kBytesPerValue + kValueSlack);
+        std::size_t scanned = 0;
+        msgpack::parse(bytes.data(), bytes.size(), scanned, counter);
+        if (counter.over())
+            return bad(what, "holds more than " + num(bytes.size() / kBytesPerValue + kValueSlack) +
+                                 " msgpack values, the limit for " + num(bytes.size()) +
+                                 " bytes (one value per " + num(kBytesPerValue) + " bytes)");
+    }
     try {
         std::size_t off = 0;
         // The ext limit of 0 refuses extension types (the protocol has none) while unpacking.

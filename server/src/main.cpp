@@ -41,7 +41,24 @@ flags (each may also be set by the environment variable shown; a flag wins):
   --threads N               MENTORSYNC_THREADS           default: 4 per CPU, at least 8 (a
                             request waits on the disk on its thread)
   --max-body BYTES          MENTORSYNC_MAX_BODY          default 4194304 (the protocol's 4 MiB)
-  --max-connections N       MENTORSYNC_MAX_CONNECTIONS   default 1024; more get 503
+  --max-connections N       MENTORSYNC_MAX_CONNECTIONS   default 1024; at the limit a new
+                            connection displaces the oldest one that has sent no request yet
+                            (else the oldest idle one); only if all are busy it gets 503
+  --max-connections-per-ip N  MENTORSYNC_MAX_CONNECTIONS_PER_IP  default 64 (an IPv6 /64 is
+                            one address); the same displacement within one address; 0: none
+  --header-timeout S        MENTORSYNC_HEADER_TIMEOUT    default 10: seconds a new connection
+                            gets for its TLS handshake and first request header
+  --body-budget BYTES       MENTORSYNC_BODY_BUDGET       default 67108864 (64 MiB): bodies over
+                            64 KiB in flight, server-wide; beyond it 503; 0: no budget
+  --device-rate N           MENTORSYNC_DEVICE_RATE       default 10: requests per second one
+                            device may make to /v1/sync/* after its burst; 0: no limit
+  --device-burst N          MENTORSYNC_DEVICE_BURST      default 60
+  --ip-rate R               MENTORSYNC_IP_RATE           default 0.5: enrollments and sign-ins
+                            per second from one address after its burst; 0: no limit
+  --ip-burst N              MENTORSYNC_IP_BURST          default 20
+  --signin-threads N        MENTORSYNC_SIGNIN_THREADS    default 2: threads for Argon2id
+  --signin-queue N          MENTORSYNC_SIGNIN_QUEUE      default 32: sign-ins that may wait for
+                            them; more get 503
   --tls-cert FILE           MENTORSYNC_TLS_CERT          PEM certificate chain
   --tls-key FILE            MENTORSYNC_TLS_KEY           PEM private key; TLS is on when
                             both are given, otherwise plain HTTP (loopback and tests only)
@@ -78,6 +95,18 @@ unsigned long long uint_flag(const Flag& f, unsigned long long min, unsigned lon
     return *v;
 }
 
+// A non-negative decimal ("0.5", "10") of at most `max`.
+double rate_flag(const Flag& f, double max) {
+    double v = 0;
+    const std::string& t = *f.value;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !(v >= 0) || v > max) {
+        throw UsageError{"--" + std::string(f.name) + " must be a number from 0 to " +
+                         std::to_string(static_cast<long long>(max))};
+    }
+    return v;
+}
+
 // Fills `config` and `data_dir` from the environment, then from argv[first..]. Throws
 // UsageError. Returns false when --help was asked for.
 bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
@@ -88,6 +117,15 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         {"threads", "MENTORSYNC_THREADS", {}},
         {"max-body", "MENTORSYNC_MAX_BODY", {}},
         {"max-connections", "MENTORSYNC_MAX_CONNECTIONS", {}},
+        {"max-connections-per-ip", "MENTORSYNC_MAX_CONNECTIONS_PER_IP", {}},
+        {"header-timeout", "MENTORSYNC_HEADER_TIMEOUT", {}},
+        {"body-budget", "MENTORSYNC_BODY_BUDGET", {}},
+        {"device-rate", "MENTORSYNC_DEVICE_RATE", {}},
+        {"device-burst", "MENTORSYNC_DEVICE_BURST", {}},
+        {"ip-rate", "MENTORSYNC_IP_RATE", {}},
+        {"ip-burst", "MENTORSYNC_IP_BURST", {}},
+        {"signin-threads", "MENTORSYNC_SIGNIN_THREADS", {}},
+        {"signin-queue", "MENTORSYNC_SIGNIN_QUEUE", {}},
         {"tls-cert", "MENTORSYNC_TLS_CERT", {}},
         {"tls-key", "MENTORSYNC_TLS_KEY", {}},
         {"shutdown-timeout", "MENTORSYNC_SHUTDOWN_TIMEOUT", {}},
@@ -144,6 +182,32 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
     }
     if (const Flag& f = get("max-connections"); f.value) {
         config.max_connections = static_cast<std::size_t>(uint_flag(f, 1, 1'000'000));
+    }
+    if (const Flag& f = get("max-connections-per-ip"); f.value) {
+        config.max_connections_per_ip = static_cast<std::size_t>(uint_flag(f, 0, 1'000'000));
+    }
+    if (const Flag& f = get("header-timeout"); f.value) {
+        config.header_timeout = std::chrono::seconds(uint_flag(f, 1, 300));
+    }
+    if (const Flag& f = get("body-budget"); f.value) {
+        config.body_budget_bytes = static_cast<std::size_t>(uint_flag(f, 0, 64ull << 30));
+    }
+    if (config.body_budget_bytes != 0 && config.body_budget_bytes < config.max_body_bytes) {
+        throw UsageError{"--body-budget must be 0 or at least --max-body"};
+    }
+    if (const Flag& f = get("device-rate"); f.value) config.device_rate_per_s = rate_flag(f, 1e6);
+    if (const Flag& f = get("device-burst"); f.value) {
+        config.device_rate_burst = static_cast<double>(uint_flag(f, 1, 1'000'000));
+    }
+    if (const Flag& f = get("ip-rate"); f.value) config.ip_rate_per_s = rate_flag(f, 1e6);
+    if (const Flag& f = get("ip-burst"); f.value) {
+        config.ip_rate_burst = static_cast<double>(uint_flag(f, 1, 1'000'000));
+    }
+    if (const Flag& f = get("signin-threads"); f.value) {
+        config.signin_threads = static_cast<unsigned>(uint_flag(f, 1, 64));
+    }
+    if (const Flag& f = get("signin-queue"); f.value) {
+        config.signin_queue = static_cast<std::size_t>(uint_flag(f, 0, 100'000));
     }
     if (const Flag& f = get("tls-cert"); f.value) config.tls_cert_file = *f.value;
     if (const Flag& f = get("tls-key"); f.value) config.tls_key_file = *f.value;

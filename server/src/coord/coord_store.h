@@ -20,6 +20,8 @@
 //
 // Thread-safety: every member may be called from any thread; calls are serialised by a mutex
 // (one SQLite connection). Password hashing runs outside the mutex, at most 4 at a time.
+// sign_in() blocks for an Argon2id verification (64 MiB, tens of milliseconds): the HTTP
+// server calls it only from its sign-in pool (http/blocking_pool.h), never on an io thread.
 #pragma once
 
 #include <cstdint>

@@ -94,6 +94,20 @@ class SyncService {
     // report (§8), the report too, in the same commit. A body that does not decode records no
     // report (the pull handler then answers 400).
     virtual ApiResult<Principal> authenticate(const SignedRequest& request) = 0;
+    // What the header alone shows of a signed request, checked before its body is read (the
+    // HTTP layer must not buffer megabytes for a request that cannot be genuine): the
+    // Authorization header's form, the device known and not revoked, and the timestamp
+    // window (docs/protocol.md §5). Answers the claimed device id (not yet proven: the
+    // signature needs the body), or the error authenticate() would give for this header,
+    // except that a stale timestamp is reported even when the signature would not verify.
+    // Records nothing. The default answers a nil id: a service that cannot tell lets the body
+    // be read and authenticate() decide.
+    virtual ApiResult<Uuid> precheck(std::string_view authorization) {
+        (void)authorization;
+        ApiResult<Uuid> r;
+        r.value = Uuid();
+        return r;
+    }
     // `body_hash` is the SHA-256 of the request body (batch idempotency, §7).
     virtual ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
                                          std::string_view body_hash,

@@ -29,6 +29,7 @@ class SyncServiceImpl final : public SyncService {
 
     ApiResult<EnrollResponse> enroll(const EnrollRequest& request) override;
     ApiResult<Principal> authenticate(const SignedRequest& request) override;
+    ApiResult<Uuid> precheck(std::string_view authorization) override;
     ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
                                  std::string_view body_hash,
                                  std::vector<Transaction> txns) override;

@@ -207,6 +207,16 @@ struct Call {
 
 }  // namespace
 
+Response CoordApi::error(int status, const std::string& code, const std::string& message,
+                         std::int64_t retry_after_s) {
+    if (retry_after_s <= 0) return json_error(status, code, message);
+    Response r = json_response(
+        status, {{"code", code}, {"message", message}, {"retry_after_s", retry_after_s}});
+    r.error_code = code;
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    return r;
+}
+
 CoordApi::CoordApi(std::shared_ptr<coord::CoordStore> store,
                    std::shared_ptr<coord::CoordViews> views, bool secure_cookies)
     : store_(std::move(store)), views_(std::move(views)), secure_cookies_(secure_cookies) {}

@@ -8,6 +8,7 @@
 // Thread-safety: handle() may be called concurrently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,12 @@ class CoordApi {
     Response handle(const Request& request) const;
 
     coord::CoordStore& store() const { return *store_; }
+
+    // The API's JSON error body {code, message} with its security headers, for answers the
+    // HTTP layer gives before the API sees a request (413, 429, 503). With `retry_after_s` > 0
+    // the body also carries "retry_after_s" and the answer a Retry-After header.
+    static Response error(int status, const std::string& code, const std::string& message,
+                          std::int64_t retry_after_s = 0);
 
   private:
     std::shared_ptr<coord::CoordStore> store_;

@@ -18,6 +18,9 @@ struct Request {
     std::string target;  // the request-target as sent, query included (it is signed)
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // The client's address as rate limits and connection limits key it (client_key() of
+    // http/limits.h). Set by the session; never logged.
+    std::string client;
 
     // The value of the first header called `name` (case-insensitive), or "" when absent.
     std::string_view header(std::string_view name) const;

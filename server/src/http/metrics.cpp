@@ -169,7 +169,22 @@ std::string Metrics::render() const {
         "# HELP mentorsync_http_connections_open Open client connections.\n"
         "# TYPE mentorsync_http_connections_open gauge\n"
         "mentorsync_http_connections_open " +
-        std::to_string(connections_.load(std::memory_order_relaxed)) + "\n";
+        std::to_string(connections_.load(std::memory_order_relaxed)) +
+        "\n"
+        "# HELP mentorsync_http_connections_displaced_total Connections closed to make room for a "
+        "new one at a connection limit (fresh or idle ones, oldest first).\n"
+        "# TYPE mentorsync_http_connections_displaced_total counter\n"
+        "mentorsync_http_connections_displaced_total " +
+        std::to_string(displaced_.load(std::memory_order_relaxed)) +
+        "\n"
+        "# HELP mentorsync_http_connections_waiting Open connections that a new one may displace: "
+        "fresh (no complete request yet) and idle (keep-alive).\n"
+        "# TYPE mentorsync_http_connections_waiting gauge\n"
+        "mentorsync_http_connections_waiting{phase=\"fresh\"} " +
+        std::to_string(fresh_.load(std::memory_order_relaxed)) +
+        "\n"
+        "mentorsync_http_connections_waiting{phase=\"idle\"} " +
+        std::to_string(idle_.load(std::memory_order_relaxed)) + "\n";
     return out;
 }
 

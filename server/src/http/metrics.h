@@ -38,12 +38,20 @@ class Metrics {
     void saw_device(const Uuid& device);
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
+    // A connection closed to make room for a new one (ServerState::add_session).
+    void connection_displaced() noexcept { displaced_.fetch_add(1, std::memory_order_relaxed); }
+    // Connections that have not completed a request yet, and idle keep-alive ones: the ones a
+    // new connection may displace.
+    void set_waiting(std::size_t fresh, std::size_t idle) noexcept {
+        fresh_.store(static_cast<std::int64_t>(fresh), std::memory_order_relaxed);
+        idle_.store(static_cast<std::int64_t>(idle), std::memory_order_relaxed);
+    }
 
     std::string render() const;
 
-    static constexpr std::array<int, 13> kStatuses = {200, 400, 401, 403, 404, 405, 409,
-                                                      413, 415, 431, 500, 503, 0 /*other*/};
-    static constexpr std::array<std::string_view, 21> kErrorCodes = {"bad_request",
+    static constexpr std::array<int, 14> kStatuses = {200, 400, 401, 403, 404, 405, 409,
+                                                      413, 415, 429, 431, 500, 503, 0 /*other*/};
+    static constexpr std::array<std::string_view, 22> kErrorCodes = {"bad_request",
                                                                      "too_deep",
                                                                      "string_too_long",
                                                                      "unsigned",
@@ -60,6 +68,7 @@ class Metrics {
                                                                      "body_too_large",
                                                                      "too_many_transactions",
                                                                      "unsupported_media_type",
+                                                                     "rate_limited",
                                                                      "internal",
                                                                      "unavailable",
                                                                      "headers_too_large",
@@ -82,6 +91,9 @@ class Metrics {
     std::atomic<std::uint64_t> transactions_{0};
     std::atomic<std::uint64_t> changes_{0};
     std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::uint64_t> displaced_{0};
+    std::atomic<std::int64_t> fresh_{0};
+    std::atomic<std::int64_t> idle_{0};
     Histogram push_latency_;
     Histogram pull_latency_;
 

@@ -1,8 +1,10 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <exception>
+#include <string>
 #include <variant>
 
 #include "http/coord_api.h"
@@ -53,8 +55,21 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Request& request,
-                  std::size_t max_body_bytes) {
+// Route limits: what each route reads at most.
+struct Limits {
+    std::size_t sync;
+    std::size_t enroll;
+};
+
+std::size_t body_limit_of(const RouteEntry& route, const Limits& limits) noexcept {
+    if (!route.msgpack_body) return 0;
+    return route.id == RouteId::enroll ? limits.enroll : limits.sync;
+}
+
+// The checks of a known route that need no body: method 405, content type 415, declared
+// length 413. nullopt: passed.
+std::optional<Response> route_head_checks(const RouteEntry& route, const Request& request,
+                                          std::uint64_t length, std::size_t limit) {
     if (request.method != route.method) {
         Response r = error_response(405, "method_not_allowed",
                                     "use " + std::string(route.method) + " for this endpoint");
@@ -66,11 +81,26 @@ Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Requ
             return error_response(415, "unsupported_media_type",
                                   "the Content-Type must be application/msgpack");
         }
-        if (request.body.size() > max_body_bytes) {
-            return error_response(
-                413, "body_too_large",
-                "the body is larger than " + std::to_string(max_body_bytes) + " bytes");
+        if (length > limit) {
+            return error_response(413, "body_too_large",
+                                  "the body is larger than " + std::to_string(limit) + " bytes");
         }
+    }
+    return std::nullopt;
+}
+
+Response rate_limited(std::int64_t wait_s, std::string_view who) {
+    Response r = error_response(429, "rate_limited",
+                                "too many requests from this " + std::string(who) +
+                                    ": retry after " + std::to_string(wait_s) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(wait_s));
+    return r;
+}
+
+Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Request& request,
+                  std::size_t limit, RateLimiter& devices) {
+    if (auto refused = route_head_checks(route, request, request.body.size(), limit)) {
+        return std::move(*refused);
     }
     if (const auto* handler = std::get_if<PublicHandler>(&route.handler)) {
         return (*handler)(ctx, request);
@@ -85,10 +115,17 @@ Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Requ
         }
         return error_response(who.error);
     }
+    // Genuine now: the device pays for the request (check_head refused it if it had nothing
+    // left to pay with).
+    devices.charge(who.value->device_id.to_string());
     ctx.metrics.saw_device(who.value->device_id);
     Response r = std::get<SignedHandler>(route.handler)(ctx, request, *who.value);
     r.device = who.value->device_id.to_string();
     return r;
+}
+
+bool is_api(std::string_view path) noexcept {
+    return path.rfind("/api/", 0) == 0;
 }
 
 }  // namespace
@@ -114,21 +151,104 @@ bool is_msgpack_content_type(std::string_view content_type) noexcept {
     return iequals(media, kMsgpackType);
 }
 
-Router::Router(SyncService& service, Metrics& metrics, std::size_t max_body_bytes,
+Router::Router(SyncService& service, Metrics& metrics, const ServerConfig& config,
                const CoordApi* coord)
-    : context_{service, metrics}, max_body_bytes_(max_body_bytes), coord_(coord) {}
+    : context_{service, metrics},
+      max_body_bytes_(config.max_body_bytes),
+      max_enroll_body_bytes_(std::min(config.max_enroll_body_bytes, config.max_body_bytes)),
+      max_api_body_bytes_(std::min(config.max_api_body_bytes, config.max_body_bytes)),
+      coord_(coord),
+      device_limiter_(config.device_rate_burst, config.device_rate_per_s),
+      address_limiter_(config.ip_rate_burst, config.ip_rate_per_s) {}
 
 RouteId Router::route_of(std::string_view target) noexcept {
     const RouteEntry* e = find_route(path_of(target));
     return e != nullptr ? e->id : RouteId::other;
 }
 
+Response Router::overloaded(const Request& head, std::string message) const {
+    Response r = coord_ != nullptr && is_api(head.path())
+                     ? CoordApi::error(503, "unavailable", message)
+                     : error_response(503, "unavailable", message);
+    r.headers.emplace_back("Retry-After", "1");
+    if (const RouteEntry* route = find_route(head.path())) r.route = std::string(route->path);
+    return r;
+}
+
+HeadCheck Router::check_head(const Request& head, std::optional<std::uint64_t> content_length,
+                             bool has_body) const {
+    HeadCheck out;
+    const std::uint64_t declared = content_length.value_or(0);
+    const RouteEntry* route = find_route(head.path());
+    if (route == nullptr) {
+        if (coord_ != nullptr && is_api(head.path())) {
+            out.body_limit = max_api_body_bytes_;
+            if (declared > out.body_limit) {
+                out.answer = CoordApi::error(
+                    413, "body_too_large",
+                    "the body is larger than " + std::to_string(out.body_limit) + " bytes");
+                return out;
+            }
+            if (head.method == "POST" && head.path() == "/api/v1/auth/sign-in") {
+                out.signin = true;
+                if (const auto wait = address_limiter_.take(head.client); wait > 0) {
+                    out.answer = CoordApi::error(429, "rate_limited",
+                                                 "too many sign-ins from this address: retry "
+                                                 "after " +
+                                                     std::to_string(wait) + " s",
+                                                 wait);
+                }
+            }
+            return out;
+        }
+        // A path that takes no body (a dashboard file, or none at all) is answered from its
+        // header; a body sent with it is never read.
+        if (has_body) out.answer = handle(head);
+        return out;
+    }
+    const Limits limits{max_body_bytes_, max_enroll_body_bytes_};
+    out.body_limit = body_limit_of(*route, limits);
+    auto answer = [&](Response r) {
+        r.route = std::string(route->path);
+        out.answer = std::move(r);
+        return out;
+    };
+    if (auto refused = route_head_checks(*route, head, declared, out.body_limit)) {
+        return answer(std::move(*refused));
+    }
+    if (!route->msgpack_body) {
+        if (has_body) return answer(handle(head));
+        return out;
+    }
+    if (route->id == RouteId::enroll) {
+        if (const auto wait = address_limiter_.take(head.client); wait > 0) {
+            return answer(rate_limited(wait, "address"));
+        }
+        return out;
+    }
+    if (std::holds_alternative<SignedHandler>(route->handler)) {
+        auto device = context_.service.precheck(head.header("Authorization"));
+        if (!device.ok()) {
+            if (device.error.http_status < 400 || device.error.http_status > 599) {
+                return answer(error_response(500, "internal", "internal server error"));
+            }
+            return answer(error_response(device.error));
+        }
+        if (!device.value->is_nil()) {
+            if (const auto wait = device_limiter_.wait_s(device.value->to_string()); wait > 0) {
+                return answer(rate_limited(wait, "device"));
+            }
+        }
+    }
+    return out;
+}
+
 Response Router::handle(const Request& request) const {
     const RouteEntry* route = find_route(request.path());
     if (route == nullptr) {
-        if (coord_ != nullptr && request.path().rfind("/api/", 0) == 0) {
-            if (request.body.size() > max_body_bytes_)
-                return error_response(413, "body_too_large", "the body is too large");
+        if (coord_ != nullptr && is_api(request.path())) {
+            if (request.body.size() > max_api_body_bytes_)
+                return CoordApi::error(413, "body_too_large", "the body is too large");
             return coord_->handle(request);  // never throws
         }
         // Outside the protocol's and the API's paths: the dashboard's embedded files (404 for
@@ -140,7 +260,9 @@ Response Router::handle(const Request& request) const {
     }
     Response r;
     try {
-        r = dispatch(*route, context_, request, max_body_bytes_);
+        r = dispatch(*route, context_, request,
+                     body_limit_of(*route, Limits{max_body_bytes_, max_enroll_body_bytes_}),
+                     device_limiter_);
     } catch (const std::exception&) {
         // The exception text may quote stored data; the log gets the fact, the client the code.
         r = error_response(500, "internal", "internal server error");

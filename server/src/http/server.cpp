@@ -71,6 +71,8 @@ struct HttpServer::Impl {
           ioc(static_cast<int>(config.threads == 0 ? 1 : config.threads)),
           control(asio::make_strand(ioc)) {}
     ~Impl() {
+        // The sign-in pool's jobs post back to the io_context: its threads end first.
+        state.stop_pools();
         // The acceptor and signal set must go while their io_context lives; the io_context
         // must go before `state` and `tls`, because destroying it destroys the frames of any
         // sessions abandoned by a timed-out shutdown, and those refer to both.
@@ -180,6 +182,9 @@ Status HttpServer::start() {
     if (sodium_init() < 0) return Status::internal("libsodium failed to initialise");
     if (s.config.max_body_bytes == 0 || s.config.max_header_bytes == 0) {
         return Status::invalid_argument("body and header limits must be positive");
+    }
+    if (s.config.body_budget_bytes != 0 && s.config.body_budget_bytes < s.config.max_body_bytes) {
+        return Status::invalid_argument("the body budget must hold at least one largest body");
     }
 
     boost::system::error_code ec;

@@ -3,26 +3,114 @@
 #include <array>
 #include <vector>
 
+#include "http/blocking_pool.h"
+
 namespace mentorsync::server::http {
 
 ServerState::ServerState(ServerConfig config, SyncService& service, Logger logger,
                          const CoordApi* coord)
     : config_(std::move(config)),
       logger_(std::move(logger)),
-      router_(service, metrics_, config_.max_body_bytes, coord) {}
+      router_(service, metrics_, config_, coord),
+      body_budget_(config_.body_budget_bytes, config_.max_body_bytes),
+      signin_pool_(std::make_unique<BlockingPool>(config_.signin_threads, config_.signin_queue)) {}
 
-bool ServerState::add_session(const std::shared_ptr<SessionControl>& session) {
+ServerState::~ServerState() = default;
+
+void ServerState::stop_pools() {
+    signin_pool_->shutdown();
+}
+
+const SessionControl* ServerState::oldest(const std::array<Queue, 2>& queues) {
+    for (const Queue& q : queues)
+        if (!q.empty()) return q.front();
+    return nullptr;
+}
+
+void ServerState::unqueue_locked(Entry& e) {
+    if (e.phase == SessionPhase::busy) return;
+    const std::size_t i = e.phase == SessionPhase::fresh ? 0 : 1;
+    waiting_[i].erase(e.server_pos);
+    by_key_[e.key].waiting[i].erase(e.address_pos);
+    metrics_.set_waiting(waiting_[0].size(), waiting_[1].size());
+}
+
+void ServerState::enqueue_locked(const SessionControl* session, Entry& e) {
+    if (e.phase == SessionPhase::busy) return;
+    const std::size_t i = e.phase == SessionPhase::fresh ? 0 : 1;
+    e.server_pos = waiting_[i].insert(waiting_[i].end(), session);
+    Queue& mine = by_key_[e.key].waiting[i];
+    e.address_pos = mine.insert(mine.end(), session);
+    metrics_.set_waiting(waiting_[0].size(), waiting_[1].size());
+}
+
+std::shared_ptr<SessionControl> ServerState::drop_locked(const SessionControl* session) {
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return nullptr;
+    unqueue_locked(it->second);
+    auto a = by_key_.find(it->second.key);
+    if (a != by_key_.end() && --a->second.sessions == 0) by_key_.erase(a);
+    auto strong = it->second.session.lock();
+    sessions_.erase(it);
+    return strong;
+}
+
+Admission ServerState::add_session(const std::shared_ptr<SessionControl>& session,
+                                   const std::string& key) {
+    std::shared_ptr<SessionControl> displaced[2];
+    Admission result = Admission::admitted;
+    {
+        std::lock_guard lock(sessions_mutex_);
+        // Checked under the mutex that stop_sessions() takes: a session either is in the
+        // snapshot shutdown walks, or sees stopping() here and never starts serving.
+        if (stopping()) return Admission::stopping;
+        const std::size_t per_ip = config_.max_connections_per_ip;
+        if (auto a = by_key_.find(key);
+            per_ip > 0 && a != by_key_.end() && a->second.sessions >= per_ip) {
+            const SessionControl* victim = oldest(a->second.waiting);
+            if (victim == nullptr) return Admission::address_full;
+            displaced[0] = drop_locked(victim);
+        }
+        if (sessions_.size() >= config_.max_connections) {
+            const SessionControl* victim = oldest(waiting_);
+            if (victim == nullptr) {
+                result = Admission::server_full;
+            } else {
+                displaced[1] = drop_locked(victim);
+            }
+        }
+        if (result == Admission::admitted) {
+            Entry& e = sessions_[session.get()];
+            e.session = session;
+            e.key = key;
+            ++by_key_[key].sessions;
+            enqueue_locked(session.get(), e);
+        }
+    }
+    // Outside the lock: stop() only posts, but the last reference may go here.
+    for (auto& d : displaced) {
+        if (!d) continue;
+        metrics_.connection_displaced();
+        d->stop(true);
+    }
+    return result;
+}
+
+void ServerState::set_phase(const SessionControl* session, SessionPhase phase) {
     std::lock_guard lock(sessions_mutex_);
-    // Checked under the mutex that stop_sessions() takes: a session either is in the
-    // snapshot shutdown walks, or sees stopping() here and never starts serving.
-    if (stopping() || sessions_.size() >= config_.max_connections) return false;
-    sessions_.emplace(session.get(), session);
-    return true;
+    auto it = sessions_.find(session);
+    if (it == sessions_.end() || it->second.phase == phase) return;
+    unqueue_locked(it->second);
+    it->second.phase = phase;
+    enqueue_locked(session, it->second);
 }
 
 void ServerState::remove_session(const SessionControl* session) {
+    std::shared_ptr<SessionControl> last;
     std::lock_guard lock(sessions_mutex_);
-    sessions_.erase(session);
+    // The caller is the session's destructor: its weak_ptr has expired, so `last` is null and
+    // nothing is destroyed under the lock.
+    last = drop_locked(session);
 }
 
 std::size_t ServerState::session_count() const {
@@ -35,8 +123,8 @@ void ServerState::stop_sessions(bool force) {
     {
         std::lock_guard lock(sessions_mutex_);
         live.reserve(sessions_.size());
-        for (const auto& [ptr, weak] : sessions_) {
-            if (auto s = weak.lock()) live.push_back(std::move(s));
+        for (const auto& [ptr, entry] : sessions_) {
+            if (auto s = entry.session.lock()) live.push_back(std::move(s));
         }
     }
     // Outside the lock: stop() only posts, but a session's destructor (which takes the lock

@@ -53,7 +53,8 @@ struct HttpClient::Impl {
     }
 };
 
-HttpClient::HttpClient(std::uint16_t port, const std::string& trusted_cert_pem)
+HttpClient::HttpClient(std::uint16_t port, const std::string& trusted_cert_pem,
+                       const std::string& source_address)
     : impl_(std::make_unique<Impl>()) {
     Impl& s = *impl_;
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
@@ -63,6 +64,11 @@ HttpClient::HttpClient(std::uint16_t port, const std::string& trusted_cert_pem)
         s.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(s.ioc, s.ctx);
     } else {
         s.plain = std::make_unique<beast::tcp_stream>(s.ioc);
+    }
+    if (!source_address.empty()) {
+        auto& sock = s.lowest().socket();
+        sock.open(tcp::v4());
+        sock.bind(tcp::endpoint(asio::ip::make_address(source_address), 0));
     }
     auto ec = s.run([&](auto handler) { s.lowest().async_connect(endpoint, handler); });
     if (ec) throw std::runtime_error("connect: " + ec.message());
@@ -128,6 +134,21 @@ bool HttpClient::server_closed() {
     Impl& s = *impl_;
     char byte = 0;
     s.lowest().expires_after(std::chrono::seconds(1));
+    beast::error_code result = asio::error::would_block;
+    s.with_stream([&](auto& stream) {
+        stream.async_read_some(asio::buffer(&byte, 1),
+                               [&result](beast::error_code ec, std::size_t) { result = ec; });
+        return beast::error_code();
+    });
+    s.ioc.restart();
+    s.ioc.run();
+    return result && result != beast::error::timeout;
+}
+
+bool HttpClient::closed_within(std::chrono::milliseconds limit) {
+    Impl& s = *impl_;
+    char byte = 0;
+    s.lowest().expires_after(limit);
     beast::error_code result = asio::error::would_block;
     s.with_stream([&](auto& stream) {
         stream.async_read_some(asio::buffer(&byte, 1),

@@ -5,6 +5,7 @@
 
 #include "test_cert.h"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,7 +30,10 @@ class HttpClient {
   public:
     // Connects to 127.0.0.1:port; with `trusted_cert_pem` non-empty, speaks TLS and trusts
     // only that certificate. Throws std::runtime_error when it cannot connect.
-    explicit HttpClient(std::uint16_t port, const std::string& trusted_cert_pem = {});
+    // `source_address` (e.g. "127.0.0.2": Linux routes all of 127/8 to loopback) makes the
+    // connection come from another client address, for the per-address limits.
+    explicit HttpClient(std::uint16_t port, const std::string& trusted_cert_pem = {},
+                        const std::string& source_address = {});
     ~HttpClient();
 
     using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -46,6 +50,9 @@ class HttpClient {
     HttpResponse read_response();
     // True when the server has closed the connection (reads end of stream within a second).
     bool server_closed();
+    // True when the server closes the connection within `limit` (waits for it, no more).
+    // Either way the connection is unusable afterwards: a timed-out read closes it.
+    bool closed_within(std::chrono::milliseconds limit);
 
   private:
     struct Impl;

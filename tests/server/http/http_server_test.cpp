@@ -1,5 +1,7 @@
 // The HTTP layer end to end: a real HttpServer on 127.0.0.1:<ephemeral> over a FakeService,
 // spoken to through real sockets.
+#include <condition_variable>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -432,13 +434,39 @@ TEST_CASE("logs are JSON lines with the bound port and never a body", "[http]") 
     }
 }
 
-TEST_CASE("more connections than the limit get 503 unavailable", "[http]") {
+TEST_CASE("more connections than the limit get 503 unavailable when all are busy", "[http]") {
     auto config = test_config();
     config.max_connections = 1;
     ServerFixture f(config);
-    auto first = f.client();
-    REQUIRE(first.request("GET", "/healthz", "", "").status == 200);
+    // The one connection is busy: its push is held inside the service.
+    std::mutex m;
+    std::condition_variable cv;
+    bool entered = false, release = false;
+    f.service.on_push = [&] {
+        std::unique_lock lock(m);
+        entered = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+    };
+    std::thread busy([&] {
+        auto first = f.client();
+        CHECK(first
+                  .request("POST", "/v1/sync/push", push_body(Uuid::random(), sample_txns(1)),
+                           "application/msgpack", kSigned)
+                  .status == 200);
+    });
+    {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return entered; }));
+    }
     auto second = f.client();
-    require_error(second.read_response(), 503, "unavailable");
-    CHECK(first.request("GET", "/healthz", "", "").status == 200);
+    auto r = second.read_response();
+    require_error(r, 503, "unavailable");
+    CHECK(r.header("retry-after") == "1");
+    {
+        std::lock_guard lock(m);
+        release = true;
+    }
+    cv.notify_all();
+    busy.join();
 }

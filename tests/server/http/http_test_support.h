@@ -49,6 +49,15 @@ class FakeService final : public SyncService {
         r.value = principal;
         return r;
     }
+    ApiResult<Uuid> precheck(std::string_view authorization) override {
+        std::lock_guard lock(mutex);
+        ++precheck_calls;
+        last_precheck = std::string(authorization);
+        if (precheck_error) return fail<Uuid>(*precheck_error);
+        ApiResult<Uuid> r;
+        r.value = principal.device_id;
+        return r;
+    }
     ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
                                  std::string_view body_hash,
                                  std::vector<Transaction> txns) override {
@@ -87,17 +96,19 @@ class FakeService final : public SyncService {
 
     std::mutex mutex;
     std::atomic<int> enroll_calls{0}, auth_calls{0}, push_calls{0}, pull_calls{0};
+    std::atomic<int> precheck_calls{0};  // not in calls(): a precheck stores nothing
     // Canned answers.
     Principal principal{*Uuid::parse("0f8fad5b-d9cb-469f-a165-70867728950e"), Uuid::random(),
                         Uuid::random(), Role::mentor};
     EnrollResponse enroll_response;
     PushResponse push_response;
     PullResponse pull_response;
-    std::optional<ApiError> auth_error, enroll_error;
+    std::optional<ApiError> auth_error, enroll_error, precheck_error;
     std::function<void()> on_push;
     // Recorded.
     EnrollRequest last_enroll;
     SignedRequest last_signed;
+    std::string last_precheck;
     std::string last_signed_body;
     Principal last_who;
     Uuid last_batch;
