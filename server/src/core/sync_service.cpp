@@ -594,24 +594,33 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
     return succeed(std::move(out));
 }
 
-Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options) {
+Result<ServerCore> open_server_core(const ServiceOptions& options) {
     StoreOptions so;
     so.data_dir = options.data_dir;
     so.create_if_missing = options.create_if_missing;
     so.clock = options.clock;
     auto store = open_sqlite_store(so);
     if (!store.ok()) return store.status();
-    std::shared_ptr<ServerStore> shared = std::move(store).value();
+    ServerCore core;
+    core.store = std::move(store).value();
     MergedStateOptions mo;
     mo.data_dir = options.data_dir;
     mo.clock = options.clock;
     mo.log = options.log;
-    // Opening catches the merged state up with the history: a crash between a history commit
-    // and its state apply heals here, before the first request.
-    auto state = MergedState::open(shared, std::move(mo));
+    // Opening takes state.lock (one server per data directory) and catches the merged state up
+    // with the history: a crash between a history commit and its state apply heals here, before
+    // the first request.
+    auto state = MergedState::open(core.store, std::move(mo));
     if (!state.ok()) return state.status();
-    return std::unique_ptr<SyncService>(std::make_unique<SyncServiceImpl>(
-        std::move(shared), std::move(state).value(), options.clock));
+    core.state = std::move(state).value();
+    core.service = std::make_unique<SyncServiceImpl>(core.store, core.state, options.clock);
+    return core;
+}
+
+Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options) {
+    auto core = open_server_core(options);
+    if (!core.ok()) return core.status();
+    return std::unique_ptr<SyncService>(std::move(core->service));
 }
 
 }  // namespace mentorsync::server
