@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
@@ -69,29 +71,42 @@ Result<PushResponse> decode_push_response(const std::string& bytes) {
 
 // --- cursors (§8) ---------------------------------------------------------------------------
 // A cursor says how far a device has come through the history as its scope sees it. Layout
-// (version 1; integers big-endian):
+// (integers big-endian), version 2 as issued now:
 //
 //   offset size  field
-//   0      1     version, 0x01
+//   0      1     version, 0x02
 //   1      8     pos: every transaction with seq <= pos has been dealt with for this device
-//   9      1     flags: 0 = steady; 1 = a backfill for learners granted at seq pos+1 is under way
-//   10     16    [flags 1] the learner being backfilled (learners granted at the same seq are
+//   9      1     flags: bit 0 set = a backfill for learners granted at seq pos+1 is under way;
+//                bit 1 set (only with bit 0) = the device holds the older history of the
+//                learner being backfilled, so the backfill sends only what it missed
+//   10     16    [bit 0] the learner being backfilled (learners granted at the same seq are
 //                backfilled in byte order; those before it are complete)
-//   26     8     [flags 1] after: its transactions with seq <= after have been delivered
+//   26     8     [bit 0] after: its transactions with seq <= after have been delivered
+//   +0     8     purged_to: the history's head at the last pull (of this device, up to this
+//                cursor) that listed learners to purge, 0 if none did. The device may have
+//                purged any learner it could read at pos whose access ended at a seq in
+//                (pos, purged_to]; it holds every other one.
 //   end-16 16    MAC: keyed BLAKE2b-128 (server key) over "ms-cursor" || device id || the
 //                bytes before it, so a cursor is only accepted from the device it was issued to
 //                and cannot be forged to reach other positions
 //
+// Version 1 (issued by earlier builds, still accepted) lacks bit 1 and purged_to: it is read as
+// "the device may have purged anything" (purged_to unbounded), which costs only re-sending.
 // The empty cursor means pos 0. Everything the next page contains is a function of the cursor
 // and the history, so pulls are stateless and a repeated pull returns the same page (or more).
 struct Cursor {
     std::int64_t pos = 0;
     std::optional<Uuid> learner;
     std::int64_t after = 0;
+    bool holds_learner = false;  // bit 1: the learner's backfill is the part the device missed
+    std::int64_t purged_to = 0;
 };
 
-constexpr std::uint8_t kCursorVersion = 1;
+constexpr std::uint8_t kCursorVersion = 2;
+constexpr std::uint8_t kCursorVersion1 = 1;
 constexpr std::size_t kMacBytes = 16;
+constexpr std::uint8_t kFlagBackfill = 1;
+constexpr std::uint8_t kFlagHolds = 2;
 
 void put_be64(std::string& out, std::int64_t v) {
     for (int i = 7; i >= 0; --i)
@@ -113,11 +128,14 @@ std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_vie
 std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
     std::string out(1, static_cast<char>(kCursorVersion));
     put_be64(out, c.pos);
-    out.push_back(c.learner ? 1 : 0);
+    std::uint8_t flags = 0;
+    if (c.learner) flags = kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
+    out.push_back(static_cast<char>(flags));
     if (c.learner) {
         out.append(c.learner->raw());
         put_be64(out, c.after);
     }
+    put_be64(out, c.purged_to);
     out += cursor_mac(key, device, out);
     return out;
 }
@@ -125,19 +143,33 @@ std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor
 std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
                                     std::string_view bytes) {
     if (bytes.empty()) return Cursor{};
-    if (bytes.size() != 10 + kMacBytes && bytes.size() != 34 + kMacBytes) return std::nullopt;
+    if (bytes.size() < 10 + kMacBytes) return std::nullopt;
     std::string_view body = bytes.substr(0, bytes.size() - kMacBytes);
     std::string mac = cursor_mac(key, device, body);
     if (sodium_memcmp(mac.data(), bytes.data() + body.size(), kMacBytes) != 0) return std::nullopt;
-    if (static_cast<std::uint8_t>(body[0]) != kCursorVersion) return std::nullopt;
+    const auto version = static_cast<std::uint8_t>(body[0]);
+    if (version != kCursorVersion && version != kCursorVersion1) return std::nullopt;
+    const std::size_t tail = version == kCursorVersion ? 8 : 0;  // purged_to
     Cursor c;
     c.pos = get_be64(body.substr(1));
     if (c.pos < 0) return std::nullopt;
-    if (body[9] == 1 && body.size() == 34) {
+    const auto flags = static_cast<std::uint8_t>(body[9]);
+    const std::uint8_t allowed = version == kCursorVersion ? (kFlagBackfill | kFlagHolds) : 1;
+    if ((flags & ~allowed) != 0 || (flags & kFlagHolds && !(flags & kFlagBackfill)))
+        return std::nullopt;
+    if (flags & kFlagBackfill) {
+        if (body.size() != 34 + tail) return std::nullopt;
         c.learner = Uuid::from_bytes(body.substr(10, 16));
         c.after = get_be64(body.substr(26));
-    } else if (body[9] != 0 || body.size() != 10) {
+        c.holds_learner = (flags & kFlagHolds) != 0;
+    } else if (body.size() != 10 + tail) {
         return std::nullopt;
+    }
+    if (version == kCursorVersion) {
+        c.purged_to = get_be64(body.substr(body.size() - 8));
+        if (c.purged_to < 0) return std::nullopt;
+    } else {
+        c.purged_to = std::numeric_limits<std::int64_t>::max();
     }
     return c;
 }
@@ -450,13 +482,20 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
 //
 // The device walks the history in seq order, seeing only transactions about learners its
 // subject could read at that seq and can still read now. Where its access to a learner starts
-// (a grant at seq g), it first receives the learner's whole history before g (backfill), then
+// (a grant at seq g), it first receives the learner's history before g (backfill), then
 // carries on. A learner it could read at its cursor but cannot read now is purged; that repeats
-// until a cursor past the revoking seq comes back. A learner that left and came back is not
-// purged: the backfill at its new grant delivers what it missed.
+// until a cursor past the revoking seq comes back.
 //
-// Own pushes are skipped in the steady walk (the device has them) but included in backfills:
-// a backfilled learner is one the device purged earlier, together with what it had written.
+// A page never holds a transaction twice, and a transaction is delivered to a device again only
+// after the device purged its learner (protocol §8). So a backfill sends the whole history only
+// to a device that does not hold the learner: one that never had it, or one that may have purged
+// it since (the cursor's purged_to tells). A device that kept the learner through a close and a
+// reopen (both between two of its pulls, or both inside one walk) receives only what it missed:
+// the learner's transactions from while it had no access, never its own pushes, and nothing
+// this page already holds.
+//
+// Own pushes are skipped in the steady walk (the device has them) and in such partial
+// backfills, but included in whole ones: the device purged them with the learner.
 ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
                                               std::size_t limit) {
     if (cursor.size() > wire::kMaxCursorBytes)
@@ -471,6 +510,7 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
     PullResponse out;
     out.server_time_ms = now();
     std::vector<std::int64_t> page;
+    std::set<std::int64_t> in_page;  // page's seqs: a backfill never repeats what the walk sent
     Cursor next;
     Status s = store_->transact([&]() -> Status {
         auto head = store_->head_seq();
@@ -479,6 +519,7 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         if (!user.ok()) return user.status();
         std::optional<Subject> subject = *user ? subject_for(**user) : std::nullopt;
         next.pos = *head;
+        next.purged_to = std::min(start->purged_to, *head);
         if (!subject) return {};  // no device scope: nothing to read
 
         auto now_scope = store_->scope_now(*subject);
@@ -496,17 +537,41 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         }
         for (const Uuid& l : *held)
             if (!scope.count(l)) out.purge.push_back(l);
+        if (!out.purge.empty()) next.purged_to = *head;
+
+        // What the device holds of each learner in scope, as far as this walk knows: learners
+        // it held at its cursor (history up to pos) unless an earlier pull may have had it
+        // purge them, and learners backfilled earlier in this walk (from 0: their older
+        // history is in this page). Learners that may have been purged wait for the whole
+        // backfill at their next grant: the steady walk holds their transactions back.
+        std::map<Uuid, std::int64_t> holds;  // learner -> its history up to this seq is held
+        std::set<Uuid> awaiting;
+        auto maybe_purged = store_->revoked_between(*subject, start->pos, next.purged_to);
+        if (!maybe_purged.ok()) return maybe_purged.status();
+        for (const Uuid& l : *held) {
+            if (!scope.count(l)) continue;
+            if (maybe_purged->count(l))
+                awaiting.insert(l);
+            else
+                holds.emplace(l, start->pos);
+        }
 
         auto all_in_scope = [&](const StoredTxn& m) {
             return std::all_of(m.learners.begin(), m.learners.end(),
                                [&](const Uuid& l) { return scope.count(l) > 0; });
         };
+        auto deliver = [&](std::int64_t seq) {
+            if (in_page.insert(seq).second) page.push_back(seq);
+        };
         // A transaction the steady walk delivers at seq s.
         auto steady_ok = [&](std::int64_t seq) -> Result<bool> {
+            if (in_page.count(seq)) return false;
             auto m = store_->load_txn_meta(seq);
             if (!m.ok()) return m.status();
             if (m->device == who.device_id || !all_in_scope(*m)) return false;
-            if (m->learners.size() > 1)  // readable_seqs vouched for one learner only
+            for (const Uuid& l : m->learners)
+                if (awaiting.count(l)) return false;  // sent with the learner's whole backfill
+            if (m->learners.size() > 1)               // readable_seqs vouched for one learner only
                 for (const Uuid& l : m->learners) {
                     auto a = store_->has_access(*subject, l, seq);
                     if (!a.ok()) return a.status();
@@ -517,43 +582,55 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         const auto full = [&] { return page.size() >= limit; };
         // Backfills the learners granted at g, from `from` (a resumed backfill) on. Returns
         // whether the page filled up, with `next` set to resume there.
-        auto backfill = [&](std::int64_t g, std::optional<Uuid> from,
-                            std::int64_t from_after) -> Result<bool> {
+        auto backfill = [&](std::int64_t g, std::optional<Uuid> from, std::int64_t from_after,
+                            bool from_holds) -> Result<bool> {
             auto granted = store_->grants_at(*subject, g);
             if (!granted.ok()) return granted.status();
             for (const Uuid& l : *granted) {
                 if (!scope.count(l) || (from && l < *from)) continue;
-                std::int64_t after = (from && l == *from) ? from_after : 0;
+                const bool resumed = from && l == *from;
+                const auto held_it = holds.find(l);
+                const bool partial = resumed ? from_holds : held_it != holds.end();
+                std::int64_t after =
+                    resumed ? from_after : (held_it != holds.end() ? held_it->second : 0);
                 for (;;) {
                     auto seqs = store_->learner_seqs(l, after, g, limit);
                     if (!seqs.ok()) return seqs.status();
                     if (seqs->empty()) break;
                     for (std::int64_t seq : *seqs) {
+                        after = seq;
+                        if (in_page.count(seq)) continue;
                         auto m = store_->load_txn_meta(seq);
                         if (!m.ok()) return m.status();
-                        if (all_in_scope(*m)) page.push_back(seq);
-                        after = seq;
+                        if (partial && m->device == who.device_id) continue;
+                        if (!all_in_scope(*m)) continue;
+                        deliver(seq);
                         if (full()) {
-                            next = Cursor{g - 1, l, after};
+                            next = Cursor{g - 1, l, after, partial, next.purged_to};
                             return true;
                         }
                     }
                 }
+                // The device now holds the learner's history before g (older parts in this
+                // page or held already), and the steady walk sends the rest. A learner held at
+                // the cursor keeps its base: what came before it is still not in this page.
+                holds.emplace(l, 0);
+                awaiting.erase(l);
             }
             return false;
         };
 
         std::int64_t pos = start->pos;
         if (start->learner && pos < *head) {
-            auto filled = backfill(pos + 1, start->learner, start->after);
+            auto filled = backfill(pos + 1, start->learner, start->after, start->holds_learner);
             if (!filled.ok()) return filled.status();
             if (*filled) return {};
             auto ok = steady_ok(pos + 1);
             if (!ok.ok()) return ok.status();
-            if (*ok) page.push_back(pos + 1);
+            if (*ok) deliver(pos + 1);
             pos += 1;
             if (full() && pos < *head) {
-                next = Cursor{pos, std::nullopt, 0};
+                next = Cursor{pos, std::nullopt, 0, false, next.purged_to};
                 return {};
             }
         }
@@ -562,20 +639,20 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
             if (!seqs.ok()) return seqs.status();
             if (seqs->empty()) break;
             for (std::int64_t seq : *seqs) {
-                auto filled = backfill(seq, std::nullopt, 0);
+                auto filled = backfill(seq, std::nullopt, 0, false);
                 if (!filled.ok()) return filled.status();
                 if (*filled) return {};
                 auto ok = steady_ok(seq);
                 if (!ok.ok()) return ok.status();
-                if (*ok) page.push_back(seq);
+                if (*ok) deliver(seq);
                 pos = seq;
                 if (full()) {
-                    next = Cursor{pos, std::nullopt, 0};
+                    next = Cursor{pos, std::nullopt, 0, false, next.purged_to};
                     return {};
                 }
             }
         }
-        next = Cursor{*head, std::nullopt, 0};
+        next = Cursor{*head, std::nullopt, 0, false, next.purged_to};
         return {};
     });
     if (!s.ok()) return internal<PullResponse>(s);

@@ -189,3 +189,131 @@ TEST_CASE(
     CHECK_FALSE(p.more);
     CHECK(f.pull(m1, p.cursor, 2).purge.empty());
 }
+
+namespace {
+
+Uuid open_case(CoreFixture& f, const Uuid& learner, const Uuid& mentor) {
+    for (const AssignmentState& a : CoreFixture::ok(f.store->assignments_of(learner)))
+        if (a.mentor == mentor && a.grants_access()) return a.row;
+    FAIL("no open case");
+    return {};
+}
+
+// Closes the mentor's case of the learner, then opens a new one: the learner leaves the
+// mentor's scope and comes back.
+void close_and_reopen(CoreFixture& f, const Uuid& learner, const Uuid& mentor) {
+    REQUIRE(f.admin->close_case({open_case(f, learner, mentor), "other", ""}).ok());
+    REQUIRE(f.admin->assign({learner, mentor, std::nullopt, ""}).ok());
+}
+
+// Stamps that occur more than once in the transactions.
+std::vector<Stamp> repeated(const std::vector<Transaction>& txns) {
+    std::map<Stamp, int> count;
+    for (const Transaction& t : txns)
+        ++count[t.stamp];
+    std::vector<Stamp> out;
+    for (const auto& [stamp, n] : count)
+        if (n > 1) out.push_back(stamp);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a page from an empty cursor holds each transaction once after a case closed and reopened",
+    "[server][pull]") {
+    CoreFixture f;
+    Tablet writer = f.tablet(f.mentor1);
+    f.pull_all(writer);
+    REQUIRE(writer.replica->create("absences", absence_fields(f.learner1)).ok());
+    f.push_pending(writer);
+    close_and_reopen(f, f.learner1, f.mentor1);
+    REQUIRE(writer.replica->create("absences", absence_fields(f.learner1, "2026-11-24")).ok());
+    f.push_pending(writer);
+
+    Tablet fresh = f.tablet(f.mentor1);
+    PullResponse p = f.pull(fresh, "");
+    CHECK_FALSE(p.more);
+    CHECK(repeated(p.txns).empty());
+    // The learner, the first case, an absence, the close, the new case, a second absence.
+    CHECK(p.txns.size() == 6);
+    REQUIRE(fresh.replica->apply_remote(p.txns).ok());
+    Query q;
+    q.collection = "absences";
+    CHECK(CoreFixture::ok(fresh.replica->query(q)).size() == 2);
+}
+
+TEST_CASE(
+    "a tablet that kept a learner through a close and reopen receives only what it missed, "
+    "not its own pushes",
+    "[server][pull]") {
+    CoreFixture f;
+    Tablet m1 = f.tablet(f.mentor1);
+    f.pull_all(m1);
+    REQUIRE(m1.replica->create("absences", absence_fields(f.learner1)).ok());
+    f.push_pending(m1);
+    const std::size_t before = CoreFixture::ok(f.store->head_seq());
+
+    // The case moves to mentor 2, who writes, and comes back, all between two of m1's pulls.
+    REQUIRE(f.admin->assign({f.learner1, f.mentor2, std::nullopt, ""}).ok());
+    Tablet m2 = f.tablet(f.mentor2);
+    f.pull_all(m2);
+    REQUIRE(m2.replica->create("contacts", contact_fields(f.learner1, "while away")).ok());
+    f.push_pending(m2);
+    REQUIRE(f.admin->assign({f.learner1, f.mentor1, std::nullopt, ""}).ok());
+
+    // Small pages: the backfill of what it missed resumes from the cursor.
+    auto got = f.pull_all(m1, 1);
+    CHECK(repeated(got).empty());
+    // Only the transactions after its cursor: the move away, mentor 2's contact, the move back.
+    for (const Transaction& t : got) {
+        bool old = false;
+        for (std::int64_t seq = 1; seq <= static_cast<std::int64_t>(before); ++seq)
+            if (CoreFixture::ok(f.store->load_txn_meta(seq)).txn.stamp == t.stamp) old = true;
+        CHECK_FALSE(old);
+    }
+    CHECK(got.size() == 3);
+    Query q;
+    q.collection = "contacts";
+    q.ref = f.learner1;
+    CHECK(CoreFixture::ok(m1.replica->query(q)).size() == 1);
+}
+
+TEST_CASE(
+    "a tablet told to purge a learner before its cursor passed the close gets the whole "
+    "history back when the learner returns",
+    "[server][pull]") {
+    CoreFixture f;
+    Tablet m1 = f.tablet(f.mentor1);
+    Tablet other = f.tablet(f.mentor1);
+    // A second learner of mentor 1 whose traffic fills the pages.
+    const Uuid learner3 = f.add_learner("Learner Three");
+    REQUIRE(f.admin->assign({learner3, f.mentor1, std::nullopt, ""}).ok());
+    f.pull_all(other);
+    REQUIRE(other.replica->create("absences", absence_fields(f.learner1)).ok());
+    f.push_pending(other);
+    f.pull_all(m1);
+    for (int i = 0; i < 4; ++i)
+        REQUIRE(other.replica->create("absences", absence_fields(learner3)).ok());
+    f.push_pending(other);
+    REQUIRE(f.admin->close_case({open_case(f, f.learner1, f.mentor1), "other", ""}).ok());
+
+    // A page that ends before the close: the purge is listed, the cursor stays before it.
+    PullResponse p = f.pull(m1, m1.cursor, 2);
+    REQUIRE(p.purge == std::vector<Uuid>{f.learner1});
+    REQUIRE(p.more);
+    REQUIRE(m1.replica->purge_learner(f.learner1).ok());
+    REQUIRE(m1.replica->apply_remote(p.txns).ok());
+    m1.cursor = p.cursor;
+
+    // The learner comes back before the tablet's cursor passed the close.
+    REQUIRE(f.admin->assign({f.learner1, f.mentor1, std::nullopt, ""}).ok());
+    auto got = f.pull_all(m1, 2);
+    CHECK(repeated(got).empty());
+    CHECK(CoreFixture::ok(m1.replica->get("learners", f.learner1)).fields.at("name") ==
+          Value("Learner One"));
+    Query q;
+    q.collection = "absences";
+    q.ref = f.learner1;
+    CHECK(CoreFixture::ok(m1.replica->query(q)).size() == 1);
+}
