@@ -174,14 +174,19 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     return c;
 }
 
-// The device report of a signed pull request (§8), or none: another endpoint, no report, or
-// a body that does not decode. Only called once the signature verified, so the counts are the
-// device's own word. The pull body is small (a cursor of at most 1 KiB), so decoding it here
-// and again in the pull handler costs next to nothing.
-std::optional<DeviceReportRow> pull_report(const SignedRequest& rq, std::int64_t now_ms) {
+// The device report of a signed pull request (§8), or none: another endpoint, no report, or a
+// request the pull handler will refuse (a body that does not decode, a cursor this server did
+// not issue to this device), so that a refused pull keeps nothing of its report. Only called
+// once the signature verified, so the counts are the device's own word. The pull body is small
+// (a cursor of at most 1 KiB), so decoding it here and again in the pull handler costs next to
+// nothing.
+std::optional<DeviceReportRow> pull_report(const SignedRequest& rq, std::int64_t now_ms,
+                                           const ServerKey& key, const Uuid& device) {
     if (rq.path.substr(0, rq.path.find('?')) != "/v1/sync/pull") return std::nullopt;
     auto pull = wire::decode_pull_request(rq.body);
     if (!pull.ok() || !pull->report) return std::nullopt;
+    if (pull->cursor.size() > wire::kMaxCursorBytes || !decode_cursor(key, device, pull->cursor))
+        return std::nullopt;
     return DeviceReportRow{static_cast<std::int64_t>(pull->report->pending),
                            static_cast<std::int64_t>(pull->report->quarantined),
                            static_cast<std::int64_t>(pull->report->rejected), now_ms};
@@ -308,9 +313,12 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     // requests' nonces, and only until the next push commit syncs the log; a replay in that
     // window finds a push's batch or transactions already held, and a pull answer it cannot
     // read without the device's TLS session.
-    // A pull's device report (§8) rides along in the same commit; a body that does not decode
-    // carries none, and the pull handler then refuses it (400) with nothing of it stored.
-    const std::optional<DeviceReportRow> report = pull_report(rq, t);
+    // They are recorded here, before the body is read, so they stay recorded when the body is
+    // then refused (400, 409, 413): the nonce is used up either way (protocol §5), or a replay of
+    // a refused request would go unnoticed; a retry must be signed afresh.
+    // A pull's device report (§8) rides along in the same commit, but only from a pull that
+    // will be answered: a body that does not decode or a cursor the pull refuses carries none.
+    const std::optional<DeviceReportRow> report = pull_report(rq, t, store_->key(), *device_id);
     bool fresh = false;
     Status s = store_->transact_unsynced(
         [&]() -> Status {
