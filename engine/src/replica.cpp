@@ -659,7 +659,7 @@ class Replica::Impl {
             if (!f) continue;  // a newer peer's field: kept and passed on
             MS_RETURN_IF_ERROR(schema->check_value(*c, *f, ch.value));
         }
-        return {};
+        return schema->check_received(txn);
     }
 
     // A remote transaction's rows must not already belong to another collection.
