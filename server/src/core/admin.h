@@ -168,4 +168,8 @@ class Admin {
 // only. Returns the exit code: 0 done, 1 failure, 2 usage error.
 int run_admin(int argc, char** argv);
 
+// The names of the commands run_admin() knows ("init", "coord-issue-token", ...), sorted. For
+// tests that check the documentation names only real commands.
+std::vector<std::string> admin_command_names();
+
 }  // namespace mentorsync::server

@@ -531,6 +531,13 @@ int run(const std::string& command, const Args& a) {
 
 }  // namespace
 
+std::vector<std::string> admin_command_names() {
+    std::vector<std::string> out;
+    for (const auto& [name, spec] : commands())
+        out.push_back(name);
+    return out;
+}
+
 int run_admin(int argc, char** argv) {
     std::vector<std::string> words(argv + std::min(argc, 1), argv + argc);
     if (!words.empty() && words.front() == "admin") words.erase(words.begin());
