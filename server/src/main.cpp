@@ -9,15 +9,12 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include "coord/coord_store.h"
-#include "coord/coord_views.h"
 #include "core/admin.h"
 #include "core/service.h"
 #include "core/sync_service.h"
@@ -161,25 +158,6 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
     return true;
 }
 
-mentorsync::Result<std::unique_ptr<mentorsync::server::http::CoordApi>> open_coord_api(
-    const std::string& data_dir, std::shared_ptr<mentorsync::server::MergedState> state,
-    bool secure_cookies) {
-    namespace ms = mentorsync::server;
-    ms::coord::CoordStoreOptions co;
-    co.data_dir = data_dir;
-    auto store = ms::coord::CoordStore::open(co);
-    if (!store.ok()) return store.status();
-    ms::StoreOptions so;
-    so.data_dir = data_dir;
-    so.create_if_missing = false;
-    auto history = ms::open_sqlite_store(so);
-    if (!history.ok()) return history.status();
-    auto admin = std::make_shared<ms::Admin>(std::move(history).value(), std::move(state));
-    auto views = std::make_shared<ms::coord::CoordViews>(std::move(admin));
-    return std::make_unique<ms::http::CoordApi>(std::move(store).value(), std::move(views),
-                                                secure_cookies);
-}
-
 int serve(int argc, char** argv, int first) {
     ServerConfig config;
     config.handle_signals = true;
@@ -210,7 +188,7 @@ int serve(int argc, char** argv, int first) {
     // The coordinator API (/api/v1, docs/api/openapi.yaml): coord.db, and the same merged state
     // as the pushes (one owner of state.db), read through a store connection of its own so that
     // its reads do not queue behind pushes. Secure cookies exactly when the server speaks TLS.
-    auto coord = open_coord_api(data_dir, core->state, config.tls());
+    auto coord = mentorsync::server::http::CoordApi::open(data_dir, core->state, config.tls());
     if (!coord.ok()) {
         logger.error("startup_failed", {{"error", std::string_view(coord.status().to_string())}});
         return 1;

@@ -211,9 +211,9 @@ void MergedState::start_applier() {
 }
 
 void MergedState::run_applier() {
-    // A hole in the handed-in seqs is a push that committed and has not handed in yet (or an
-    // admin write, which catches up itself): it gets this long before the applier reads the
-    // hole from the history instead.
+    // A hole in the handed-in seqs is a push that committed and has not handed in yet, an admin
+    // write of this process (which catches up itself) or history another process wrote (found
+    // by the poll below): it gets this long before the applier reads the hole from the history.
     constexpr auto kHoleWait = std::chrono::milliseconds(50);
     constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
     std::optional<std::chrono::steady_clock::time_point> hole_since;
@@ -231,10 +231,10 @@ void MergedState::run_applier() {
                 lock.unlock();
                 auto head = store_->head_seq();
                 lock.lock();
-                if (head.ok() && *head > applied_ && !failing_ && !stopping_) {
+                // The hole logic below reads what nobody handed in. A failed read is left to
+                // the next poll or view, which log it.
+                if (head.ok() && *head > applied_ && !failing_ && !stopping_)
                     handed_max_ = std::max(handed_max_, *head);
-                    continue;  // the hole logic below reads what was not handed in
-                }
                 continue;
             }
             if (handed_max_ <= applied_) return;  // stopping, and everything is applied
