@@ -527,7 +527,9 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         if (!user.ok()) return user.status();
         std::optional<Subject> subject = *user ? subject_for(**user) : std::nullopt;
         next.pos = *head;
-        next.purged_to = std::min(start->purged_to, *head);
+        // Up to this seq, earlier pulls may have listed purges (this pull's own come below).
+        const std::int64_t told_to = std::min(start->purged_to, *head);
+        next.purged_to = told_to;
         if (!subject) return {};  // no device scope: nothing to read
 
         auto now_scope = store_->scope_now(*subject);
@@ -554,7 +556,8 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         // backfill at their next grant: the steady walk holds their transactions back.
         std::map<Uuid, std::int64_t> holds;  // learner -> its history up to this seq is held
         std::set<Uuid> awaiting;
-        auto maybe_purged = store_->revoked_between(*subject, start->pos, next.purged_to);
+        // (Learners this pull lists are out of scope; only earlier pulls' purges matter here.)
+        auto maybe_purged = store_->revoked_between(*subject, start->pos, told_to);
         if (!maybe_purged.ok()) return maybe_purged.status();
         for (const Uuid& l : *held) {
             if (!scope.count(l)) continue;

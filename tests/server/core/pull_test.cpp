@@ -248,21 +248,27 @@ TEST_CASE(
     "not its own pushes",
     "[server][pull]") {
     CoreFixture f;
+    const Uuid learner3 = f.add_learner("Learner Three");
+    REQUIRE(f.admin->assign({learner3, f.mentor1, std::nullopt, ""}).ok());
     Tablet m1 = f.tablet(f.mentor1);
     f.pull_all(m1);
     REQUIRE(m1.replica->create("absences", absence_fields(f.learner1)).ok());
     f.push_pending(m1);
     const std::size_t before = CoreFixture::ok(f.store->head_seq());
 
-    // The case moves to mentor 2, who writes, and comes back, all between two of m1's pulls.
+    // The case moves to mentor 2, who writes, and comes back, all between two of m1's pulls;
+    // meanwhile another of m1's learners leaves for good, so that pull also lists a purge.
     REQUIRE(f.admin->assign({f.learner1, f.mentor2, std::nullopt, ""}).ok());
     Tablet m2 = f.tablet(f.mentor2);
     f.pull_all(m2);
     REQUIRE(m2.replica->create("contacts", contact_fields(f.learner1, "while away")).ok());
     f.push_pending(m2);
+    REQUIRE(f.admin->close_case({open_case(f, learner3, f.mentor1), "other", ""}).ok());
     REQUIRE(f.admin->assign({f.learner1, f.mentor1, std::nullopt, ""}).ok());
 
     // Small pages: the backfill of what it missed resumes from the cursor.
+    CHECK(f.pull(m1, m1.cursor, 1).purge == std::vector<Uuid>{learner3});
+    REQUIRE(m1.replica->purge_learner(learner3).ok());
     auto got = f.pull_all(m1, 1);
     CHECK(repeated(got).empty());
     // Only the transactions after its cursor: the move away, mentor 2's contact, the move back.
