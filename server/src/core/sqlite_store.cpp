@@ -823,6 +823,21 @@ class SqliteStore final : public ServerStore {
             out.insert(uuid_of(st->blob(0)));
         }
     }
+    Result<std::int64_t> last_revoke(const Subject& s, const Uuid& learner,
+                                     std::int64_t upto) override {
+        std::lock_guard lock(mu_);
+        auto st = db_.prepare(
+            "SELECT coalesce(max(to_seq), 0) FROM access WHERE kind=?1 AND subject=?2 AND "
+            "learner=?3 AND to_seq<=?4");
+        if (!st.ok()) return st.status();
+        st->bind(1, static_cast<std::int64_t>(s.kind))
+            .bind_blob(2, s.id.raw())
+            .bind_blob(3, learner.raw())
+            .bind(4, upto);
+        auto r = st->step();
+        if (!r.ok()) return r.status();
+        return *r ? st->int64(0) : 0;
+    }
     Result<std::vector<std::int64_t>> readable_seqs(const Subject& s, std::int64_t after,
                                                     std::int64_t upto, std::size_t limit) override {
         std::lock_guard lock(mu_);

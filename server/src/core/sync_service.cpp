@@ -70,36 +70,41 @@ Result<PushResponse> decode_push_response(const std::string& bytes) {
 }
 
 // --- cursors (§8) ---------------------------------------------------------------------------
-// A cursor says how far a device has come through the history as its scope sees it. Layout
-// (integers big-endian), version 2 as issued now:
+// A cursor says how far a device has come through the history as its scope sees it, and which
+// learners it holds. Layout (integers big-endian), version 2 as issued now:
 //
 //   offset size  field
 //   0      1     version, 0x02
 //   1      8     pos: every transaction with seq <= pos has been dealt with for this device
-//   9      1     flags: bit 0 set = a backfill for learners granted at seq pos+1 is under way;
-//                bit 1 set (only with bit 0) = the device holds the older history of the
-//                learner being backfilled, so the backfill sends only what it missed
+//   9      1     flags: bit 0 = a backfill for learners granted at seq pos+1 is under way;
+//                bit 1 (with bit 0) = that learner's backfill is partial: the device holds its
+//                older history; bit 2 = the purged list below overflowed (see the pull)
 //   10     16    [bit 0] the learner being backfilled (learners granted at the same seq are
 //                backfilled in byte order; those before it are complete)
 //   26     8     [bit 0] after: its transactions with seq <= after have been delivered
-//   +0     8     purged_to: the history's head at the last pull (of this device, up to this
-//                cursor) that listed learners to purge, 0 if none did. The device may have
-//                purged any learner it could read at pos whose access ended at a seq in
-//                (pos, purged_to]; it holds every other one.
+//   +0     1     np, then np x 16 bytes: "purged" learners, which the device could read at pos
+//                (or whose backfill at pos+1 is complete) but no longer holds: it was told to
+//                purge them before the walk passed their revoking seq
+//   +1     1     nk, then nk x 16 bytes: "kept" learners, which the device cannot read at pos
+//                but still holds: they left its scope and were back before it was told to purge
+//                them (at most kMaxListed each, sorted)
 //   end-16 16    MAC: keyed BLAKE2b-128 (server key) over "ms-cursor" || device id || the
 //                bytes before it, so a cursor is only accepted from the device it was issued to
 //                and cannot be forged to reach other positions
 //
-// Version 1 (issued by earlier builds, still accepted) lacks bit 1 and purged_to: it is read as
-// "the device may have purged anything" (purged_to unbounded), which costs only re-sending.
-// The empty cursor means pos 0. Everything the next page contains is a function of the cursor
-// and the history, so pulls are stateless and a repeated pull returns the same page (or more).
+// So the learners the device holds are (readable at pos, minus purged) plus kept, exactly, and a
+// backfill sends a learner's whole history only to a device that does not hold it. Version 1
+// (earlier builds, still accepted) has neither list: read as "purged unknown" (bit 2) and no
+// kept learner, which costs at most re-sending some history. The empty cursor means pos 0.
+// Everything the next page contains is a function of the cursor and the history, so pulls are
+// stateless and a repeated pull returns the same page (or more).
 struct Cursor {
     std::int64_t pos = 0;
     std::optional<Uuid> learner;
     std::int64_t after = 0;
-    bool holds_learner = false;  // bit 1: the learner's backfill is the part the device missed
-    std::int64_t purged_to = 0;
+    bool holds_learner = false;      // bit 1
+    bool purged_unknown = false;     // bit 2: treat every learner that may be purged as purged
+    std::vector<Uuid> purged, kept;  // sorted, at most kMaxListed each
 };
 
 constexpr std::uint8_t kCursorVersion = 2;
@@ -107,6 +112,10 @@ constexpr std::uint8_t kCursorVersion1 = 1;
 constexpr std::size_t kMacBytes = 16;
 constexpr std::uint8_t kFlagBackfill = 1;
 constexpr std::uint8_t kFlagHolds = 2;
+constexpr std::uint8_t kFlagPurgedUnknown = 4;
+// Learners per list: a cursor stays well below its 1,024-byte limit (at most 10 + 24 + 2 +
+// 2 x 16 x 16 + 16 = 564 bytes). Beyond it the pull falls back to what is safe (see the pull).
+constexpr std::size_t kMaxListed = 16;
 
 void put_be64(std::string& out, std::int64_t v) {
     for (int i = 7; i >= 0; --i)
@@ -128,14 +137,18 @@ std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_vie
 std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
     std::string out(1, static_cast<char>(kCursorVersion));
     put_be64(out, c.pos);
-    std::uint8_t flags = 0;
-    if (c.learner) flags = kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
+    std::uint8_t flags = c.purged_unknown ? kFlagPurgedUnknown : 0;
+    if (c.learner) flags |= kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
     out.push_back(static_cast<char>(flags));
     if (c.learner) {
         out.append(c.learner->raw());
         put_be64(out, c.after);
     }
-    put_be64(out, c.purged_to);
+    for (const std::vector<Uuid>* list : {&c.purged, &c.kept}) {
+        out.push_back(static_cast<char>(list->size()));
+        for (const Uuid& l : *list)
+            out.append(l.raw());
+    }
     out += cursor_mac(key, device, out);
     return out;
 }
@@ -149,28 +162,39 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     if (sodium_memcmp(mac.data(), bytes.data() + body.size(), kMacBytes) != 0) return std::nullopt;
     const auto version = static_cast<std::uint8_t>(body[0]);
     if (version != kCursorVersion && version != kCursorVersion1) return std::nullopt;
-    const std::size_t tail = version == kCursorVersion ? 8 : 0;  // purged_to
     Cursor c;
     c.pos = get_be64(body.substr(1));
     if (c.pos < 0) return std::nullopt;
     const auto flags = static_cast<std::uint8_t>(body[9]);
-    const std::uint8_t allowed = version == kCursorVersion ? (kFlagBackfill | kFlagHolds) : 1;
-    if ((flags & ~allowed) != 0 || (flags & kFlagHolds && !(flags & kFlagBackfill)))
+    const std::uint8_t allowed = version == kCursorVersion
+                                     ? (kFlagBackfill | kFlagHolds | kFlagPurgedUnknown)
+                                     : kFlagBackfill;
+    if ((flags & ~allowed) != 0 || ((flags & kFlagHolds) && !(flags & kFlagBackfill)))
         return std::nullopt;
+    std::string_view rest = body.substr(10);
     if (flags & kFlagBackfill) {
-        if (body.size() != 34 + tail) return std::nullopt;
-        c.learner = Uuid::from_bytes(body.substr(10, 16));
-        c.after = get_be64(body.substr(26));
+        if (rest.size() < 24) return std::nullopt;
+        c.learner = Uuid::from_bytes(rest.substr(0, 16));
+        c.after = get_be64(rest.substr(16));
         c.holds_learner = (flags & kFlagHolds) != 0;
-    } else if (body.size() != 10 + tail) {
-        return std::nullopt;
+        rest.remove_prefix(24);
     }
-    if (version == kCursorVersion) {
-        c.purged_to = get_be64(body.substr(body.size() - 8));
-        if (c.purged_to < 0) return std::nullopt;
-    } else {
-        c.purged_to = std::numeric_limits<std::int64_t>::max();
+    if (version == kCursorVersion1) {
+        if (!rest.empty()) return std::nullopt;
+        c.purged_unknown = true;  // it did not say: assume the worst, re-send rather than miss
+        return c;
     }
+    c.purged_unknown = (flags & kFlagPurgedUnknown) != 0;
+    for (std::vector<Uuid>* list : {&c.purged, &c.kept}) {
+        if (rest.empty()) return std::nullopt;
+        const auto n = static_cast<std::size_t>(static_cast<unsigned char>(rest[0]));
+        rest.remove_prefix(1);
+        if (n > kMaxListed || rest.size() < 16 * n) return std::nullopt;
+        for (std::size_t i = 0; i < n; ++i)
+            list->push_back(*Uuid::from_bytes(rest.substr(16 * i, 16)));
+        rest.remove_prefix(16 * n);
+    }
+    if (!rest.empty()) return std::nullopt;
     return c;
 }
 
@@ -491,19 +515,23 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
 // The device walks the history in seq order, seeing only transactions about learners its
 // subject could read at that seq and can still read now. Where its access to a learner starts
 // (a grant at seq g), it first receives the learner's history before g (backfill), then
-// carries on. A learner it could read at its cursor but cannot read now is purged; that repeats
-// until a cursor past the revoking seq comes back.
+// carries on. A learner it may hold but cannot read now is purged; that repeats until a cursor
+// past the revoking seq comes back.
 //
-// A page never holds a transaction twice, and a transaction is delivered to a device again only
-// after the device purged its learner (protocol §8). So a backfill sends the whole history only
-// to a device that does not hold the learner: one that never had it, or one that may have purged
-// it since (the cursor's purged_to tells). A device that kept the learner through a close and a
-// reopen (both between two of its pulls, or both inside one walk) receives only what it missed:
-// the learner's transactions from while it had no access, never its own pushes, and nothing
-// this page already holds.
+// A page never holds a transaction twice, and a device is sent a transaction again only after
+// it was told to purge its learner (protocol §8). So the walk tracks what the device holds:
+// the learners it could read at its cursor, minus those the cursor lists as purged, plus those
+// it lists as kept (out of scope at the cursor's position, but never purged: they came back
+// before a pull could tell the device to drop them). A backfill is whole (the learner's history
+// before g, own pushes included) only for a learner the device does not hold; for one it holds,
+// it sends only what the device missed: the learner's transactions since the device's copy
+// ends, minus this page's and the device's own pushes. A learner the device purged but that is
+// back in scope waits for the whole backfill at its next grant: the steady walk holds its
+// transactions back until then, so they are sent once. The cursor the page ends with records
+// the purged and kept learners again, for the next pull.
 //
-// Own pushes are skipped in the steady walk (the device has them) and in such partial
-// backfills, but included in whole ones: the device purged them with the learner.
+// Own pushes are skipped in the steady walk (the device has them) and in partial backfills,
+// but included in whole ones: the device purged them with the learner.
 ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
                                               std::size_t limit) {
     if (cursor.size() > wire::kMaxCursorBytes)
@@ -527,44 +555,62 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         if (!user.ok()) return user.status();
         std::optional<Subject> subject = *user ? subject_for(**user) : std::nullopt;
         next.pos = *head;
-        // Up to this seq, earlier pulls may have listed purges (this pull's own come below).
-        const std::int64_t told_to = std::min(start->purged_to, *head);
-        next.purged_to = told_to;
         if (!subject) return {};  // no device scope: nothing to read
 
         auto now_scope = store_->scope_now(*subject);
         if (!now_scope.ok()) return now_scope.status();
         const std::set<Uuid>& scope = *now_scope;
 
-        // Purge: what the device may hold at its cursor but may not read now.
-        auto held = store_->scope_at(*subject, start->pos);
-        if (!held.ok()) return held.status();
-        if (start->learner) {
-            auto partial = store_->grants_at(*subject, start->pos + 1);
-            if (!partial.ok()) return partial.status();
-            for (const Uuid& l : *partial)
-                if (l <= *start->learner) held->insert(l);
-        }
-        for (const Uuid& l : *held)
-            if (!scope.count(l)) out.purge.push_back(l);
-        if (!out.purge.empty()) next.purged_to = *head;
+        // The learners the position itself says the device holds: readable at pos, and those
+        // whose backfill at pos+1 completed (before the one being backfilled, in byte order).
+        auto positional = [&](const Cursor& c) -> Result<std::set<Uuid>> {
+            auto at = store_->scope_at(*subject, c.pos);
+            if (!at.ok()) return at.status();
+            if (c.learner) {
+                auto partial = store_->grants_at(*subject, c.pos + 1);
+                if (!partial.ok()) return partial.status();
+                for (const Uuid& l : *partial)
+                    if (l < *c.learner) at->insert(l);
+            }
+            return at;
+        };
+        auto start_positional = positional(*start);
+        if (!start_positional.ok()) return start_positional.status();
 
-        // What the device holds of each learner in scope, as far as this walk knows: learners
-        // it held at its cursor (history up to pos) unless an earlier pull may have had it
-        // purge them, and learners backfilled earlier in this walk (from 0: their older
-        // history is in this page). Learners that may have been purged wait for the whole
-        // backfill at their next grant: the steady walk holds their transactions back.
-        std::map<Uuid, std::int64_t> holds;  // learner -> its history up to this seq is held
+        // Purge: every learner the device may hold and may not read now (listing one it
+        // already dropped is harmless: purging is idempotent).
+        std::set<Uuid> may_hold = *start_positional;
+        if (start->learner) may_hold.insert(*start->learner);
+        may_hold.insert(start->kept.begin(), start->kept.end());
+        for (const Uuid& l : may_hold)
+            if (!scope.count(l)) out.purge.push_back(l);
+
+        // What the device holds of each learner in scope: learner -> its history up to this
+        // seq is held (and later transactions the steady walk sent). Learners it purged and
+        // that are back in scope wait for their whole backfill (`awaiting`).
+        std::map<Uuid, std::int64_t> holds;
         std::set<Uuid> awaiting;
-        // (Learners this pull lists are out of scope; only earlier pulls' purges matter here.)
-        auto maybe_purged = store_->revoked_between(*subject, start->pos, told_to);
-        if (!maybe_purged.ok()) return maybe_purged.status();
-        for (const Uuid& l : *held) {
+        std::set<Uuid> purged(start->purged.begin(), start->purged.end());
+        if (start->purged_unknown) {
+            // Not known which: every learner readable at pos whose access ended since may have
+            // been purged (a superset: the worst it costs is re-sending a history).
+            auto maybe = store_->revoked_between(*subject, start->pos, *head);
+            if (!maybe.ok()) return maybe.status();
+            purged.insert(maybe->begin(), maybe->end());
+        }
+        for (const Uuid& l : *start_positional) {
             if (!scope.count(l)) continue;
-            if (maybe_purged->count(l))
+            if (purged.count(l))
                 awaiting.insert(l);
             else
                 holds.emplace(l, start->pos);
+        }
+        for (const Uuid& l : start->kept) {
+            if (!scope.count(l) || (start->learner && l == *start->learner)) continue;
+            // Kept through a gap in its access: its copy ends where the last access ended.
+            auto ended = store_->last_revoke(*subject, l, start->pos);
+            if (!ended.ok()) return ended.status();
+            holds.emplace(l, std::max<std::int64_t>(0, *ended - 1));
         }
 
         auto all_in_scope = [&](const StoredTxn& m) {
@@ -617,53 +663,76 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
                         if (!all_in_scope(*m)) continue;
                         deliver(seq);
                         if (full()) {
-                            next = Cursor{g - 1, l, after, partial, next.purged_to};
+                            next.pos = g - 1;
+                            next.learner = l;
+                            next.after = after;
+                            next.holds_learner = partial;
                             return true;
                         }
                     }
                 }
-                // The device now holds the learner's history before g (older parts in this
-                // page or held already), and the steady walk sends the rest. A learner held at
-                // the cursor keeps its base: what came before it is still not in this page.
-                holds.emplace(l, 0);
+                // The device now holds the learner's history before g (sent in this page or
+                // earlier ones, or held already), and the steady walk sends the rest: a later
+                // grant in this walk backfills only from here.
+                holds[l] = g - 1;
                 awaiting.erase(l);
             }
             return false;
         };
 
-        std::int64_t pos = start->pos;
-        if (start->learner && pos < *head) {
-            auto filled = backfill(pos + 1, start->learner, start->after, start->holds_learner);
-            if (!filled.ok()) return filled.status();
-            if (*filled) return {};
-            auto ok = steady_ok(pos + 1);
-            if (!ok.ok()) return ok.status();
-            if (*ok) deliver(pos + 1);
-            pos += 1;
-            if (full() && pos < *head) {
-                next = Cursor{pos, std::nullopt, 0, false, next.purged_to};
-                return {};
-            }
-        }
-        for (;;) {
-            auto seqs = store_->readable_seqs(*subject, pos, *head, limit);
-            if (!seqs.ok()) return seqs.status();
-            if (seqs->empty()) break;
-            for (std::int64_t seq : *seqs) {
-                auto filled = backfill(seq, std::nullopt, 0, false);
+        Status walked = [&]() -> Status {
+            std::int64_t pos = start->pos;
+            if (start->learner && pos < *head) {
+                auto filled = backfill(pos + 1, start->learner, start->after, start->holds_learner);
                 if (!filled.ok()) return filled.status();
                 if (*filled) return {};
-                auto ok = steady_ok(seq);
+                auto ok = steady_ok(pos + 1);
                 if (!ok.ok()) return ok.status();
-                if (*ok) deliver(seq);
-                pos = seq;
-                if (full()) {
-                    next = Cursor{pos, std::nullopt, 0, false, next.purged_to};
+                if (*ok) deliver(pos + 1);
+                pos += 1;
+                if (full() && pos < *head) {
+                    next.pos = pos;
                     return {};
                 }
             }
+            for (;;) {
+                auto seqs = store_->readable_seqs(*subject, pos, *head, limit);
+                if (!seqs.ok()) return seqs.status();
+                if (seqs->empty()) break;
+                for (std::int64_t seq : *seqs) {
+                    auto filled = backfill(seq, std::nullopt, 0, false);
+                    if (!filled.ok()) return filled.status();
+                    if (*filled) return {};
+                    auto ok = steady_ok(seq);
+                    if (!ok.ok()) return ok.status();
+                    if (*ok) deliver(seq);
+                    pos = seq;
+                    if (full()) {
+                        next.pos = pos;
+                        return {};
+                    }
+                }
+            }
+            next.pos = *head;
+            return {};
+        }();
+        MS_RETURN_IF_ERROR(walked);
+
+        // Where the position alone misstates what the device holds, the cursor says so.
+        auto end_positional = positional(next);
+        if (!end_positional.ok()) return end_positional.status();
+        for (const Uuid& l : *end_positional)
+            if (!holds.count(l)) next.purged.push_back(l);
+        for (const auto& [l, base] : holds)
+            if (!end_positional->count(l) && !(next.learner && l == *next.learner))
+                next.kept.push_back(l);
+        if (next.purged.size() > kMaxListed) {
+            next.purged.clear();
+            next.purged_unknown = true;  // safe: such learners count as purged next time
         }
-        next = Cursor{*head, std::nullopt, 0, false, next.purged_to};
+        // Beyond the limit, kept learners are dropped: the device then receives their history
+        // again at their next grant (a re-send, never a loss).
+        if (next.kept.size() > kMaxListed) next.kept.resize(kMaxListed);
         return {};
     });
     if (!s.ok()) return internal<PullResponse>(s);
