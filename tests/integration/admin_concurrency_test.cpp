@@ -1,6 +1,6 @@
 // Admin commands beside a running, busy server (docs/server.md "One owner"): the real server
 // binary, two tablets syncing through the SDK transport, a coordinator reading the API, and
-// admin commands — writes and views — run in a loop by a separate process meanwhile. Nothing may
+// admin commands — writes and views — run in loops by two separate processes meanwhile. Nothing may
 // answer 500, the merged state must never fail to apply, and every write must be seen.
 #include <fcntl.h>
 #include <signal.h>
@@ -125,17 +125,29 @@ while [ $i -lt 15 ]; do
   i=$((i + 1))
 done
 )";
+    const std::map<std::string, std::string> env = {{"B", MENTORSYNC_SERVER_BINARY},
+                                                    {"D", data},
+                                                    {"C", centre},
+                                                    {"MU", muni},
+                                                    {"M1", m1},
+                                                    {"M2", m2},
+                                                    {"L1", l1},
+                                                    {"L2", l2}};
     const std::string err_file = dir.file("admin-loop.err");
-    const pid_t loop = spawn_shell(script,
-                                   {{"B", MENTORSYNC_SERVER_BINARY},
-                                    {"D", data},
-                                    {"C", centre},
-                                    {"MU", muni},
-                                    {"M1", m1},
-                                    {"M2", m2},
-                                    {"L1", l1},
-                                    {"L2", l2}},
-                                   err_file);
+    const pid_t loop = spawn_shell(script, env, err_file);
+    // A second administrator at the same time: views and writes of its own, so that two admin
+    // commands often run at once.
+    const std::string other_script = R"(set -e
+i=0
+while [ $i -lt 25 ]; do
+  "$B" admin conflicts --data-dir "$D" --learner "$L1" >/dev/null
+  "$B" admin add-user --data-dir "$D" --role mentor --name "Otra $i" --institution "$C" >/dev/null
+  "$B" admin show-learner --data-dir "$D" --learner "$L2" >/dev/null
+  i=$((i + 1))
+done
+)";
+    const std::string other_err = dir.file("admin-other.err");
+    const pid_t other = spawn_shell(other_script, env, other_err);
 
     mstest::HttpClient coord(static_cast<std::uint16_t>(server.port()));
     const mstest::HttpClient::Headers bearer = {{"Authorization", "Bearer " + token}};
@@ -159,9 +171,14 @@ done
               std::string("/api/v1/records/contacts"), std::string("/api/v1/devices")})
             ++coord_statuses[coord.request("GET", target, "", "", bearer).status];
     }
+    int other_status = -1;
+    REQUIRE(waitpid(other, &other_status, 0) == other);
     INFO("admin loop stderr: " << read_all(err_file));
+    INFO("second admin loop stderr: " << read_all(other_err));
     REQUIRE(WIFEXITED(loop_status));
     REQUIRE(WEXITSTATUS(loop_status) == 0);
+    REQUIRE(WIFEXITED(other_status));
+    REQUIRE(WEXITSTATUS(other_status) == 0);
     INFO("rounds " << rounds << ", failed syncs " << failed_syncs);
     CHECK(rounds > 0);
     for (const auto& [status, n] : coord_statuses) {
