@@ -303,14 +303,12 @@ class Replica::Impl {
             return Status::invalid_argument("OpenOptions::wal_autocheckpoint_pages is " +
                                             std::to_string(opts.wal_autocheckpoint_pages) +
                                             ": it must be 0 (off) or a page count");
-        bool existed = false;
-        {
-            FILE* f = std::fopen(opts.path.c_str(), "rb");
-            if (f) {
-                existed = true;
-                std::fclose(f);
-            }
-        }
+        // stat(2), not fopen: it opens no descriptor. Closing any descriptor of a database file
+        // drops every POSIX lock this process holds on it, including those of SQLite
+        // connections already open on it (in this or another Replica), after which another
+        // process may think itself the last user, checkpoint and delete the WAL.
+        struct stat info {};
+        const bool existed = ::stat(opts.path.c_str(), &info) == 0;
         if (!existed && !opts.create_if_missing)
             return Status::not_found("no replica at " + opts.path);
         MS_RETURN_IF_ERROR(db.open(opts.path, opts.create_if_missing));
@@ -672,7 +670,7 @@ class Replica::Impl {
             if (!f) continue;  // a newer peer's field: kept and passed on
             MS_RETURN_IF_ERROR(schema->check_value(*c, *f, ch.value));
         }
-        return {};
+        return schema->check_received(txn);
     }
 
     // A remote transaction's rows must not already belong to another collection.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "text.h"
@@ -497,6 +498,46 @@ Status Schema::check_update(std::string_view collection, const Fields& current,
             if (it != current.end() && !(it->second == value))
                 return Status::validation(c->name + "." + name +
                                           ": cannot change after creation (create a new record)");
+        }
+    }
+    return {};
+}
+
+Status Schema::check_received(const Transaction& txn) const {
+    // Per row of a known collection: whether the transaction creates it, and which required
+    // fields it first-writes. A transaction names a row in one collection only (receivers
+    // check that separately).
+    struct RowWrites {
+        const CollectionDef* def = nullptr;
+        bool creates = false;
+        std::vector<std::string_view> first;  // required fields written first
+    };
+    std::map<Uuid, RowWrites> rows;
+    for (const Change& ch : txn.changes) {
+        const CollectionDef* c = collection(ch.collection);
+        if (!c) continue;  // a newer peer's collection: passed on unchecked
+        const FieldDef* f = c->field(ch.field);
+        if (!f || !f->required) continue;
+        if (ch.value.is_null())
+            return Status::validation(c->name + "." + f->name + ": is required and cannot be nil");
+        if (!ch.prev.is_zero() || !ch.resolves.empty()) continue;
+        RowWrites& w = rows[ch.row];
+        w.def = c;
+        w.first.push_back(f->name);
+        // The learner field is written once, by the record's create, and never again: its
+        // first write marks the create. Any other first write of a required field may be a
+        // writer's update of a record it holds only in part (it received a later update
+        // before the create), which is valid.
+        if (f->name == c->learner_field) w.creates = true;
+    }
+    for (const auto& [row, w] : rows) {
+        if (!w.creates) continue;
+        for (const FieldDef& f : w.def->fields) {
+            if (!f.required) continue;
+            if (std::find(w.first.begin(), w.first.end(), f.name) == w.first.end())
+                return Status::validation(w.def->name + "." + f.name +
+                                          ": is required: a transaction that creates a record "
+                                          "writes all of its required fields");
         }
     }
     return {};

@@ -310,6 +310,11 @@ Status read_value(const msgpack::object& o, const std::string& where, Value& out
             out = Value(std::move(list));
             return {};
         }
+        case msgpack::type::BIN:
+            // A uuid field's value travels as its 36-character text, not as 16 bytes.
+            return bad(where,
+                       "a value is binary; values are nil, boolean, integer, float, string or "
+                       "array, and a uuid value is its 36-character text");
         default:
             return bad(where, "a value is " + std::string(type_name(o)) +
                                   "; values are nil, boolean, integer, float, string or array");
@@ -393,7 +398,10 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
     for (std::uint32_t t = 0; t < items->size; ++t) {
         const std::string tw = item_at(where, "items", t);
         const msgpack::object_array* txn_arr = nullptr;
-        MS_RETURN_IF_ERROR(read_array(items->ptr[t], tw, 5, SIZE_MAX, txn_arr));
+        // A transaction without groups, or with groups whose changes array is empty, decodes
+        // as one with no changes: the receiver rejects that transaction alone (`invalid`),
+        // not the whole body.
+        MS_RETURN_IF_ERROR(read_array(items->ptr[t], tw, 2, SIZE_MAX, txn_arr));
         if ((txn_arr->size - 2) % 3 != 0)
             return bad(tw, "has " + num(txn_arr->size) +
                                " items, not hlc, node and whole (collection, row, changes) "
@@ -432,7 +440,7 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
 
             // Entries: field value, or field value seen (see the file comment on write).
             const msgpack::object_array* flat = nullptr;
-            MS_RETURN_IF_ERROR(read_array(group[2], gw + ".changes", 2, SIZE_MAX, flat));
+            MS_RETURN_IF_ERROR(read_array(group[2], gw + ".changes", 0, SIZE_MAX, flat));
             for (std::uint32_t k = 0, n = 0; k < flat->size; ++n) {
                 const std::string cw = gw + ".changes[" + num(n) + "]";
                 if (txn.changes.size() >= kMaxChangesPerTransaction)

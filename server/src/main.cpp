@@ -17,6 +17,7 @@
 
 #include "core/admin.h"
 #include "core/service.h"
+#include "core/sync_service.h"
 #include "http/config.h"
 #include "http/coord_api.h"
 #include "http/log.h"
@@ -241,19 +242,22 @@ int serve(int argc, char** argv, int first) {
     // A mistyped --data-dir must not start an empty server that devices would then sync
     // against: the directory is created only by `admin init`.
     options.create_if_missing = false;
-    auto service = mentorsync::server::open_sync_service(options);
-    if (!service.ok()) {
-        logger.error("startup_failed", {{"error", std::string_view(service.status().to_string())}});
+    // This process owns state.db from here on (state.lock, core/data_dir_lock.h): a second
+    // server on the same directory stops here.
+    auto core = mentorsync::server::open_server_core(options);
+    if (!core.ok()) {
+        logger.error("startup_failed", {{"error", std::string_view(core.status().to_string())}});
         return 1;
     }
-    // The coordinator API (/api/v1, docs/api/openapi.yaml): coord.db and its own view of the
-    // data directory. Secure cookies exactly when the server speaks TLS.
-    auto coord = mentorsync::server::http::CoordApi::open(data_dir, config.tls());
+    // The coordinator API (/api/v1, docs/api/openapi.yaml): coord.db, and the same merged state
+    // as the pushes (one owner of state.db), read through a store connection of its own so that
+    // its reads do not queue behind pushes. Secure cookies exactly when the server speaks TLS.
+    auto coord = mentorsync::server::http::CoordApi::open(data_dir, core->state, config.tls());
     if (!coord.ok()) {
         logger.error("startup_failed", {{"error", std::string_view(coord.status().to_string())}});
         return 1;
     }
-    mentorsync::server::http::HttpServer server(config, **service, logger, coord->get());
+    mentorsync::server::http::HttpServer server(config, *core->service, logger, coord->get());
     if (auto st = server.start(); !st.ok()) {
         logger.error("startup_failed", {{"error", std::string_view(st.to_string())}});
         return 1;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "server_process.h"
 #include "test_support.h"
@@ -205,6 +206,60 @@ TEST_CASE("every bad request is answered with the documented status and stores n
     SECTION("unknown route and wrong method") {
         expect_error(t, HttpRequest{"GET", "/v1/nothing", {}, ""}, 404, "not_found");
         expect_error(t, HttpRequest{"GET", "/v1/sync/push", {}, ""}, 405, "method_not_allowed");
+    }
+    SECTION("another protocol version's paths answer a msgpack error, not a web page") {
+        for (const char* path : {"/v2/sync/pull", "/v2/", "/v2", "/v10/enroll", "/v1"}) {
+            INFO(path);
+            expect_error(t, HttpRequest{"GET", path, {}, ""}, 404, "not_found");
+            expect_error(
+                t, HttpRequest{"POST", path, {{"Content-Type", "application/msgpack"}}, "\x80"},
+                404, "not_found");
+        }
+    }
+    SECTION("a signed request refused for its body has used its nonce") {
+        auto r = dev.signed_request("/v1/sync/push", std::string("\xc1", 1));
+        expect_error(t, r, 400, "bad_request");
+        expect_error(t, r, 401, "replayed_nonce");  // a retry must be signed afresh
+        auto fresh = t.send(dev.signed_request("/v1/sync/pull", wire::encode_pull_request({})));
+        REQUIRE(fresh.ok());
+        CHECK(fresh->status == 200);
+    }
+    SECTION("transactions without changes or with an incomplete record are rejected alone") {
+        // Hand-built: {"batch": bin(16), "txns": [[node], [t0, t1, t2]]} where t0 has no
+        // groups, t1 one group whose changes array is empty, t2 a new absence without its
+        // required `status` (field 3).
+        Transaction good = absence_txn(dev, s.learner);
+        const std::uint64_t hlc = good.stamp.hlc;
+        auto bin = [](std::string_view b) {
+            return nlohmann::json::binary(std::vector<std::uint8_t>(b.begin(), b.end()));
+        };
+        const std::string row(Uuid::random().raw());
+        nlohmann::json incomplete = nlohmann::json::array(
+            {hlc + 3, 0, 3, bin(row),
+             nlohmann::json::array({0, s.learner, 2, "2026-11-23", 4, 2, 10, "mentor"})});
+        nlohmann::json body = {
+            {"batch", bin(Uuid::random().raw())},
+            {"txns", nlohmann::json::array(
+                         {nlohmann::json::array({bin(dev.node.raw())}),
+                          nlohmann::json::array(
+                              {nlohmann::json::array({hlc + 1, 0}),
+                               nlohmann::json::array({hlc + 2, 0, 3, bin(Uuid::random().raw()),
+                                                      nlohmann::json::array()}),
+                               incomplete})})}};
+        auto bytes = nlohmann::json::to_msgpack(body);
+        auto res =
+            t.send(dev.signed_request("/v1/sync/push", std::string(bytes.begin(), bytes.end())));
+        REQUIRE(res.ok());
+        INFO(res->body.substr(0, 200));
+        REQUIRE(res->status == 200);
+        auto answer = wire::decode_push_response(res->body);
+        REQUIRE(answer.ok());
+        REQUIRE(answer->results.size() == 3);
+        for (const auto& r : answer->results) {
+            CHECK(r.kind == wire::PushResult::Kind::rejected);
+            CHECK(r.code == "invalid");
+        }
+        CHECK(answer->results[2].message.find("absences.status") != std::string::npos);
     }
     SECTION("a write outside the device's scope") {
         std::vector<Transaction> foreign = {absence_txn(dev, s.other_learner)};

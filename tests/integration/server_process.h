@@ -38,6 +38,7 @@ class ServerProcess {
         return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
     }
     int port() const { return port_; }
+    int pid() const { return pid_; }
     // Sends SIGTERM and returns the exit status (0 expected).
     int stop();
     // Every line the server logged so far.

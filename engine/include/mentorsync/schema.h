@@ -16,6 +16,7 @@
 
 #include "mentorsync/export.h"
 #include "mentorsync/status.h"
+#include "mentorsync/transaction.h"
 #include "mentorsync/types.h"
 
 namespace mentorsync {
@@ -95,6 +96,16 @@ class MENTORSYNC_API Schema {
     // cleared, the learner field unchanged (`current` is the record's present fields).
     Status check_update(std::string_view collection, const Fields& current,
                         const Fields& changes) const;
+
+    // Checks a received transaction's records as wholes (protocol §6.4), for known collections
+    // only: a transaction that makes the first write (no prev, nothing resolved) of a record's
+    // learner field creates that record, and must make first writes of all of its required
+    // fields; no required field is ever written as nil. (`learners` records have no learner
+    // field; administrators create them, checked whole by check_create.) It looks at the
+    // transaction alone, never at what the receiver holds, so every receiver judges a
+    // transaction alike whatever order transactions arrive in. Error: Code::validation naming
+    // "collection.field", never a value.
+    Status check_received(const Transaction& txn) const;
 
   private:
     std::uint32_t version_;

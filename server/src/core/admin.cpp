@@ -38,7 +38,7 @@ Admin::Admin(std::shared_ptr<ServerStore> store, std::shared_ptr<MergedState> st
 
 Result<std::unique_ptr<Admin>> Admin::open(const std::string& data_dir, bool create,
                                            std::shared_ptr<const WallClock> clock, LogSink log,
-                                           bool require_state) {
+                                           bool with_state) {
     StoreOptions o;
     o.data_dir = data_dir;
     o.create_if_missing = create;
@@ -46,19 +46,19 @@ Result<std::unique_ptr<Admin>> Admin::open(const std::string& data_dir, bool cre
     auto store = open_sqlite_store(o);
     if (!store.ok()) return store.status();
     std::shared_ptr<ServerStore> shared = std::move(store).value();
-    MergedStateOptions mo;
-    mo.data_dir = data_dir;
-    mo.clock = clock;
-    mo.log = log;
-    auto state = MergedState::open(shared, std::move(mo));
-    if (!state.ok()) {
-        if (require_state) return state.status();
-        log_event(log, "warn", "state_unavailable",
-                  {{"code", std::string(code_name(state.status().code()))},
-                   {"error", state.status().message()}});
-        return std::make_unique<Admin>(std::move(shared), nullptr, std::move(clock));
+    std::shared_ptr<MergedState> state;
+    if (with_state) {
+        MergedStateOptions mo;
+        mo.data_dir = data_dir;
+        mo.clock = clock;
+        mo.log = log;
+        auto opened = MergedState::open(shared, std::move(mo));
+        if (!opened.ok()) return opened.status();
+        state = std::move(opened).value();
     }
-    return std::make_unique<Admin>(std::move(shared), std::move(state).value(), std::move(clock));
+    auto admin = std::make_unique<Admin>(std::move(shared), std::move(state), std::move(clock));
+    admin->log_ = std::move(log);
+    return admin;
 }
 
 // Called after a write's history commit, never inside store_->transact: the catch-up reads
@@ -279,14 +279,25 @@ Result<CloseCaseResult> Admin::close_case(const CloseCaseInput& in) {
     return out;
 }
 
+Result<std::shared_ptr<MergedState>> Admin::view_state(std::optional<Uuid> learner) {
+    if (state_) return state_;
+    MergedStateOptions mo;
+    mo.clock = clock_;
+    mo.schema = &schema_;
+    mo.log = log_;
+    return MergedState::replay(store_, std::move(mo), learner);
+}
+
 Result<std::vector<Record>> Admin::learner_records(const Uuid& learner) {
-    if (!state_) return Status::unsupported("this admin API has no merged state");
-    return state_->learner_records(learner);
+    auto state = view_state(learner);
+    if (!state.ok()) return state.status();
+    return (*state)->learner_records(learner);
 }
 
 Result<std::vector<Conflict>> Admin::conflicts(std::optional<Uuid> learner) {
-    if (!state_) return Status::unsupported("this admin API has no merged state");
-    return state_->conflicts(learner);
+    auto state = view_state(learner);
+    if (!state.ok()) return state.status();
+    return (*state)->conflicts(learner);
 }
 
 Result<ResolveConflictResult> Admin::resolve_conflict(const ResolveConflictInput& in) {

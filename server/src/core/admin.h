@@ -95,19 +95,21 @@ struct IssuedCode {
 
 class Admin {
   public:
-    // `state` receives every write after its history commit and serves the views. Null only
-    // in tests of the history alone; the views then fail with Code::unsupported.
+    // `state` receives every write after its history commit and serves the views: the owner's
+    // MergedState (the running server's, in its process). Null for a process that does not
+    // own state.db (the admin command line): writes then go to the history only, which the
+    // owner's applier picks up, and each view replays the history in memory
+    // (MergedState::replay), so that nothing but the owner ever opens state.db.
     Admin(std::shared_ptr<ServerStore> store, std::shared_ptr<MergedState> state,
           std::shared_ptr<const WallClock> clock = {}, const Schema* schema = nullptr);
 
-    // Opens (creating if allowed) the data directory's store, and its merged state (always
-    // created when missing: it is rebuilt from the history). When the state cannot be opened
-    // and `require_state` is false, the failure is logged (`state_unavailable`) and the admin
-    // works without it: revoking a device must not wait for a damaged state.db, and writes
-    // stay in the history, which the server's state catches up with.
+    // Opens (creating if allowed) the data directory's store and, `with_state`, its merged
+    // state as its owner (always created when missing: it is rebuilt from the history). The
+    // owner holds state.lock: with_state fails (Code::io) while a server runs on the directory.
+    // Without, the Admin writes the history only and replays it for views (see above).
     static Result<std::unique_ptr<Admin>> open(const std::string& data_dir, bool create,
                                                std::shared_ptr<const WallClock> clock = {},
-                                               LogSink log = {}, bool require_state = true);
+                                               LogSink log = {}, bool with_state = true);
 
     Result<Uuid> add_municipality(const std::string& name);
     Result<Uuid> add_institution(const std::string& name, InstitutionKind kind,
@@ -126,6 +128,9 @@ class Admin {
     Result<CloseCaseResult> close_case(const CloseCaseInput& in);
 
     // --- views of the merged state (values included: for the administrator, never logs) ----
+    // Both include every transaction committed before the call. Without a merged state they
+    // replay the history: one learner's (milliseconds), or for conflicts() of all learners the
+    // whole history (as long as a rebuild of state.db).
     // Every record of the learner, deleted ones included. not_found for an unknown learner.
     Result<std::vector<Record>> learner_records(const Uuid& learner);
     // Open conflicts, of one learner's records or of all.
@@ -148,16 +153,23 @@ class Admin {
                  std::int64_t* seq_out = nullptr);
     std::string today() const;
     void apply_to_state();
+    // The merged state that serves a view: state_, or a replay of the history.
+    Result<std::shared_ptr<MergedState>> view_state(std::optional<Uuid> learner);
 
     std::shared_ptr<ServerStore> store_;
     std::shared_ptr<MergedState> state_;
     std::shared_ptr<const WallClock> clock_;
     const Schema& schema_;
+    LogSink log_;  // for replays' warnings; null: stderr
 };
 
 // The command line `mentorsync-server admin <command> --data-dir DIR [options]`. argv may start
 // with the program name followed by "admin" (as main() receives it) or with the program name
 // only. Returns the exit code: 0 done, 1 failure, 2 usage error.
 int run_admin(int argc, char** argv);
+
+// The names of the commands run_admin() knows ("init", "coord-issue-token", ...), sorted. For
+// tests that check the documentation names only real commands.
+std::vector<std::string> admin_command_names();
 
 }  // namespace mentorsync::server

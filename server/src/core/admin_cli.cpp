@@ -280,7 +280,7 @@ int run_coord(const std::string& command, const Args& a) {
         if (a.has("municipality")) {
             muni = a.uuid("municipality");
             auto admin = Admin::open(
-                a.get("data-dir"), false, {}, [](std::string_view) {}, false);
+                a.get("data-dir"), false, {}, [](std::string_view) {}, /*with_state=*/false);
             if (!admin.ok()) return failure(admin.status());
             auto m = (*admin)->store().find_municipality(*muni);
             if (!m.ok()) return failure(m.status());
@@ -363,10 +363,12 @@ int run_coord(const std::string& command, const Args& a) {
 int run(const std::string& command, const Args& a) {
     if (command.rfind("coord-", 0) == 0 || command == "verify-audit") return run_coord(command, a);
     const bool create = command == "init";
-    // Only the views need the merged state; every other command still works (and logs a
-    // warning) when state.db is damaged, so that e.g. revoking a lost tablet never waits.
-    const bool views = command == "show-learner" || command == "conflicts";
-    auto opened = Admin::open(a.get("data-dir"), create, {}, {}, /*require_state=*/views);
+    // The command line never opens state.db: it belongs to the running server (or to the next
+    // one to start), which applies what is written here from the history. Writes go to the
+    // history only; the views replay it in memory (Admin without a merged state). So every
+    // command works beside a running server, beside other admin commands, and with a damaged
+    // state.db.
+    auto opened = Admin::open(a.get("data-dir"), create, {}, {}, /*with_state=*/false);
     if (!opened.ok()) return failure(opened.status());
     Admin& admin = **opened;
 
@@ -528,6 +530,13 @@ int run(const std::string& command, const Args& a) {
 }
 
 }  // namespace
+
+std::vector<std::string> admin_command_names() {
+    std::vector<std::string> out;
+    for (const auto& [name, spec] : commands())
+        out.push_back(name);
+    return out;
+}
 
 int run_admin(int argc, char** argv) {
     std::vector<std::string> words(argv + std::min(argc, 1), argv + argc);

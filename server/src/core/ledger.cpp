@@ -70,7 +70,8 @@ Status Ledger::validate(const Transaction& txn) const {
         if (!f) continue;  // a newer app's field: kept and passed on
         MS_RETURN_IF_ERROR(schema_.check_value(*c, *f, ch.value));
     }
-    return {};
+    // Records as wholes: a created record has every required field (protocol §6).
+    return schema_.check_received(txn);
 }
 
 Result<std::vector<RowPlan>> Ledger::plan(const Transaction& txn) {

@@ -33,7 +33,8 @@ class Ledger {
     Ledger(ServerStore& store, const Schema& schema) : store_(store), schema_(schema) {}
 
     // Protocol §6: a non-zero stamp, 1 to 1,000 changes, no field twice for one row, every
-    // seen stamp below the transaction's own, known fields valid for the schema. Errors are
+    // seen stamp below the transaction's own, known fields valid for the schema, and a record
+    // it creates holding every required field (Schema::check_received). Errors are
     // Code::validation or Code::invalid_argument naming collection.field, never a value.
     Status validate(const Transaction& txn) const;
 

@@ -42,6 +42,10 @@ Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerSto
     if (!store) return Status::invalid_argument("no store given");
     if (options.data_dir.empty()) return Status::invalid_argument("no data directory given");
     std::shared_ptr<MergedState> self(new MergedState(std::move(store), std::move(options)));
+    // Before state.db is touched: one owner at a time (data_dir_lock.h).
+    auto lock = DataDirLock::acquire(self->options_.data_dir);
+    if (!lock.ok()) return lock.status();
+    self->lock_ = std::move(lock).value();
     MS_RETURN_IF_ERROR(self->open_replica());
     MS_RETURN_IF_ERROR(self->check_belongs());
     auto replayed = self->catch_up();
@@ -55,6 +59,20 @@ Result<std::shared_ptr<MergedState>> MergedState::open(std::shared_ptr<ServerSto
         log_event(self->options_.log, "info", "state_replayed",
                   {{"transactions", *replayed}, {"applied_seq", applied.ok() ? *applied : -1}});
     }
+    return self;
+}
+
+Result<std::shared_ptr<MergedState>> MergedState::replay(std::shared_ptr<ServerStore> store,
+                                                         MergedStateOptions options,
+                                                         std::optional<Uuid> learner) {
+    if (!store) return Status::invalid_argument("no store given");
+    std::shared_ptr<MergedState> self(new MergedState(std::move(store), std::move(options)));
+    self->in_memory_ = true;
+    self->only_learner_ = learner;
+    self->path_ = ":memory:";
+    MS_RETURN_IF_ERROR(self->open_replica());
+    auto replayed = self->catch_up();
+    if (!replayed.ok()) return replayed.status();
     return self;
 }
 
@@ -80,6 +98,7 @@ Status MergedState::open_replica() {
         return Status(r.status().code(), "state.db: " + r.status().message());
     }
     replica_ = std::move(r).value();
+    if (in_memory_) return {};
     auto cp = WalCheckpointer::start({.path = path_, .name = "state.db", .log = options_.log});
     if (!cp.ok()) return cp.status();
     checkpointer_ = std::move(cp).value();
@@ -192,9 +211,9 @@ void MergedState::start_applier() {
 }
 
 void MergedState::run_applier() {
-    // A hole in the handed-in seqs is a push that committed and has not handed in yet (or an
-    // admin write, which catches up itself): it gets this long before the applier reads the
-    // hole from the history instead.
+    // A hole in the handed-in seqs is a push that committed and has not handed in yet, an admin
+    // write of this process (which catches up itself) or history another process wrote (found
+    // by the poll below): it gets this long before the applier reads the hole from the history.
     constexpr auto kHoleWait = std::chrono::milliseconds(50);
     constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
     std::optional<std::chrono::steady_clock::time_point> hole_since;
@@ -205,7 +224,19 @@ void MergedState::run_applier() {
             // Stopping while failing leaves the rest to the next open's catch-up.
             if (work_cv_.wait_for(lock, kRetryAfterFailure, [&] { return stopping_; })) return;
         } else {
-            work_cv_.wait(lock, [&] { return stopping_ || handed_max_ > applied_; });
+            // Idle: look at the history's head now and then, for transactions nobody handed
+            // in (another process's: the admin command line writes the history only).
+            if (!work_cv_.wait_for(lock, kHistoryPoll,
+                                   [&] { return stopping_ || handed_max_ > applied_; })) {
+                lock.unlock();
+                auto head = store_->head_seq();
+                lock.lock();
+                // The hole logic below reads what nobody handed in. A failed read is left to
+                // the next poll or view, which log it.
+                if (head.ok() && *head > applied_ && !failing_ && !stopping_)
+                    handed_max_ = std::max(handed_max_, *head);
+                continue;
+            }
             if (handed_max_ <= applied_) return;  // stopping, and everything is applied
             std::int64_t end = applied_;
             for (auto it = pending_.upper_bound(applied_);
@@ -249,7 +280,47 @@ void MergedState::run_applier() {
     }
 }
 
+Result<std::int64_t> MergedState::catch_up_learner_locked() {
+    auto applied = stored_applied_seq();
+    if (!applied.ok()) return applied.status();
+    auto head = store_->head_seq();
+    if (!head.ok()) return head.status();
+    std::int64_t from = *applied, done = 0;
+    for (;;) {
+        auto seqs = store_->learner_seqs(*only_learner_, from, *head + 1,
+                                         static_cast<std::size_t>(kCatchUpBatch));
+        if (!seqs.ok()) return seqs.status();
+        if (seqs->empty()) break;
+        std::vector<StoredTxn> batch;
+        std::vector<Transaction> txns;
+        for (std::int64_t seq : *seqs) {
+            auto t = store_->load_txn(seq);
+            if (!t.ok()) return t.status();
+            txns.push_back(t->txn);
+            batch.push_back(std::move(t).value());
+        }
+        auto report = replica_->apply_remote(txns);
+        if (!report.ok()) return report.status();
+        MS_RETURN_IF_ERROR(handle_report(*report, batch));
+        from = seqs->back();
+        done += static_cast<std::int64_t>(seqs->size());
+    }
+    // Every transaction of the learner up to the head is applied.
+    if (*head > *applied)
+        MS_RETURN_IF_ERROR(replica_->set_sync_value(kAppliedSeqKey, std::to_string(*head)));
+    return done;
+}
+
+Status MergedState::check_view(std::optional<Uuid> learner) const {
+    if (only_learner_ && learner != only_learner_)
+        return Status::invalid_argument(
+            "this merged state replays one learner's history only: it has no view of " +
+            (learner ? "learner " + learner->to_string() : std::string("all learners")));
+    return {};
+}
+
 Result<std::int64_t> MergedState::catch_up_locked(std::optional<std::int64_t> upto) {
+    if (only_learner_) return catch_up_learner_locked();
     auto applied = stored_applied_seq();
     if (!applied.ok()) return applied.status();
     auto head = store_->head_seq();
@@ -360,6 +431,7 @@ Status MergedState::handle_report(const ApplyReport& report, const std::vector<S
 }
 
 Result<std::vector<Record>> MergedState::learner_records(const Uuid& learner) {
+    MS_RETURN_IF_ERROR(check_view(learner));
     auto caught = catch_up();
     if (!caught.ok()) return caught.status();
     auto self = store_->find_row(learner);
@@ -380,6 +452,7 @@ Result<std::vector<Record>> MergedState::learner_records(const Uuid& learner) {
 }
 
 Result<std::vector<Conflict>> MergedState::conflicts(std::optional<Uuid> learner) {
+    MS_RETURN_IF_ERROR(check_view(learner));
     auto caught = catch_up();
     if (!caught.ok()) return caught.status();
     if (!learner) return replica_->conflicts();

@@ -7,12 +7,20 @@
 // engine's merge is deterministic (commutative, associative, idempotent), so this replica holds
 // exactly the records and conflicts of any tablet that applied the same transactions.
 //
+// One owner: state.db belongs to the process that opened it with open(), which holds the data
+// directory's state.lock (data_dir_lock.h) until the MergedState is destroyed; a second open()
+// on the same directory fails, in this process or another. The running server is that owner
+// (its pushes and its coordinator API share one MergedState). Nobody else opens state.db: the
+// admin command line writes only the history, which the owner's applier picks up, and builds
+// its views with replay(), an in-memory replica of the history that touches no file.
+//
 // The history stays the source of truth. The replica records, as a sync value, the seq of the
 // last history transaction it applied; catch_up() applies everything after it. It runs after
-// admin writes, before every view (learner_records, conflicts, the coordinators' API) and when
-// the state is opened, so a crash between the history commit and the state apply, a deleted
-// state.db or a state.db written by another process (the admin command line next to a running
-// server) all heal the next time any of them runs.
+// in-process admin writes, before every view (learner_records, conflicts, the coordinators'
+// API), when the state is opened, and from the applier about once a second, so a crash between
+// the history commit and the state apply, a deleted state.db, or history written by another
+// process (the admin command line next to a running server) all heal soon, and views never
+// show them missing.
 //
 // Pushes do not apply their transactions themselves: they hand them to a background applier
 // thread (hand_in) and answer without waiting for it, so the push path never waits on the
@@ -25,17 +33,18 @@
 // in transactions (the history has them) and retries from the history every few seconds;
 // pushes are never held up by a broken state.db. Re-applying a transaction is harmless: the engine
 // recognises it by stamp. A state.db that cannot belong to this history (another server's node, or
-// a seq beyond the history's head, e.g. after server.db was restored from a backup) is rebuilt.
+// a seq beyond the history's head, e.g. after server.db was restored from a backup) is rebuilt;
+// only the owner ever deletes it.
 //
 // state.db is encrypted by the engine under a raw key derived from server.key (subkey "state",
 // server_key.h); the server key itself is never handed to the engine.
 //
 // Logs: JSON lines with ids, seqs, stamps and counts only, never a record value.
 // Thread-safety: every member may be called from any thread. catch_up() calls (and the
-// applier's batches) are serialised in this process; across processes the engine's SQLite locking
-// serialises writes and duplicates are ignored.
+// applier's batches) are serialised.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -50,6 +59,7 @@
 #include <vector>
 
 #include "core/checkpointer.h"
+#include "core/data_dir_lock.h"
 #include "core/log.h"
 #include "core/store.h"
 #include "mentorsync/clock.h"
@@ -76,11 +86,28 @@ class MergedState {
     // waits (about 90,000 field changes, a second of full ingest; tens of MiB at most).
     static constexpr std::int64_t kMaxLag = 10'000;
 
-    // Opens data_dir/state.db (creating it when missing), rebuilds it if it belongs to another
-    // history, and catches up. Errors: the replica's (wrong_key or corrupt: the message says to
-    // move state.db away, it is rebuilt from the history), the store's, I/O.
+    // How often the applier looks for history it was not handed (written by another process,
+    // the admin command line), so that state.db follows it without waiting for a view.
+    static constexpr auto kHistoryPoll = std::chrono::seconds(1);
+
+    // Takes the data directory's state.lock, opens data_dir/state.db (creating it when
+    // missing), rebuilds it if it belongs to another history, and catches up. The lock is held
+    // until the MergedState is destroyed. Errors: Code::io when another owner holds the lock (a
+    // running server: the message says so); the replica's (wrong_key or corrupt: the message
+    // says to move state.db away, it is rebuilt from the history), the store's, I/O.
     static Result<std::shared_ptr<MergedState>> open(std::shared_ptr<ServerStore> store,
                                                      MergedStateOptions options);
+
+    // A merged state of the history alone, built in memory (no file, no lock, no applier): for
+    // a process that does not own state.db, the admin command line's views. With `learner`,
+    // only that learner's transactions are applied, which is all learner_records(learner) and
+    // conflicts(learner) read; without, the whole history (conflicts()). Each view catches up
+    // with the history first, as with open(). The result equals state.db's view of the same
+    // history (the merge is deterministic). Costs the time and memory of applying what it
+    // replays. Errors: the store's, the replica's.
+    static Result<std::shared_ptr<MergedState>> replay(std::shared_ptr<ServerStore> store,
+                                                       MergedStateOptions options,
+                                                       std::optional<Uuid> learner = std::nullopt);
 
     ~MergedState();
     MergedState(const MergedState&) = delete;
@@ -116,10 +143,12 @@ class MergedState {
     Result<std::int64_t> applied_seq() const;
 
     // Every record of a learner (deleted ones included), in the rows index's order: collection,
-    // then id. Catches up first, so the view includes every committed transaction.
+    // then id. Catches up first, so the view includes every committed transaction. A replay()
+    // of another learner answers Code::invalid_argument.
     Result<std::vector<Record>> learner_records(const Uuid& learner);
     // Open conflicts, of one learner's records or of all, in the engine's order (row, field,
-    // loser stamp). Catches up first.
+    // loser stamp). Catches up first. A replay() of one learner answers only for that learner
+    // (Code::invalid_argument otherwise).
     Result<std::vector<Conflict>> conflicts(std::optional<Uuid> learner = std::nullopt);
 
     // The replica itself, for reads the views above do not cover.
@@ -128,6 +157,9 @@ class MergedState {
   private:
     MergedState(std::shared_ptr<ServerStore> store, MergedStateOptions options);
     Status open_replica();
+    Status check_view(std::optional<Uuid> learner) const;
+    // replay() of one learner: applies that learner's history after the applied seq.
+    Result<std::int64_t> catch_up_learner_locked();
     Status check_belongs();
     Status rebuild(std::string_view reason);
     // Applies history transactions after the applied seq up to `upto` (the history's head when
@@ -138,9 +170,12 @@ class MergedState {
     void start_applier();
     void run_applier();
 
+    std::unique_ptr<DataDirLock> lock_;  // first: released after everything below is closed
     std::shared_ptr<ServerStore> store_;
     MergedStateOptions options_;
     std::string path_;
+    bool in_memory_ = false;            // replay(): no file, no checkpointer, no applier
+    std::optional<Uuid> only_learner_;  // replay() of one learner
     std::unique_ptr<Replica> replica_;
     std::unique_ptr<WalCheckpointer> checkpointer_;  // state.db's; after replica_, stopped first
     std::mutex catch_up_mu_;

@@ -90,9 +90,10 @@ class SyncService {
 
     virtual ApiResult<EnrollResponse> enroll(const EnrollRequest& request) = 0;
     // Verifies headers, device, signature, timestamp and nonce in the documented order, and
-    // records the nonce and last-seen time; for a pull whose body carries a valid device
-    // report (§8), the report too, in the same commit. A body that does not decode records no
-    // report (the pull handler then answers 400).
+    // records the nonce and last-seen time (protocol §5: they stay recorded when the handler
+    // then refuses the body); for a pull that will be answered and carries a device report
+    // (§8), the report too, in the same commit. A pull body that does not decode, or whose
+    // cursor the pull refuses, records no report (the pull handler then answers 400).
     virtual ApiResult<Principal> authenticate(const SignedRequest& request) = 0;
     // What the header alone shows of a signed request, checked before its body is read (the
     // HTTP layer must not buffer megabytes for a request that cannot be genuine): the

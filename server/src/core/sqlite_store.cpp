@@ -804,6 +804,40 @@ class SqliteStore final : public ServerStore {
         return learner_set(
             "SELECT learner FROM access WHERE kind=?1 AND subject=?2 AND from_seq=?3", s, seq);
     }
+    Result<std::set<Uuid>> revoked_between(const Subject& s, std::int64_t after,
+                                           std::int64_t upto) override {
+        std::lock_guard lock(mu_);
+        auto st = db_.prepare(
+            "SELECT DISTINCT learner FROM access WHERE kind=?1 AND subject=?2 AND to_seq>?3 AND "
+            "to_seq<=?4");
+        if (!st.ok()) return st.status();
+        st->bind(1, static_cast<std::int64_t>(s.kind))
+            .bind_blob(2, s.id.raw())
+            .bind(3, after)
+            .bind(4, upto);
+        std::set<Uuid> out;
+        for (;;) {
+            auto r = st->step();
+            if (!r.ok()) return r.status();
+            if (!*r) return out;
+            out.insert(uuid_of(st->blob(0)));
+        }
+    }
+    Result<std::int64_t> last_revoke(const Subject& s, const Uuid& learner,
+                                     std::int64_t upto) override {
+        std::lock_guard lock(mu_);
+        auto st = db_.prepare(
+            "SELECT coalesce(max(to_seq), 0) FROM access WHERE kind=?1 AND subject=?2 AND "
+            "learner=?3 AND to_seq<=?4");
+        if (!st.ok()) return st.status();
+        st->bind(1, static_cast<std::int64_t>(s.kind))
+            .bind_blob(2, s.id.raw())
+            .bind_blob(3, learner.raw())
+            .bind(4, upto);
+        auto r = st->step();
+        if (!r.ok()) return r.status();
+        return *r ? st->int64(0) : 0;
+    }
     Result<std::vector<std::int64_t>> readable_seqs(const Subject& s, std::int64_t after,
                                                     std::int64_t upto, std::size_t limit) override {
         std::lock_guard lock(mu_);

@@ -254,6 +254,13 @@ class ServerStore {
     virtual Result<bool> has_access(const Subject& s, const Uuid& learner, std::int64_t seq) = 0;
     // Learners whose access for the subject starts exactly at `seq`.
     virtual Result<std::set<Uuid>> grants_at(const Subject& s, std::int64_t seq) = 0;
+    // Learners whose access for the subject ended at a seq in (after, upto]: an interval
+    // closed there (pull uses it to tell which learners a device may have purged).
+    virtual Result<std::set<Uuid>> revoked_between(const Subject& s, std::int64_t after,
+                                                   std::int64_t upto) = 0;
+    // The latest seq <= upto at which the subject's access to the learner ended (0: none).
+    virtual Result<std::int64_t> last_revoke(const Subject& s, const Uuid& learner,
+                                             std::int64_t upto) = 0;
     // Up to `limit` seqs in (after, upto] of transactions about a learner the subject could
     // read at that seq, ascending.
     virtual Result<std::vector<std::int64_t>> readable_seqs(const Subject& s, std::int64_t after,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
@@ -68,30 +70,52 @@ Result<PushResponse> decode_push_response(const std::string& bytes) {
 }
 
 // --- cursors (§8) ---------------------------------------------------------------------------
-// A cursor says how far a device has come through the history as its scope sees it. Layout
-// (version 1; integers big-endian):
+// A cursor says how far a device has come through the history as its scope sees it, and which
+// learners it holds. Layout (integers big-endian), version 2 as issued now:
 //
 //   offset size  field
-//   0      1     version, 0x01
+//   0      1     version, 0x02
 //   1      8     pos: every transaction with seq <= pos has been dealt with for this device
-//   9      1     flags: 0 = steady; 1 = a backfill for learners granted at seq pos+1 is under way
-//   10     16    [flags 1] the learner being backfilled (learners granted at the same seq are
+//   9      1     flags: bit 0 = a backfill for learners granted at seq pos+1 is under way;
+//                bit 1 (with bit 0) = that learner's backfill is partial: the device holds its
+//                older history; bit 2 = the purged list below overflowed (see the pull)
+//   10     16    [bit 0] the learner being backfilled (learners granted at the same seq are
 //                backfilled in byte order; those before it are complete)
-//   26     8     [flags 1] after: its transactions with seq <= after have been delivered
+//   26     8     [bit 0] after: its transactions with seq <= after have been delivered
+//   +0     1     np, then np x 16 bytes: "purged" learners, which the device could read at pos
+//                (or whose backfill at pos+1 is complete) but no longer holds: it was told to
+//                purge them before the walk passed their revoking seq
+//   +1     1     nk, then nk x 16 bytes: "kept" learners, which the device cannot read at pos
+//                but still holds: they left its scope and were back before it was told to purge
+//                them (at most kMaxListed each, sorted)
 //   end-16 16    MAC: keyed BLAKE2b-128 (server key) over "ms-cursor" || device id || the
 //                bytes before it, so a cursor is only accepted from the device it was issued to
 //                and cannot be forged to reach other positions
 //
-// The empty cursor means pos 0. Everything the next page contains is a function of the cursor
-// and the history, so pulls are stateless and a repeated pull returns the same page (or more).
+// So the learners the device holds are (readable at pos, minus purged) plus kept, exactly, and a
+// backfill sends a learner's whole history only to a device that does not hold it. Version 1
+// (earlier builds, still accepted) has neither list: read as "purged unknown" (bit 2) and no
+// kept learner, which costs at most re-sending some history. The empty cursor means pos 0.
+// Everything the next page contains is a function of the cursor and the history, so pulls are
+// stateless and a repeated pull returns the same page (or more).
 struct Cursor {
     std::int64_t pos = 0;
     std::optional<Uuid> learner;
     std::int64_t after = 0;
+    bool holds_learner = false;      // bit 1
+    bool purged_unknown = false;     // bit 2: treat every learner that may be purged as purged
+    std::vector<Uuid> purged, kept;  // sorted, at most kMaxListed each
 };
 
-constexpr std::uint8_t kCursorVersion = 1;
+constexpr std::uint8_t kCursorVersion = 2;
+constexpr std::uint8_t kCursorVersion1 = 1;
 constexpr std::size_t kMacBytes = 16;
+constexpr std::uint8_t kFlagBackfill = 1;
+constexpr std::uint8_t kFlagHolds = 2;
+constexpr std::uint8_t kFlagPurgedUnknown = 4;
+// Learners per list: a cursor stays well below its 1,024-byte limit (at most 10 + 24 + 2 +
+// 2 x 16 x 16 + 16 = 564 bytes). Beyond it the pull falls back to what is safe (see the pull).
+constexpr std::size_t kMaxListed = 16;
 
 void put_be64(std::string& out, std::int64_t v) {
     for (int i = 7; i >= 0; --i)
@@ -113,10 +137,17 @@ std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_vie
 std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
     std::string out(1, static_cast<char>(kCursorVersion));
     put_be64(out, c.pos);
-    out.push_back(c.learner ? 1 : 0);
+    std::uint8_t flags = c.purged_unknown ? kFlagPurgedUnknown : 0;
+    if (c.learner) flags |= kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
+    out.push_back(static_cast<char>(flags));
     if (c.learner) {
         out.append(c.learner->raw());
         put_be64(out, c.after);
+    }
+    for (const std::vector<Uuid>* list : {&c.purged, &c.kept}) {
+        out.push_back(static_cast<char>(list->size()));
+        for (const Uuid& l : *list)
+            out.append(l.raw());
     }
     out += cursor_mac(key, device, out);
     return out;
@@ -125,31 +156,61 @@ std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor
 std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
                                     std::string_view bytes) {
     if (bytes.empty()) return Cursor{};
-    if (bytes.size() != 10 + kMacBytes && bytes.size() != 34 + kMacBytes) return std::nullopt;
+    if (bytes.size() < 10 + kMacBytes) return std::nullopt;
     std::string_view body = bytes.substr(0, bytes.size() - kMacBytes);
     std::string mac = cursor_mac(key, device, body);
     if (sodium_memcmp(mac.data(), bytes.data() + body.size(), kMacBytes) != 0) return std::nullopt;
-    if (static_cast<std::uint8_t>(body[0]) != kCursorVersion) return std::nullopt;
+    const auto version = static_cast<std::uint8_t>(body[0]);
+    if (version != kCursorVersion && version != kCursorVersion1) return std::nullopt;
     Cursor c;
     c.pos = get_be64(body.substr(1));
     if (c.pos < 0) return std::nullopt;
-    if (body[9] == 1 && body.size() == 34) {
-        c.learner = Uuid::from_bytes(body.substr(10, 16));
-        c.after = get_be64(body.substr(26));
-    } else if (body[9] != 0 || body.size() != 10) {
+    const auto flags = static_cast<std::uint8_t>(body[9]);
+    const std::uint8_t allowed = version == kCursorVersion
+                                     ? (kFlagBackfill | kFlagHolds | kFlagPurgedUnknown)
+                                     : kFlagBackfill;
+    if ((flags & ~allowed) != 0 || ((flags & kFlagHolds) && !(flags & kFlagBackfill)))
         return std::nullopt;
+    std::string_view rest = body.substr(10);
+    if (flags & kFlagBackfill) {
+        if (rest.size() < 24) return std::nullopt;
+        c.learner = Uuid::from_bytes(rest.substr(0, 16));
+        c.after = get_be64(rest.substr(16));
+        c.holds_learner = (flags & kFlagHolds) != 0;
+        rest.remove_prefix(24);
     }
+    if (version == kCursorVersion1) {
+        if (!rest.empty()) return std::nullopt;
+        c.purged_unknown = true;  // it did not say: assume the worst, re-send rather than miss
+        return c;
+    }
+    c.purged_unknown = (flags & kFlagPurgedUnknown) != 0;
+    for (std::vector<Uuid>* list : {&c.purged, &c.kept}) {
+        if (rest.empty()) return std::nullopt;
+        const auto n = static_cast<std::size_t>(static_cast<unsigned char>(rest[0]));
+        rest.remove_prefix(1);
+        if (n > kMaxListed || rest.size() < 16 * n) return std::nullopt;
+        for (std::size_t i = 0; i < n; ++i)
+            list->push_back(*Uuid::from_bytes(rest.substr(16 * i, 16)));
+        rest.remove_prefix(16 * n);
+    }
+    if (!rest.empty()) return std::nullopt;
     return c;
 }
 
-// The device report of a signed pull request (§8), or none: another endpoint, no report, or
-// a body that does not decode. Only called once the signature verified, so the counts are the
-// device's own word. The pull body is small (a cursor of at most 1 KiB), so decoding it here
-// and again in the pull handler costs next to nothing.
-std::optional<DeviceReportRow> pull_report(const SignedRequest& rq, std::int64_t now_ms) {
+// The device report of a signed pull request (§8), or none: another endpoint, no report, or a
+// request the pull handler will refuse (a body that does not decode, a cursor this server did
+// not issue to this device), so that a refused pull keeps nothing of its report. Only called
+// once the signature verified, so the counts are the device's own word. The pull body is small
+// (a cursor of at most 1 KiB), so decoding it here and again in the pull handler costs next to
+// nothing.
+std::optional<DeviceReportRow> pull_report(const SignedRequest& rq, std::int64_t now_ms,
+                                           const ServerKey& key, const Uuid& device) {
     if (rq.path.substr(0, rq.path.find('?')) != "/v1/sync/pull") return std::nullopt;
     auto pull = wire::decode_pull_request(rq.body);
     if (!pull.ok() || !pull->report) return std::nullopt;
+    if (pull->cursor.size() > wire::kMaxCursorBytes || !decode_cursor(key, device, pull->cursor))
+        return std::nullopt;
     return DeviceReportRow{static_cast<std::int64_t>(pull->report->pending),
                            static_cast<std::int64_t>(pull->report->quarantined),
                            static_cast<std::int64_t>(pull->report->rejected), now_ms};
@@ -276,9 +337,12 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     // requests' nonces, and only until the next push commit syncs the log; a replay in that
     // window finds a push's batch or transactions already held, and a pull answer it cannot
     // read without the device's TLS session.
-    // A pull's device report (§8) rides along in the same commit; a body that does not decode
-    // carries none, and the pull handler then refuses it (400) with nothing of it stored.
-    const std::optional<DeviceReportRow> report = pull_report(rq, t);
+    // They are recorded here, before the body is read, so they stay recorded when the body is
+    // then refused (400, 409, 413): the nonce is used up either way (protocol §5), or a replay of
+    // a refused request would go unnoticed; a retry must be signed afresh.
+    // A pull's device report (§8) rides along in the same commit, but only from a pull that
+    // will be answered: a body that does not decode or a cursor the pull refuses carries none.
+    const std::optional<DeviceReportRow> report = pull_report(rq, t, store_->key(), *device_id);
     bool fresh = false;
     Status s = store_->transact_unsynced(
         [&]() -> Status {
@@ -473,13 +537,24 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
 //
 // The device walks the history in seq order, seeing only transactions about learners its
 // subject could read at that seq and can still read now. Where its access to a learner starts
-// (a grant at seq g), it first receives the learner's whole history before g (backfill), then
-// carries on. A learner it could read at its cursor but cannot read now is purged; that repeats
-// until a cursor past the revoking seq comes back. A learner that left and came back is not
-// purged: the backfill at its new grant delivers what it missed.
+// (a grant at seq g), it first receives the learner's history before g (backfill), then
+// carries on. A learner it may hold but cannot read now is purged; that repeats until a cursor
+// past the revoking seq comes back.
 //
-// Own pushes are skipped in the steady walk (the device has them) but included in backfills:
-// a backfilled learner is one the device purged earlier, together with what it had written.
+// A page never holds a transaction twice, and a device is sent a transaction again only after
+// it was told to purge its learner (protocol §8). So the walk tracks what the device holds:
+// the learners it could read at its cursor, minus those the cursor lists as purged, plus those
+// it lists as kept (out of scope at the cursor's position, but never purged: they came back
+// before a pull could tell the device to drop them). A backfill is whole (the learner's history
+// before g, own pushes included) only for a learner the device does not hold; for one it holds,
+// it sends only what the device missed: the learner's transactions since the device's copy
+// ends, minus this page's and the device's own pushes. A learner the device purged but that is
+// back in scope waits for the whole backfill at its next grant: the steady walk holds its
+// transactions back until then, so they are sent once. The cursor the page ends with records
+// the purged and kept learners again, for the next pull.
+//
+// Own pushes are skipped in the steady walk (the device has them) and in partial backfills,
+// but included in whole ones: the device purged them with the learner.
 ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
                                               std::size_t limit) {
     if (cursor.size() > wire::kMaxCursorBytes)
@@ -494,6 +569,7 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
     PullResponse out;
     out.server_time_ms = now();
     std::vector<std::int64_t> page;
+    std::set<std::int64_t> in_page;  // page's seqs: a backfill never repeats what the walk sent
     Cursor next;
     Status s = store_->transact([&]() -> Status {
         auto head = store_->head_seq();
@@ -508,28 +584,74 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         if (!now_scope.ok()) return now_scope.status();
         const std::set<Uuid>& scope = *now_scope;
 
-        // Purge: what the device may hold at its cursor but may not read now.
-        auto held = store_->scope_at(*subject, start->pos);
-        if (!held.ok()) return held.status();
-        if (start->learner) {
-            auto partial = store_->grants_at(*subject, start->pos + 1);
-            if (!partial.ok()) return partial.status();
-            for (const Uuid& l : *partial)
-                if (l <= *start->learner) held->insert(l);
-        }
-        for (const Uuid& l : *held)
+        // The learners the position itself says the device holds: readable at pos, and those
+        // whose backfill at pos+1 completed (before the one being backfilled, in byte order).
+        auto positional = [&](const Cursor& c) -> Result<std::set<Uuid>> {
+            auto at = store_->scope_at(*subject, c.pos);
+            if (!at.ok()) return at.status();
+            if (c.learner) {
+                auto partial = store_->grants_at(*subject, c.pos + 1);
+                if (!partial.ok()) return partial.status();
+                for (const Uuid& l : *partial)
+                    if (l < *c.learner) at->insert(l);
+            }
+            return at;
+        };
+        auto start_positional = positional(*start);
+        if (!start_positional.ok()) return start_positional.status();
+
+        // Purge: every learner the device may hold and may not read now (listing one it
+        // already dropped is harmless: purging is idempotent).
+        std::set<Uuid> may_hold = *start_positional;
+        if (start->learner) may_hold.insert(*start->learner);
+        may_hold.insert(start->kept.begin(), start->kept.end());
+        for (const Uuid& l : may_hold)
             if (!scope.count(l)) out.purge.push_back(l);
+
+        // What the device holds of each learner in scope: learner -> its history up to this
+        // seq is held (and later transactions the steady walk sent). Learners it purged and
+        // that are back in scope wait for their whole backfill (`awaiting`).
+        std::map<Uuid, std::int64_t> holds;
+        std::set<Uuid> awaiting;
+        std::set<Uuid> purged(start->purged.begin(), start->purged.end());
+        if (start->purged_unknown) {
+            // Not known which: every learner readable at pos whose access ended since may have
+            // been purged (a superset: the worst it costs is re-sending a history).
+            auto maybe = store_->revoked_between(*subject, start->pos, *head);
+            if (!maybe.ok()) return maybe.status();
+            purged.insert(maybe->begin(), maybe->end());
+        }
+        for (const Uuid& l : *start_positional) {
+            if (!scope.count(l)) continue;
+            if (purged.count(l))
+                awaiting.insert(l);
+            else
+                holds.emplace(l, start->pos);
+        }
+        for (const Uuid& l : start->kept) {
+            if (!scope.count(l) || (start->learner && l == *start->learner)) continue;
+            // Kept through a gap in its access: its copy ends where the last access ended.
+            auto ended = store_->last_revoke(*subject, l, start->pos);
+            if (!ended.ok()) return ended.status();
+            holds.emplace(l, std::max<std::int64_t>(0, *ended - 1));
+        }
 
         auto all_in_scope = [&](const StoredTxn& m) {
             return std::all_of(m.learners.begin(), m.learners.end(),
                                [&](const Uuid& l) { return scope.count(l) > 0; });
         };
+        auto deliver = [&](std::int64_t seq) {
+            if (in_page.insert(seq).second) page.push_back(seq);
+        };
         // A transaction the steady walk delivers at seq s.
         auto steady_ok = [&](std::int64_t seq) -> Result<bool> {
+            if (in_page.count(seq)) return false;
             auto m = store_->load_txn_meta(seq);
             if (!m.ok()) return m.status();
             if (m->device == who.device_id || !all_in_scope(*m)) return false;
-            if (m->learners.size() > 1)  // readable_seqs vouched for one learner only
+            for (const Uuid& l : m->learners)
+                if (awaiting.count(l)) return false;  // sent with the learner's whole backfill
+            if (m->learners.size() > 1)               // readable_seqs vouched for one learner only
                 for (const Uuid& l : m->learners) {
                     auto a = store_->has_access(*subject, l, seq);
                     if (!a.ok()) return a.status();
@@ -540,65 +662,100 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         const auto full = [&] { return page.size() >= limit; };
         // Backfills the learners granted at g, from `from` (a resumed backfill) on. Returns
         // whether the page filled up, with `next` set to resume there.
-        auto backfill = [&](std::int64_t g, std::optional<Uuid> from,
-                            std::int64_t from_after) -> Result<bool> {
+        auto backfill = [&](std::int64_t g, std::optional<Uuid> from, std::int64_t from_after,
+                            bool from_holds) -> Result<bool> {
             auto granted = store_->grants_at(*subject, g);
             if (!granted.ok()) return granted.status();
             for (const Uuid& l : *granted) {
                 if (!scope.count(l) || (from && l < *from)) continue;
-                std::int64_t after = (from && l == *from) ? from_after : 0;
+                const bool resumed = from && l == *from;
+                const auto held_it = holds.find(l);
+                const bool partial = resumed ? from_holds : held_it != holds.end();
+                std::int64_t after =
+                    resumed ? from_after : (held_it != holds.end() ? held_it->second : 0);
                 for (;;) {
                     auto seqs = store_->learner_seqs(l, after, g, limit);
                     if (!seqs.ok()) return seqs.status();
                     if (seqs->empty()) break;
                     for (std::int64_t seq : *seqs) {
+                        after = seq;
+                        if (in_page.count(seq)) continue;
                         auto m = store_->load_txn_meta(seq);
                         if (!m.ok()) return m.status();
-                        if (all_in_scope(*m)) page.push_back(seq);
-                        after = seq;
+                        if (partial && m->device == who.device_id) continue;
+                        if (!all_in_scope(*m)) continue;
+                        deliver(seq);
                         if (full()) {
-                            next = Cursor{g - 1, l, after};
+                            next.pos = g - 1;
+                            next.learner = l;
+                            next.after = after;
+                            next.holds_learner = partial;
                             return true;
                         }
                     }
                 }
+                // The device now holds the learner's history before g (sent in this page or
+                // earlier ones, or held already), and the steady walk sends the rest: a later
+                // grant in this walk backfills only from here.
+                holds[l] = g - 1;
+                awaiting.erase(l);
             }
             return false;
         };
 
-        std::int64_t pos = start->pos;
-        if (start->learner && pos < *head) {
-            auto filled = backfill(pos + 1, start->learner, start->after);
-            if (!filled.ok()) return filled.status();
-            if (*filled) return {};
-            auto ok = steady_ok(pos + 1);
-            if (!ok.ok()) return ok.status();
-            if (*ok) page.push_back(pos + 1);
-            pos += 1;
-            if (full() && pos < *head) {
-                next = Cursor{pos, std::nullopt, 0};
-                return {};
-            }
-        }
-        for (;;) {
-            auto seqs = store_->readable_seqs(*subject, pos, *head, limit);
-            if (!seqs.ok()) return seqs.status();
-            if (seqs->empty()) break;
-            for (std::int64_t seq : *seqs) {
-                auto filled = backfill(seq, std::nullopt, 0);
+        Status walked = [&]() -> Status {
+            std::int64_t pos = start->pos;
+            if (start->learner && pos < *head) {
+                auto filled = backfill(pos + 1, start->learner, start->after, start->holds_learner);
                 if (!filled.ok()) return filled.status();
                 if (*filled) return {};
-                auto ok = steady_ok(seq);
+                auto ok = steady_ok(pos + 1);
                 if (!ok.ok()) return ok.status();
-                if (*ok) page.push_back(seq);
-                pos = seq;
-                if (full()) {
-                    next = Cursor{pos, std::nullopt, 0};
+                if (*ok) deliver(pos + 1);
+                pos += 1;
+                if (full() && pos < *head) {
+                    next.pos = pos;
                     return {};
                 }
             }
+            for (;;) {
+                auto seqs = store_->readable_seqs(*subject, pos, *head, limit);
+                if (!seqs.ok()) return seqs.status();
+                if (seqs->empty()) break;
+                for (std::int64_t seq : *seqs) {
+                    auto filled = backfill(seq, std::nullopt, 0, false);
+                    if (!filled.ok()) return filled.status();
+                    if (*filled) return {};
+                    auto ok = steady_ok(seq);
+                    if (!ok.ok()) return ok.status();
+                    if (*ok) deliver(seq);
+                    pos = seq;
+                    if (full()) {
+                        next.pos = pos;
+                        return {};
+                    }
+                }
+            }
+            next.pos = *head;
+            return {};
+        }();
+        MS_RETURN_IF_ERROR(walked);
+
+        // Where the position alone misstates what the device holds, the cursor says so.
+        auto end_positional = positional(next);
+        if (!end_positional.ok()) return end_positional.status();
+        for (const Uuid& l : *end_positional)
+            if (!holds.count(l)) next.purged.push_back(l);
+        for (const auto& [l, base] : holds)
+            if (!end_positional->count(l) && !(next.learner && l == *next.learner))
+                next.kept.push_back(l);
+        if (next.purged.size() > kMaxListed) {
+            next.purged.clear();
+            next.purged_unknown = true;  // safe: such learners count as purged next time
         }
-        next = Cursor{*head, std::nullopt, 0};
+        // Beyond the limit, kept learners are dropped: the device then receives their history
+        // again at their next grant (a re-send, never a loss).
+        if (next.kept.size() > kMaxListed) next.kept.resize(kMaxListed);
         return {};
     });
     if (!s.ok()) return internal<PullResponse>(s);
@@ -617,24 +774,33 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
     return succeed(std::move(out));
 }
 
-Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options) {
+Result<ServerCore> open_server_core(const ServiceOptions& options) {
     StoreOptions so;
     so.data_dir = options.data_dir;
     so.create_if_missing = options.create_if_missing;
     so.clock = options.clock;
     auto store = open_sqlite_store(so);
     if (!store.ok()) return store.status();
-    std::shared_ptr<ServerStore> shared = std::move(store).value();
+    ServerCore core;
+    core.store = std::move(store).value();
     MergedStateOptions mo;
     mo.data_dir = options.data_dir;
     mo.clock = options.clock;
     mo.log = options.log;
-    // Opening catches the merged state up with the history: a crash between a history commit
-    // and its state apply heals here, before the first request.
-    auto state = MergedState::open(shared, std::move(mo));
+    // Opening takes state.lock (one server per data directory) and catches the merged state up
+    // with the history: a crash between a history commit and its state apply heals here, before
+    // the first request.
+    auto state = MergedState::open(core.store, std::move(mo));
     if (!state.ok()) return state.status();
-    return std::unique_ptr<SyncService>(std::make_unique<SyncServiceImpl>(
-        std::move(shared), std::move(state).value(), options.clock));
+    core.state = std::move(state).value();
+    core.service = std::make_unique<SyncServiceImpl>(core.store, core.state, options.clock);
+    return core;
+}
+
+Result<std::unique_ptr<SyncService>> open_sync_service(const ServiceOptions& options) {
+    auto core = open_server_core(options);
+    if (!core.ok()) return core.status();
+    return std::unique_ptr<SyncService>(std::move(core->service));
 }
 
 }  // namespace mentorsync::server

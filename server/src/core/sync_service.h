@@ -53,4 +53,18 @@ class SyncServiceImpl final : public SyncService {
     const Schema& schema_;
 };
 
+// What a serving process holds of its data directory: the store, the merged state it owns
+// (state.lock is held while `state` lives) and the service over them. Whatever else the process
+// serves from the merged state (the coordinator API, in-process admin writes) must share
+// `state`: a second MergedState::open of the directory fails.
+struct ServerCore {
+    std::shared_ptr<ServerStore> store;
+    std::shared_ptr<MergedState> state;
+    std::unique_ptr<SyncServiceImpl> service;
+};
+
+// open_sync_service(), keeping the parts. Errors: as open_sync_service's, and Code::io when
+// another server runs on the data directory.
+Result<ServerCore> open_server_core(const ServiceOptions& options);
+
 }  // namespace mentorsync::server

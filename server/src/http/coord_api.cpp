@@ -221,17 +221,22 @@ CoordApi::CoordApi(std::shared_ptr<coord::CoordStore> store,
                    std::shared_ptr<coord::CoordViews> views, bool secure_cookies)
     : store_(std::move(store)), views_(std::move(views)), secure_cookies_(secure_cookies) {}
 
-Result<std::unique_ptr<CoordApi>> CoordApi::open(const std::string& data_dir, bool secure_cookies,
-                                                 LogSink log) {
+Result<std::unique_ptr<CoordApi>> CoordApi::open(const std::string& data_dir,
+                                                 std::shared_ptr<MergedState> state,
+                                                 bool secure_cookies, LogSink log) {
+    if (!state) return Status::invalid_argument("the coordinator API needs the merged state");
     coord::CoordStoreOptions o;
     o.data_dir = data_dir;
     o.log = log;
     auto store = coord::CoordStore::open(o);
     if (!store.ok()) return store.status();
-    auto admin = Admin::open(data_dir, false, {}, log, true);
-    if (!admin.ok()) return admin.status();
-    std::shared_ptr<Admin> shared_admin = std::move(admin).value();
-    auto views = std::make_shared<coord::CoordViews>(shared_admin);
+    StoreOptions so;
+    so.data_dir = data_dir;
+    so.create_if_missing = false;
+    auto history = open_sqlite_store(so);
+    if (!history.ok()) return history.status();
+    auto views = std::make_shared<coord::CoordViews>(
+        std::make_shared<Admin>(std::move(history).value(), std::move(state)));
     return std::make_unique<CoordApi>(std::move(store).value(), std::move(views), secure_cookies);
 }
 

@@ -27,10 +27,12 @@ class CoordApi {
     CoordApi(std::shared_ptr<coord::CoordStore> store, std::shared_ptr<coord::CoordViews> views,
              bool secure_cookies);
 
-    // Opens DIR/coord.db and an admin view of DIR (its own connections to server.db and
-    // state.db, so coordinator reads never queue behind device ingest in this process).
-    static Result<std::unique_ptr<CoordApi>> open(const std::string& data_dir, bool secure_cookies,
-                                                  LogSink log = {});
+    // Opens DIR/coord.db and an admin view of DIR: a connection of its own to server.db (so
+    // coordinator reads never queue behind device ingest in this process) and `state`, the
+    // merged state this process owns (the service's: state.db has one owner, merged_state.h).
+    static Result<std::unique_ptr<CoordApi>> open(const std::string& data_dir,
+                                                  std::shared_ptr<MergedState> state,
+                                                  bool secure_cookies, LogSink log = {});
 
     // Answers any request whose path starts with /api/. Never throws.
     Response handle(const Request& request) const;

@@ -44,6 +44,17 @@ std::string_view path_of(std::string_view target) noexcept {
     return target.substr(0, target.find('?'));
 }
 
+// A path of the sync protocol, this version or any other: "/v" and a version number, then "/"
+// or the end ("/v1/...", "/v2/...", "/v2"). Such paths answer in msgpack (protocol §1), so a
+// client of another version reads the error it gets.
+bool is_protocol_path(std::string_view path) noexcept {
+    if (!path.starts_with("/v")) return false;
+    std::size_t i = 2;
+    while (i < path.size() && std::isdigit(static_cast<unsigned char>(path[i])))
+        ++i;
+    return i > 2 && (i == path.size() || path[i] == '/');
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -253,7 +264,7 @@ Response Router::handle(const Request& request) const {
         }
         // Outside the protocol's and the API's paths: the dashboard's embedded files (404 for
         // unknown ones).
-        if (!request.path().starts_with("/v1/") && !request.path().starts_with("/api/")) {
+        if (!is_protocol_path(request.path()) && !request.path().starts_with("/api/")) {
             return serve_static_asset(request);
         }
         return error_response(404, "not_found", "no such endpoint");

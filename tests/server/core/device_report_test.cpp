@@ -227,3 +227,46 @@ TEST_CASE("a format 2 server.db is upgraded in place to format 3", "[server][rep
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.status().code() == Code::unsupported);
 }
+
+TEST_CASE(
+    "an authenticated request the handler refuses has used its nonce and its last-seen time, "
+    "and a refused pull keeps nothing of its report",
+    "[server][report][auth]") {
+    CoreFixture f;
+    Tablet a = f.tablet(f.mentor1);
+    Tablet b = f.tablet(f.mentor1);
+
+    // A pull whose cursor is another device's: the pull handler refuses it (400), so the report
+    // it carries is not kept; the nonce and the last-seen time are.
+    const std::string b_cursor = f.pull(b, "").cursor;
+    wire::PullRequest pr;
+    pr.cursor = b_cursor;
+    pr.report = wire::DeviceReport{7, 7, 7};
+    const std::string body = wire::encode_pull_request(pr);
+    f.clock->advance(1'000);
+    const std::int64_t t = f.clock->now_ms();
+    SignedRequest rq = f.signed_request(a, body, "/v1/sync/pull");
+    auto who = f.service->authenticate(rq);
+    REQUIRE(who.ok());
+    auto refused = f.service->pull(*who.value, pr.cursor, 10);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error.http_status == 400);
+    CHECK_FALSE(report_of(f, a));
+    CHECK(CoreFixture::ok(f.store->find_device(a.who.device_id))->last_seen_ms == t);
+
+    // The same signed request again is a replay, even though it was refused: a retry must be
+    // signed afresh (new nonce and timestamp).
+    auto again = f.service->authenticate(rq);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error.code == "replayed_nonce");
+    CHECK(f.service->authenticate(f.signed_request(a, body, "/v1/sync/pull")).ok());
+
+    // A pull whose cursor is good keeps its report.
+    pr.cursor = f.pull(a, "").cursor;
+    pr.report = wire::DeviceReport{1, 2, 3};
+    REQUIRE(
+        f.service->authenticate(f.signed_request(a, wire::encode_pull_request(pr), "/v1/sync/pull"))
+            .ok());
+    REQUIRE(report_of(f, a));
+    CHECK(report_of(f, a)->quarantined == 2);
+}

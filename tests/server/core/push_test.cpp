@@ -183,3 +183,51 @@ TEST_CASE("more than 1000 transactions in one push is too_many_transactions", "[
     CHECK(r.error.http_status == 413);
     CHECK(r.error.code == "too_many_transactions");
 }
+
+TEST_CASE(
+    "a created record missing a required field is rejected alone, while updates need not repeat "
+    "required fields",
+    "[server][push]") {
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    const Uuid node = t.replica->node();
+    const std::int64_t now = f.clock->now_ms();
+    const auto size = history_size(f);
+
+    Transaction no_place = contact_txn(node, now, f.learner1);  // a contact without `place`
+    std::erase_if(no_place.changes, [](const Change& c) { return c.field == "place"; });
+    Transaction nil_form = contact_txn(node, now + 1, f.learner1);
+    for (Change& c : nil_form.changes)
+        if (c.field == "form") c.value = Value();
+    Transaction good = contact_txn(node, now + 2, f.learner1);
+    auto r = f.service->push(t.who, Uuid::random(), "h1", {no_place, nil_form, good});
+    REQUIRE(r.ok());
+    const auto& res = r.value->results;
+    REQUIRE(res.size() == 3);
+    CHECK(res[0].code == "invalid");
+    CHECK(res[0].message.find("contacts.place") != std::string::npos);
+    CHECK(res[1].code == "invalid");
+    CHECK(res[1].message.find("contacts.form") != std::string::npos);
+    CHECK(res[2].kind == PushResult::Kind::accepted);
+    CHECK(history_size(f) == size + 1);
+    CHECK_FALSE(CoreFixture::ok(f.store->find_row(no_place.changes.front().row)));
+
+    // Updates of the stored contact: an optional field alone, or a required one with its prev,
+    // are fine; clearing a required field is not.
+    const Uuid row = good.changes.front().row;
+    Transaction notes;
+    notes.stamp = Stamp{static_cast<std::uint64_t>(now + 3) << 16, node};
+    notes.changes.push_back({"contacts", row, "notes", Value("later"), good.stamp, {}});
+    Transaction longer;
+    longer.stamp = Stamp{static_cast<std::uint64_t>(now + 4) << 16, node};
+    longer.changes.push_back({"contacts", row, "duration_min", Value(50), good.stamp, {}});
+    Transaction cleared;
+    cleared.stamp = Stamp{static_cast<std::uint64_t>(now + 5) << 16, node};
+    cleared.changes.push_back({"contacts", row, "place", Value(), good.stamp, {}});
+    auto u = f.service->push(t.who, Uuid::random(), "h2", {notes, longer, cleared});
+    REQUIRE(u.ok());
+    CHECK(u.value->results.at(0).kind == PushResult::Kind::accepted);
+    CHECK(u.value->results.at(1).kind == PushResult::Kind::accepted);
+    CHECK(u.value->results.at(2).code == "invalid");
+    CHECK(u.value->results.at(2).message.find("contacts.place") != std::string::npos);
+}
