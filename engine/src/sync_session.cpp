@@ -133,21 +133,22 @@ Result<RedateNotice> decode_notice(std::string_view text) {
 
 std::string describe_clock_offset(std::int64_t skew_ms) {
     if (skew_ms == 0) return "in step with the server's";
-    // The magnitude without overflow for INT64_MIN.
+    // The magnitude without overflow for INT64_MIN, then rounded to the nearest unit.
     const std::uint64_t ms = skew_ms < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(skew_ms)
                                          : static_cast<std::uint64_t>(skew_ms);
-    const std::uint64_t s = ms / 1000;
+    const auto in = [ms](std::uint64_t unit) { return ms / unit + (ms % unit >= unit / 2); };
+    constexpr std::uint64_t kDay = 86'400'000;
     std::string amount;
-    if (s < 120)
-        amount = std::to_string(s) + " s";
-    else if (s < 120 * 60)
-        amount = std::to_string(s / 60) + " min";
-    else if (s < 48 * 3600)
-        amount = std::to_string(s / 3600) + " h";
-    else if (s < 2 * 365 * 86400ull)
-        amount = std::to_string(s / 86400) + " days";
+    if (in(1000) < 120)
+        amount = std::to_string(in(1000)) + " s";
+    else if (in(60'000) < 120)
+        amount = std::to_string(in(60'000)) + " min";
+    else if (in(3'600'000) < 48)
+        amount = std::to_string(in(3'600'000)) + " h";
+    else if (in(kDay) < 730)
+        amount = std::to_string(in(kDay)) + " days";
     else
-        amount = std::to_string(s / (365 * 86400ull)) + " years";
+        amount = std::to_string(in(365 * kDay)) + " years";
     return amount + (skew_ms < 0 ? " ahead of the server's" : " behind the server's");
 }
 

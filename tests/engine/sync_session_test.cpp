@@ -887,7 +887,7 @@ TEST_CASE("stamps within the server's five minutes are sent as they are", "[sync
     CHECK(dev.session->progress().redated == 0);
     REQUIRE(stored_from(dev).size() == 1);
     CHECK(stored_from(dev)[0].stamp == written);
-    CHECK(describe_clock_offset(*dev.session->clock_skew_ms()) == "4 min ahead of the server's");
+    CHECK(describe_clock_offset(*dev.session->clock_skew_ms()) == "5 min ahead of the server's");
 }
 
 TEST_CASE("a refusal that re-dating cannot cure is sent once per sync, never in a loop",
@@ -970,8 +970,10 @@ TEST_CASE("clock offsets are said in words, ahead or behind", "[sync][clock]") {
     CHECK(describe_clock_offset(0) == "in step with the server's");
     CHECK(describe_clock_offset(-240'000) == "4 min ahead of the server's");
     CHECK(describe_clock_offset(240'000) == "4 min behind the server's");
-    CHECK(describe_clock_offset(-999) == "0 s ahead of the server's");
-    CHECK(describe_clock_offset(119'999) == "119 s behind the server's");
+    CHECK(describe_clock_offset(-999) == "1 s ahead of the server's");
+    CHECK(describe_clock_offset(119'000) == "119 s behind the server's");
+    CHECK(describe_clock_offset(119'999) == "2 min behind the server's");
+    CHECK(describe_clock_offset(-(kTenYears - 60'000)) == "10 years ahead of the server's");
     CHECK(describe_clock_offset(-3 * 3'600'000) == "3 h ahead of the server's");
     CHECK(describe_clock_offset(5 * 86'400'000) == "5 days behind the server's");
     CHECK(describe_clock_offset(-kTenYears) == "10 years ahead of the server's");
