@@ -859,16 +859,19 @@ class Replica::Impl {
                 if (!txn.ok()) return txn.status();
                 get->reset();
                 bool refs_changed = false;
-                std::uint64_t lowest = std::max({seen, own_left, previous}) + 1;
+                // The next value above x; at the very top there is none, and the entry keeps
+                // its stamp (a released quarantined stamp may be anything).
+                const auto above = [](std::uint64_t x) { return x == UINT64_MAX ? x : x + 1; };
+                std::uint64_t lowest = above(std::max({seen, own_left, previous}));
                 if (trusted_ms > 0)
                     lowest = std::max(lowest, static_cast<std::uint64_t>(trusted_ms)
                                                   << Stamp::kCounterBits);
                 for (Change& ch : txn->changes) {
                     refs_changed |= remap(ch.prev);
-                    lowest = std::max(lowest, ch.prev.hlc + 1);
+                    lowest = std::max(lowest, above(ch.prev.hlc));
                     for (Stamp& x : ch.resolves) {
                         refs_changed |= remap(x);
-                        lowest = std::max(lowest, x.hlc + 1);
+                        lowest = std::max(lowest, above(x.hlc));
                     }
                 }
                 // Stamps are unique per node: step over one held by an entry kept as it was.

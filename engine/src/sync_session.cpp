@@ -139,6 +139,7 @@ std::string describe_clock_offset(std::int64_t skew_ms) {
     const auto in = [ms](std::uint64_t unit) { return ms / unit + (ms % unit >= unit / 2); };
     constexpr std::uint64_t kDay = 86'400'000;
     std::string amount;
+    if (in(1000) == 0) return "in step with the server's";
     if (in(1000) < 120)
         amount = std::to_string(in(1000)) + " s";
     else if (in(60'000) < 120)

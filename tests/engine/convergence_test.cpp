@@ -515,6 +515,7 @@ struct Profile {
 constexpr Profile kQuick{5, 60, 130};
 constexpr Profile kLong{6, 100, 280};
 constexpr Profile kFastQuick{5, 60, 130, true};
+constexpr Profile kFastLong{6, 100, 280, true};
 
 struct Totals {
     std::size_t seeds = 0;
@@ -1273,13 +1274,18 @@ TEST_CASE(
     "replicas converge when one replica's clock runs far ahead for a while and its "
     "refused transactions are re-dated",
     "[engine][convergence][restamp]") {
-    auto list = seeds(501, 40);
+    auto list = seeds(501, 25);
     Totals totals = run_seeds(list, kFastQuick);
     if (list.size() > 1) {
         CHECK(totals.redated > 0);
         CHECK(totals.conflicts_opened > 0);
         CHECK(totals.resolutions > 0);
     }
+}
+
+TEST_CASE("replicas converge when one replica's clock runs far ahead for a while over 300 seeds",
+          "[engine][convergence][restamp][long]") {
+    run_seeds(seeds(2001, 300), kFastLong);
 }
 
 TEST_CASE(

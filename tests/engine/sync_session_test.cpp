@@ -968,6 +968,7 @@ TEST_CASE("future_stamp refusals an earlier sync left behind are re-dated before
 
 TEST_CASE("clock offsets are said in words, ahead or behind", "[sync][clock]") {
     CHECK(describe_clock_offset(0) == "in step with the server's");
+    CHECK(describe_clock_offset(-499) == "in step with the server's");
     CHECK(describe_clock_offset(-240'000) == "4 min ahead of the server's");
     CHECK(describe_clock_offset(240'000) == "4 min behind the server's");
     CHECK(describe_clock_offset(-999) == "1 s ahead of the server's");

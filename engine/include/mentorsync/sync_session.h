@@ -190,8 +190,9 @@ class MENTORSYNC_API SyncSession {
 
 // How far this device's clock is off, in words, from a skew as clock_skew_ms() gives it (the
 // server's clock minus ours): "4 min ahead of the server's", "10 s behind the server's",
-// "in step with the server's". Seconds below 2 min, then minutes below 2 h, hours below
-// 2 days, days below 2 years, then years (365 days), each rounded to the nearest.
+// "in step with the server's" (under half a second). Seconds below 2 min, then minutes below
+// 2 h, hours below 2 days, days below 2 years, then years (365 days), each rounded to the
+// nearest.
 MENTORSYNC_API std::string describe_clock_offset(std::int64_t skew_ms);
 
 // ---- enrollment (docs/protocol.md, section 4) --------------------------------------------------
