@@ -3,8 +3,10 @@
 // pushes. Beast stays in http_transport.cpp; this file only sees its plain interface.
 #include <sodium.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <type_traits>
 
@@ -593,5 +595,67 @@ bool ms_sync_retry_rejected(ms_store* store, ms_error* err) noexcept {
         SyncSession session(*a.replica(), identity);
         sodium_memzero(identity.keys.secret_key.data(), 64);
         return from_status(session.retry_rejected());
+    });
+}
+
+// ---- clock ---------------------------------------------------------------------------------
+
+bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) noexcept {
+    return guarded(err, [&]() -> Err {
+        MS_STORE_ACCESS(a, store);
+        if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_report is NULL");
+        if (out->version != MS_CLOCK_REPORT_VERSION)
+            return error(MS_ERR_INVALID_ARGUMENT, "ms_clock_report version " +
+                                                      std::to_string(out->version) +
+                                                      " is not supported (1 expected)");
+        Replica& r = *a.replica();
+        ms_clock_report rep{};
+        rep.version = MS_CLOCK_REPORT_VERSION;
+        auto skew = r.sync_value(kSkewKey);
+        if (!skew.ok()) return from_status(skew.status());
+        if (*skew) {
+            std::int64_t v = 0;
+            const std::string& t = **skew;
+            auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+            if (ec != std::errc() || p != t.data() + t.size() || v == INT64_MIN)
+                return error(MS_ERR_CORRUPT,
+                             "sync value '" + std::string(kSkewKey) + "' is malformed");
+            rep.known = 1;
+            rep.ahead = v < 0 ? 1 : 0;  // the server's clock minus ours
+            rep.offset_ms = v < 0 ? -v : v;
+            rep.warning = rep.offset_ms >= MS_CLOCK_SKEW_WARNING_MS ? 1 : 0;
+        }
+        DeviceIdentity identity;
+        Err id = load_identity(r, identity);
+        if (id.code == MS_ERR_NOT_ENROLLED) {  // nothing was ever pushed: nothing re-dated
+            *out = rep;
+            return ok();
+        }
+        if (!id.ok()) return id;
+        SyncSession session(r, identity);
+        sodium_memzero(identity.keys.secret_key.data(), 64);
+        auto notice = session.redate_notice();
+        if (!notice.ok()) return from_status(notice.status());
+        rep.redated = notice->redated;
+        rep.redated_ahead_ms = notice->ahead_ms;
+        rep.redated_at_ms = notice->last_ms;
+        auto rejected = session.rejected();
+        if (!rejected.ok()) return from_status(rejected.status());
+        rep.waiting = static_cast<std::uint64_t>(
+            std::count_if(rejected->begin(), rejected->end(),
+                          [](const PushRejection& x) { return x.code == "future_stamp"; }));
+        *out = rep;
+        return ok();
+    });
+}
+
+bool ms_clock_report_clear(ms_store* store, ms_error* err) noexcept {
+    return guarded(err, [&]() -> Err {
+        MS_STORE_ACCESS(a, store);
+        DeviceIdentity identity;
+        if (Err e = load_identity(*a.replica(), identity); !e.ok()) return e;
+        SyncSession session(*a.replica(), identity);
+        sodium_memzero(identity.keys.secret_key.data(), 64);
+        return from_status(session.clear_redate_notice());
     });
 }

@@ -467,25 +467,162 @@ class Replica::Impl {
         return {};
     }
 
-    // The clock resumes from the greatest stamp in the change log, or from the floor that
-    // purge_learner() persisted before removing log entries (which may have held the greatest).
-    Status start_clock() {
+    // The floor purge_learner() persisted before removing log entries (which may have held the
+    // greatest stamp); 0 when there is none.
+    Result<std::uint64_t> hlc_floor() {
+        auto floor = meta("hlc_floor");
+        if (!floor.ok()) return floor.status();
+        if (!floor->has_value()) return std::uint64_t{0};
+        std::uint64_t v = 0;
+        const std::string& text = **floor;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size())
+            return Status::corrupt("replica metadata 'hlc_floor' is not a number");
+        return v;
+    }
+
+    // Where the clock resumes: the greatest stamp in the change log, or the floor. Every stamp
+    // still held counts, so a local stamp always exceeds whatever a local edit may name as
+    // `prev`; a refused future stamp stops counting once restamp_refused() replaced it.
+    Result<std::uint64_t> clock_start() {
         auto q = db.prepare("SELECT coalesce(max(hlc), 0) FROM changes");
         if (!q.ok()) return q.status();
         auto r = q->step();
         if (!r.ok()) return r.status();
-        std::uint64_t last = static_cast<std::uint64_t>(q->int64(0));
-        auto floor = meta("hlc_floor");
+        const auto last = static_cast<std::uint64_t>(q->int64(0));
+        auto floor = hlc_floor();
         if (!floor.ok()) return floor.status();
-        if (floor->has_value()) {
-            std::uint64_t v = 0;
-            const std::string& text = **floor;
-            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-            if (ec != std::errc() || end != text.data() + text.size())
-                return Status::corrupt("replica metadata 'hlc_floor' is not a number");
-            last = std::max(last, v);
+        return std::max(last, *floor);
+    }
+
+    Status start_clock() {
+        auto last = clock_start();
+        if (!last.ok()) return last.status();
+        hlc = std::make_unique<Hlc>(node, clock, *last);
+        return {};
+    }
+
+    // Trusted clock readings (note_trusted_time): (change log position, server ms), oldest
+    // first, stored in meta as "seq:ms" items joined by ','.
+    static constexpr std::size_t kMaxTimeMarks = 16;
+    using TimeMarks = std::vector<std::pair<std::int64_t, std::int64_t>>;
+    Result<TimeMarks> time_marks() {
+        auto v = meta("time_marks");
+        if (!v.ok()) return v.status();
+        TimeMarks out;
+        if (!v->has_value() || (*v)->empty()) return out;
+        const std::string& text = **v;
+        auto bad = [] { return Status::corrupt("replica metadata 'time_marks' is malformed"); };
+        std::size_t at = 0;
+        while (at <= text.size()) {
+            std::size_t end = text.find(',', at);
+            if (end == std::string::npos) end = text.size();
+            const std::string_view item(text.data() + at, end - at);
+            const std::size_t colon = item.find(':');
+            if (colon == std::string_view::npos) return bad();
+            std::int64_t seq = 0, ms = 0;
+            auto a = std::from_chars(item.data(), item.data() + colon, seq);
+            auto b = std::from_chars(item.data() + colon + 1, item.data() + item.size(), ms);
+            if (a.ec != std::errc() || a.ptr != item.data() + colon || b.ec != std::errc() ||
+                b.ptr != item.data() + item.size())
+                return bad();
+            out.emplace_back(seq, ms);
+            at = end + 1;
         }
-        hlc = std::make_unique<Hlc>(node, clock, last);
+        return out;
+    }
+    Status put_time_marks(const TimeMarks& marks) {
+        std::string text;
+        for (const auto& [seq, ms] : marks) {
+            if (!text.empty()) text += ',';
+            text += std::to_string(seq) + ":" + std::to_string(ms);
+        }
+        return put_meta("time_marks", text);
+    }
+
+    // Rebuilds the state and conflicts of `rows` from the change log (after restamp_refused()
+    // rewrote some entries). Each row's transactions are merged in stamp order into an empty
+    // state; `received` answers as the incremental merge would have at that point (a stamp of
+    // the log that touches the row counts once merged, any other stamp of the log at once), so
+    // the result is what merging the same set in any order gives (merge.h).
+    Status rebuild_rows(const std::set<Uuid>& rows) {
+        std::set<Stamp> logged;
+        std::vector<Transaction> touching;
+        {
+            auto sel = db.prepare("SELECT hlc, node, body FROM changes");
+            if (!sel.ok()) return sel.status();
+            for (;;) {
+                auto r = sel->step();
+                if (!r.ok()) return r.status();
+                if (!*r) break;
+                const Stamp s = stamp_from(sel->int64(0), sel->blob(1));
+                logged.insert(s);
+                auto plain = crypto::open(data_key, ad_txn(s), sel->blob(2));
+                if (!plain.ok())
+                    return Status::corrupt("change log entry " + s.to_string() + ": " +
+                                           plain.status().message());
+                auto txn = decode_stored_transaction(*plain);
+                if (!txn.ok()) return txn.status();
+                if (std::any_of(txn->changes.begin(), txn->changes.end(),
+                                [&](const Change& c) { return rows.count(c.row) != 0; }))
+                    touching.push_back(std::move(txn).value());
+            }
+        }
+        std::sort(touching.begin(), touching.end(),
+                  [](const Transaction& a, const Transaction& b) { return a.stamp < b.stamp; });
+        auto del_conflicts = db.prepare("DELETE FROM conflicts WHERE row=?1");
+        if (!del_conflicts.ok()) return del_conflicts.status();
+        for (const Uuid& id : rows) {
+            auto loaded = load(id);
+            if (!loaded.ok()) return loaded.status();
+            Cached& c = **loaded;
+            std::set<Stamp> of_row, merged;
+            for (const Transaction& t : touching)
+                for (const Change& ch : t.changes)
+                    if (ch.row == id) of_row.insert(t.stamp);
+            RowState state;
+            std::map<std::pair<std::string, Stamp>, Value> open;
+            MergeContext ctx;
+            ctx.is_conflict = [&](const std::string& field, const Stamp& loser) {
+                return open.count({field, loser}) != 0;
+            };
+            ctx.received = [&](const Stamp& s) {
+                return logged.count(s) != 0 && (of_row.count(s) == 0 || merged.count(s) != 0);
+            };
+            for (const Transaction& t : touching) {
+                if (!of_row.count(t.stamp)) continue;
+                for (const Change& ch : t.changes) {
+                    if (ch.row != id) continue;
+                    if (c.collection.empty()) c.collection = ch.collection;
+                    MergeEffects fx;
+                    merge_write(state, ch.field, ch.value, t.stamp, ch.prev, ch.resolves, ctx, fx);
+                    for (const auto& closed : fx.closed)
+                        open.erase(closed);
+                    for (auto& o : fx.opened)
+                        open[{o.field, o.loser}] = std::move(o.loser_value);
+                }
+                merged.insert(t.stamp);
+            }
+            if (state.fields.empty()) continue;  // nothing logged touches it (cannot happen)
+            c.state = std::move(state);
+            c.exists = true;
+            c.dirty = true;
+            MS_RETURN_IF_ERROR(del_conflicts->reset().bind_blob(1, id.raw()).run());
+            for (const auto& [key, value] : open) {
+                const auto& [field, loser] = key;
+                std::string body = crypto::seal(
+                    data_key, ad_conflict(c.collection, id, field, loser), encode_value(value));
+                MS_RETURN_IF_ERROR(st.put_conflict.reset()
+                                       .bind_blob(1, id.raw())
+                                       .bind(2, field)
+                                       .bind(3, static_cast<std::int64_t>(loser.hlc))
+                                       .bind_blob(4, loser.node.raw())
+                                       .bind(5, c.collection)
+                                       .bind_blob(6, body)
+                                       .run());
+            }
+            events.push_back({c.collection, id, c.state.max_stamp(), false, false});
+        }
         return {};
     }
 
@@ -633,6 +770,164 @@ class Replica::Impl {
             if (l && !learner) learner = l;
         }
         return log_txn(txn, remote, single_learner ? learner : std::nullopt);
+    }
+
+    // The body of restamp_refused(), inside its write transaction (see replica.h).
+    Status restamp(std::span<const Stamp> refused, std::optional<std::int64_t> server_time_ms,
+                   const RestampSyncValues& also_store, RestampReport& report) {
+        struct Entry {
+            std::int64_t seq;
+            Stamp stamp;
+            bool own_pending;  // a local transaction not acknowledged
+            bool own_left;     // a stamp of this node that left the device
+        };
+        std::vector<Entry> log;
+        {
+            auto sel = db.prepare("SELECT seq, hlc, node, origin, acked FROM changes ORDER BY seq");
+            if (!sel.ok()) return sel.status();
+            for (;;) {
+                auto r = sel->step();
+                if (!r.ok()) return r.status();
+                if (!*r) break;
+                Entry e{sel->int64(0), stamp_from(sel->int64(1), sel->blob(2)), false, false};
+                const bool own = e.stamp.node == node;
+                e.own_pending = own && sel->int64(3) == 0 && sel->int64(4) == 0;
+                e.own_left = own && !e.own_pending;
+                log.push_back(e);
+            }
+        }
+        std::set<Stamp> pending;
+        for (const Entry& e : log)
+            if (e.own_pending) pending.insert(e.stamp);
+        std::optional<Stamp> first;
+        std::set<Stamp> refused_set;
+        for (const Stamp& s : refused) {
+            if (!pending.count(s)) continue;  // acknowledged, purged or not ours: nothing to do
+            refused_set.insert(s);
+            if (!first || s < *first) first = s;
+        }
+
+        if (first) {
+            // A floor further ahead of the refusing server than it accepts can hold no stamp
+            // that left the device (the server refused all such) or came from an honest peer;
+            // only a refused one, which an older version folded in when it purged a learner.
+            auto floor = hlc_floor();
+            if (!floor.ok()) return floor.status();
+            std::uint64_t own_left = *floor;
+            if (server_time_ms) {
+                const std::int64_t limit_ms = *server_time_ms + kMaxClockSkewMs;
+                const std::uint64_t limit =
+                    limit_ms <= 0
+                        ? 0
+                        : (static_cast<std::uint64_t>(limit_ms) << Stamp::kCounterBits) | 0xFFFF;
+                if (*floor > limit) {
+                    MS_RETURN_IF_ERROR(put_meta("hlc_floor", std::to_string(limit)));
+                    own_left = limit;
+                }
+            }
+            for (const Entry& e : log)
+                if (e.own_left) own_left = std::max(own_left, e.stamp.hlc);
+            auto marks = time_marks();
+            if (!marks.ok()) return marks.status();
+            // A reading applies to the entries logged after it: those with a greater position
+            // (a position can be reused after a purge, which only ever weakens the bound).
+            std::sort(marks->begin(), marks->end());
+
+            std::map<Stamp, Stamp> renamed;
+            auto remap = [&](Stamp& s) {
+                auto it = renamed.find(s);
+                if (it == renamed.end()) return false;
+                s = it->second;
+                return true;
+            };
+            auto get = db.prepare("SELECT body FROM changes WHERE seq=?1");
+            auto put = db.prepare("UPDATE changes SET hlc=?1, body=?2 WHERE seq=?3");
+            if (!get.ok()) return get.status();
+            if (!put.ok()) return put.status();
+            std::set<Uuid> rows;
+            std::uint64_t seen = 0;      // greatest stamp logged so far outside the re-dated set
+            std::uint64_t previous = 0;  // the re-dated set's last new stamp
+            std::size_t next_mark = 0;
+            std::int64_t trusted_ms = 0;  // greatest trusted reading noted before this entry
+            for (const Entry& e : log) {
+                while (next_mark < marks->size() && (*marks)[next_mark].first < e.seq)
+                    trusted_ms = std::max(trusted_ms, (*marks)[next_mark++].second);
+                const bool redate = e.own_pending && !(e.stamp < *first);
+                if (!redate) {
+                    seen = std::max(seen, e.stamp.hlc);
+                    continue;
+                }
+                auto& g = get->reset().bind(1, e.seq);
+                auto r = g.step();
+                if (!r.ok()) return r.status();
+                if (!*r) return Status::internal("a change log entry vanished while re-dating");
+                auto plain = crypto::open(data_key, ad_txn(e.stamp), g.blob(0));
+                if (!plain.ok())
+                    return Status::corrupt("change log entry " + e.stamp.to_string() + ": " +
+                                           plain.status().message());
+                auto txn = decode_stored_transaction(*plain);
+                if (!txn.ok()) return txn.status();
+                get->reset();
+                bool refs_changed = false;
+                // The next value above x; at the very top there is none, and the entry keeps
+                // its stamp (a released quarantined stamp may be anything).
+                const auto above = [](std::uint64_t x) { return x == UINT64_MAX ? x : x + 1; };
+                std::uint64_t lowest = above(std::max({seen, own_left, previous}));
+                if (trusted_ms > 0)
+                    lowest = std::max(lowest, static_cast<std::uint64_t>(trusted_ms)
+                                                  << Stamp::kCounterBits);
+                for (Change& ch : txn->changes) {
+                    refs_changed |= remap(ch.prev);
+                    lowest = std::max(lowest, above(ch.prev.hlc));
+                    for (Stamp& x : ch.resolves) {
+                        refs_changed |= remap(x);
+                        lowest = std::max(lowest, above(x.hlc));
+                    }
+                }
+                // Stamps are unique per node: step over one held by an entry kept as it was.
+                for (;;) {
+                    if (lowest >= e.stamp.hlc) break;
+                    auto taken = txn_exists({lowest, node});
+                    if (!taken.ok()) return taken.status();
+                    if (!*taken) break;
+                    ++lowest;
+                }
+                const Stamp now{std::min(lowest, e.stamp.hlc), node};
+                previous = now.hlc;
+                if (now != e.stamp) {
+                    renamed.emplace(e.stamp, now);
+                    report.moved.emplace_back(e.stamp, now);
+                } else if (refused_set.count(e.stamp)) {
+                    report.kept.push_back(e.stamp);
+                }
+                if (now == e.stamp && !refs_changed) continue;
+                txn->stamp = now;
+                for (const Change& ch : txn->changes)
+                    rows.insert(ch.row);
+                std::string body = crypto::seal(data_key, ad_txn(now), encode_transaction(*txn));
+                MS_RETURN_IF_ERROR(put->reset()
+                                       .bind(1, static_cast<std::int64_t>(now.hlc))
+                                       .bind_blob(2, body)
+                                       .bind(3, e.seq)
+                                       .run());
+            }
+            if (!rows.empty()) {
+                MS_RETURN_IF_ERROR(rebuild_rows(rows));
+                report.rows = rows.size();
+            }
+            auto last = clock_start();
+            if (!last.ok()) return last.status();
+            hlc = std::make_unique<Hlc>(node, clock, *last);
+        }
+        if (also_store) {
+            auto put = db.prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES(?1, ?2)");
+            if (!put.ok()) return put.status();
+            for (const auto& [key, value] : also_store(report)) {
+                if (key.empty()) return Status::invalid_argument("sync value key is empty");
+                MS_RETURN_IF_ERROR(put->reset().bind(1, key).bind_blob(2, value).run());
+            }
+        }
+        return {};
     }
 
     // Structural and schema checks of a remote transaction; nothing is read or written.
@@ -1179,6 +1474,56 @@ Status Replica::acknowledge(std::span<const Stamp> stamps) {
                                    .bind_blob(2, s.node.raw())
                                    .run());
         return {};
+    });
+}
+
+Result<RestampReport> Replica::restamp_refused(std::span<const Stamp> refused,
+                                               std::optional<std::int64_t> server_time_ms,
+                                               const RestampSyncValues& also_store) {
+    std::vector<ChangeEvent> events;
+    RestampReport report;
+    {
+        std::lock_guard g(impl_->mu);
+        auto& m = *impl_;
+        MS_RETURN_IF_ERROR(m.check_unlocked());
+        const std::uint64_t clock_before = m.hlc->last();
+        Status s = m.in_write_txn(
+            [&]() -> Status { return m.restamp(refused, server_time_ms, also_store, report); });
+        if (!s.ok()) {
+            // Nothing was committed: the clock and the report go back to what they were.
+            m.hlc = std::make_unique<Hlc>(m.node, m.clock, clock_before);
+            return s;
+        }
+        events = std::move(m.events);
+        m.events.clear();
+    }
+    impl_->notify(std::move(events));
+    return report;
+}
+
+Status Replica::note_trusted_time(std::int64_t server_time_ms) {
+    std::lock_guard g(impl_->mu);
+    auto& m = *impl_;
+    MS_RETURN_IF_ERROR(m.check_unlocked());
+    if (server_time_ms <= 0)
+        return Status::invalid_argument("a trusted time must be after 1970-01-01");
+    return m.in_write_txn([&]() -> Status {
+        auto q = m.db.prepare("SELECT coalesce(max(seq), 0) FROM changes");
+        if (!q.ok()) return q.status();
+        auto r = q->step();
+        if (!r.ok()) return r.status();
+        const std::int64_t seq = q->int64(0);
+        auto marks = m.time_marks();
+        if (!marks.ok()) return marks.status();
+        // One reading per log position is enough: a later one at the same position is tighter.
+        if (!marks->empty() && marks->back().first == seq)
+            marks->back().second = std::max(marks->back().second, server_time_ms);
+        else
+            marks->emplace_back(seq, server_time_ms);
+        if (marks->size() > Impl::kMaxTimeMarks)
+            marks->erase(marks->begin(), marks->begin() + static_cast<std::ptrdiff_t>(
+                                                              marks->size() - Impl::kMaxTimeMarks));
+        return m.put_time_marks(*marks);
     });
 }
 

@@ -7,7 +7,9 @@
 #include <msgpack.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "crypto.h"
@@ -24,6 +26,10 @@ constexpr std::string_view kMsgpack = "application/msgpack";
 // Sync values kept in the replica (plaintext there: never personal data).
 constexpr std::string_view kCursorKey = "pull.cursor";
 constexpr std::string_view kRejectedKey = "push.rejected";
+constexpr std::string_view kRedatedKey = "push.redated";
+
+// The push result code of a transaction stamped too far ahead (protocol section 7).
+constexpr std::string_view kFutureStamp = "future_stamp";
 
 // Backoff of section 2: 1 s doubling, capped at 5 minutes, then ±20 % jitter so that devices
 // that failed together (a server restart) do not come back together.
@@ -102,7 +108,50 @@ Result<std::vector<PushRejection>> decode_rejections(std::string_view bytes) {
     }
 }
 
+// The re-date notice is stored as decimal text "redated:ahead_ms:last_ms".
+std::string encode_notice(const RedateNotice& n) {
+    return std::to_string(n.redated) + ":" + std::to_string(n.ahead_ms) + ":" +
+           std::to_string(n.last_ms);
+}
+
+Result<RedateNotice> decode_notice(std::string_view text) {
+    RedateNotice n;
+    const char* p = text.data();
+    const char* end = text.data() + text.size();
+    auto field = [&](auto& out, bool last) {
+        auto [q, ec] = std::from_chars(p, end, out);
+        if (ec != std::errc() || (last ? q != end : (q == end || *q != ':'))) return false;
+        p = last ? q : q + 1;
+        return true;
+    };
+    if (!field(n.redated, false) || !field(n.ahead_ms, false) || !field(n.last_ms, true))
+        return Status::corrupt("sync value '" + std::string(kRedatedKey) + "' is malformed");
+    return n;
+}
+
 }  // namespace
+
+std::string describe_clock_offset(std::int64_t skew_ms) {
+    if (skew_ms == 0) return "in step with the server's";
+    // The magnitude without overflow for INT64_MIN, then rounded to the nearest unit.
+    const std::uint64_t ms = skew_ms < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(skew_ms)
+                                         : static_cast<std::uint64_t>(skew_ms);
+    const auto in = [ms](std::uint64_t unit) { return ms / unit + (ms % unit >= unit / 2); };
+    constexpr std::uint64_t kDay = 86'400'000;
+    std::string amount;
+    if (in(1000) == 0) return "in step with the server's";
+    if (in(1000) < 120)
+        amount = std::to_string(in(1000)) + " s";
+    else if (in(60'000) < 120)
+        amount = std::to_string(in(60'000)) + " min";
+    else if (in(3'600'000) < 48)
+        amount = std::to_string(in(3'600'000)) + " h";
+    else if (in(kDay) < 730)
+        amount = std::to_string(in(kDay)) + " days";
+    else
+        amount = std::to_string(in(365 * kDay)) + " years";
+    return amount + (skew_ms < 0 ? " ahead of the server's" : " behind the server's");
+}
 
 std::optional<std::string> HttpRequest::header(std::string_view name) const {
     for (const auto& h : headers)
@@ -144,6 +193,13 @@ class SyncSession::Impl {
     int failures = 0;               // consecutive transient failures, for the backoff
     SyncProgress progress;
     std::optional<std::int64_t> skew;
+    std::optional<std::int64_t> server_time;  // of the last answer of this sync that carried one
+    // Re-dating, per sync: whether the future_stamp refusals left by an earlier sync were
+    // re-dated yet, and the stamps a refusal must not re-date again in this sync (made by a
+    // re-dating, or kept by one): refused again, they wait for the next sync, so a sync never
+    // sends the same transaction twice for nothing.
+    bool leftovers_redated = false;
+    std::set<Stamp> redated_now;
 
     // --- rejections --------------------------------------------------------------------------
     Result<std::vector<PushRejection>> load_rejections() const {
@@ -166,6 +222,58 @@ class SyncSession::Impl {
             if (known.insert(r.stamp).second) list->push_back(r);
         return save_rejections(*list);
     }
+    Result<RedateNotice> load_notice() const {
+        auto v = replica.sync_value(kRedatedKey);
+        if (!v.ok()) return v.status();
+        if (!v->has_value()) return RedateNotice{};
+        return decode_notice(**v);
+    }
+
+    // Re-dates refused transactions (Replica::restamp_refused) and, in the same durable
+    // transaction, drops their future_stamp rejections (they go again now with their new
+    // stamps), moves other rejections of re-dated transactions to the new stamps, and adds
+    // them to the notice. `refused_at` is the refusing answer's server time, when there is one.
+    Status redate(const std::vector<Stamp>& refused, std::optional<std::int64_t> refused_at) {
+        auto list = load_rejections();
+        if (!list.ok()) return list.status();
+        auto notice = load_notice();
+        if (!notice.ok()) return notice.status();
+        const std::int64_t now = clock->now_ms();
+        const std::int64_t reference = refused_at.value_or(now);
+        auto report = replica.restamp_refused(
+            refused, refused_at,
+            [&](const RestampReport& r) -> std::vector<std::pair<std::string, std::string>> {
+                std::map<Stamp, Stamp> moved(r.moved.begin(), r.moved.end());
+                std::vector<PushRejection> kept;
+                for (PushRejection& e : *list) {
+                    auto it = moved.find(e.stamp);
+                    if (it != moved.end()) {
+                        if (e.code == kFutureStamp) continue;
+                        e.stamp = it->second;
+                    }
+                    kept.push_back(std::move(e));
+                }
+                RedateNotice n = *notice;
+                if (!r.moved.empty()) {
+                    n.redated += r.moved.size();
+                    n.last_ms = now;
+                    for (const auto& [old_stamp, new_stamp] : r.moved)
+                        n.ahead_ms = std::max(
+                            n.ahead_ms, static_cast<std::int64_t>(old_stamp.millis()) - reference);
+                }
+                return {{std::string(kRejectedKey), encode_rejections(kept)},
+                        {std::string(kRedatedKey), encode_notice(n)}};
+            });
+        if (!report.ok()) return report.status();
+        for (const auto& [old_stamp, new_stamp] : report->moved)
+            redated_now.insert(new_stamp);
+        // Kept ones wait: refused again later in this sync they are not re-dated again. Without
+        // a server time (leftovers of an earlier sync) they are sent once more, as time passed.
+        if (refused_at) redated_now.insert(report->kept.begin(), report->kept.end());
+        progress.redated += report->moved.size();
+        return {};
+    }
+
     // After a purge, rejections of transactions no longer in the log would only confuse.
     Status prune_rejections() {
         auto list = load_rejections();
@@ -219,12 +327,23 @@ class SyncSession::Impl {
     // to send. Transactions the protocol would refuse whatever happens (too many changes, too
     // large for one body) are recorded as rejected here instead of blocking every later push.
     Status build_batch() {
+        if (!leftovers_redated) {
+            // future_stamp refusals an earlier sync left (it was interrupted, or they could
+            // not be re-dated far enough then): re-date what can be now, send the rest again.
+            leftovers_redated = true;
+            auto rejected = load_rejections();
+            if (!rejected.ok()) return rejected.status();
+            std::vector<Stamp> future;
+            for (const auto& r : *rejected)
+                if (r.code == kFutureStamp) future.push_back(r.stamp);
+            if (!future.empty()) MS_RETURN_IF_ERROR(redate(future, std::nullopt));
+        }
         for (;;) {
             auto rejected = load_rejections();
             if (!rejected.ok()) return rejected.status();
             std::set<Stamp> skip;
             for (const auto& r : *rejected)
-                skip.insert(r.stamp);
+                if (r.code != kFutureStamp || redated_now.count(r.stamp)) skip.insert(r.stamp);
             auto pending = replica.pending(batch_limit + skip.size());
             if (!pending.ok()) return pending.status();
             std::vector<Transaction> txns;
@@ -299,7 +418,10 @@ class SyncSession::Impl {
     }
 
     // --- outcomes ----------------------------------------------------------------------------
-    void note_server_time(std::int64_t server_time_ms) { skew = server_time_ms - clock->now_ms(); }
+    void note_server_time(std::int64_t server_time_ms) {
+        skew = server_time_ms - clock->now_ms();
+        server_time = server_time_ms;
+    }
 
     std::int64_t backoff_ms() {
         ++failures;
@@ -369,21 +491,42 @@ class SyncSession::Impl {
                 std::to_string(batch->stamps.size()) + " transactions"));
         std::vector<Stamp> acks;
         std::vector<PushRejection> rejections;
+        std::vector<Stamp> to_redate;
         for (std::size_t i = 0; i < resp->results.size(); ++i) {
             const auto& r = resp->results[i];
-            if (r.kind == wire::PushResult::Kind::rejected)
-                rejections.push_back({batch->stamps[i], printable(r.code), printable(r.message)});
-            else
+            if (r.kind != wire::PushResult::Kind::rejected) {
                 acks.push_back(batch->stamps[i]);
+                continue;
+            }
+            rejections.push_back({batch->stamps[i], printable(r.code), printable(r.message)});
+            // Stamped ahead of the server's clock: the refusal proves the server does not hold
+            // it, so it can be re-dated; unless this sync re-dated it already (then it waits).
+            if (r.code == kFutureStamp && !redated_now.count(batch->stamps[i]))
+                to_redate.push_back(batch->stamps[i]);
         }
         // Rejections first: if acknowledging then fails, a retry gets the same stored answer
-        // and records them again harmlessly rather than resending them.
+        // and records them again harmlessly rather than resending them. A future_stamp
+        // refusal recorded here and not re-dated (the app was killed) is re-dated by the next
+        // sync.
         Status s = add_rejections(rejections);
         if (s.ok()) s = replica.acknowledge(acks);
+        if (s.ok() && !to_redate.empty()) s = redate(to_redate, resp->server_time_ms);
         if (!s.ok()) return local_failure(s);
         progress.pushed += batch->stamps.size();
         progress.acked += acks.size();
-        progress.rejected += rejections.size();
+        // Refusals that were re-dated are not counted: they go again with their new stamps.
+        std::size_t still_refused = rejections.size();
+        if (!to_redate.empty()) {
+            auto left = load_rejections();
+            if (!left.ok()) return local_failure(left.status());
+            std::set<Stamp> held;
+            for (const auto& r : *left)
+                held.insert(r.stamp);
+            still_refused = static_cast<std::size_t>(
+                std::count_if(rejections.begin(), rejections.end(),
+                              [&](const PushRejection& r) { return held.count(r.stamp) != 0; }));
+        }
+        progress.rejected += still_refused;
         batch.reset();
         return next();
     }
@@ -414,6 +557,12 @@ class SyncSession::Impl {
         progress.quarantined += applied->quarantined;
         progress.remote_invalid += applied->rejected.size();
         if (!resp->more) {
+            // The server's clock bounds how early anything written from now on can have been
+            // made (restamp_refused uses it, should this device's clock run ahead later).
+            if (server_time) {
+                Status noted = replica.note_trusted_time(*server_time);
+                if (!noted.ok()) return local_failure(noted);
+            }
             phase = Phase::done;
             failures = 0;
             SyncStep d;
@@ -435,7 +584,11 @@ class SyncSession::Impl {
         if (err.ok()) {
             code = printable(err->code);
             message = printable(err->message);
-            if (err->server_time_ms) note_server_time(*err->server_time_ms);
+            if (err->server_time_ms) {
+                note_server_time(*err->server_time_ms);
+                // Best effort: the answer's own failure is what the caller needs to see.
+                (void)replica.note_trusted_time(*err->server_time_ms);
+            }
         } else {
             message = "no protocol error body";
         }
@@ -446,8 +599,8 @@ class SyncSession::Impl {
                            std::to_string(status) + (code.empty() ? "" : " " + code) +
                            "): " + message;
         if (code == "stale_timestamp" && skew)
-            text += "; this device's clock is " + std::to_string(std::abs(*skew) / 1000) + " s " +
-                    (*skew < 0 ? "ahead of" : "behind") + " the server's: correct it";
+            text += "; this device's clock is " + describe_clock_offset(*skew) +
+                    ": correct it (changes made meanwhile wait on this device)";
         if (retry) return transient(Status::io(std::move(text)), code);
         if (status == 413 && what == Sent::push && batch)
             batch_limit = std::max<std::size_t>(1, batch->stamps.size() / 2);
@@ -482,6 +635,9 @@ void SyncSession::start() {
     impl_->sent = Impl::Sent::none;
     impl_->failures = 0;
     impl_->progress = {};
+    impl_->server_time.reset();
+    impl_->leftovers_redated = false;
+    impl_->redated_now.clear();
 }
 
 Result<HttpRequest> SyncSession::next_request() {
@@ -529,6 +685,14 @@ Result<std::vector<PushRejection>> SyncSession::rejected() const {
 
 Status SyncSession::retry_rejected() {
     return impl_->save_rejections({});
+}
+
+Result<RedateNotice> SyncSession::redate_notice() const {
+    return impl_->load_notice();
+}
+
+Status SyncSession::clear_redate_notice() {
+    return impl_->replica.set_sync_value(kRedatedKey, encode_notice({}));
 }
 
 // ---- enrollment ------------------------------------------------------------------------------

@@ -183,6 +183,12 @@ const std::vector<Command>& command_table() {
         {"status",
          "what is waiting to sync, when it last synced, clock and quarantine warnings",
          {{"json", "", "print it as JSON", false, true}}},
+        {"retry",
+         "send the changes the server refused again with the next sync",
+         {},
+         "For changes refused e.g. as out of scope, once an administrator has fixed the\n"
+         "assignment. Changes refused because this tablet's clock ran ahead need no retry:\n"
+         "each sync re-dates them and sends them again by itself.\n"},
     };
     return commands;
 }
@@ -352,6 +358,25 @@ std::string plural(std::uint64_t n, const std::string& one, const std::string& m
     return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// A duration as a person reads it, rounded to the nearest unit: seconds below 2 min, then
+// minutes, hours, days, years (the wording of the engine's own messages).
+std::string duration_words(std::int64_t ms) {
+    const auto in = [ms](std::int64_t unit) { return ms / unit + (ms % unit >= unit / 2); };
+    constexpr std::int64_t kDay = 86'400'000;
+    if (in(1000) < 120) return std::to_string(in(1000)) + " s";
+    if (in(60'000) < 120) return std::to_string(in(60'000)) + " min";
+    if (in(3'600'000) < 48) return std::to_string(in(3'600'000)) + " h";
+    if (in(kDay) < 730) return std::to_string(in(kDay)) + " days";
+    return std::to_string(in(365 * kDay)) + " years";
+}
+
+// "4 min ahead of the server's", "10 s behind the server's": the direction in words, from
+// the report's flag, never from the sign of a skew.
+std::string clock_words(const ms_clock_report& c) {
+    if (c.offset_ms == 0) return "in step with the server's";
+    return duration_words(c.offset_ms) + (c.ahead ? " ahead of" : " behind") + " the server's";
+}
+
 // The value as a person reads it: text without quotes, lists comma-separated.
 std::string show_value(const json& v) {
     if (v.is_string()) return v.get<std::string>();
@@ -477,6 +502,13 @@ class Store {
         ms_error e{};
         if (!ms_status(store_, &s, &e)) fail("status", e);
         return s;
+    }
+
+    ms_clock_report clock_report() const {
+        ms_clock_report c = MS_CLOCK_REPORT_INIT;
+        ms_error e{};
+        if (!ms_clock_report_get(store_, &c, &e)) fail("clock", e);
+        return c;
     }
 
     json query(const std::string& collection, const std::string& learner, const std::string& from,
@@ -943,22 +975,51 @@ int cmd_sync(const std::string& store_path, const Args& a) {
         fail("sync", e);
     }
     ms_store_status st = s.status();
+    const ms_clock_report clock = s.clock_report();
     std::cout << "synced: " << progress_text(p) << "\n";
-    if (p.rejected || st.rejected)
-        std::cout << "  warning: the server refused " << plural(st.rejected, "change", "changes")
-                  << " (see `status`)\n";
+    if (clock.redated) {
+        std::cout << "  note: " << plural(clock.redated, "change was", "changes were")
+                  << " re-dated because this tablet's clock was "
+                  << duration_words(clock.redated_ahead_ms)
+                  << " ahead of the server's when they were made; the server has them now\n";
+        ms_error clear_error{};
+        if (!ms_clock_report_clear(s.get(), &clear_error)) fail("sync", clear_error);
+    }
+    if (clock.waiting)
+        std::cout << "  warning: " << plural(clock.waiting, "change waits", "changes wait")
+                  << ": stamped too far ahead of the server's clock; each sync sends "
+                  << (clock.waiting == 1 ? "it" : "them") << " again\n";
+    const std::uint64_t refused = st.rejected - std::min(st.rejected, clock.waiting);
+    if (refused)
+        std::cout << "  warning: the server refused " << plural(refused, "change", "changes")
+                  << " (see `status`; `retry` sends them again)\n";
     if (st.open_conflicts)
         std::cout << "  " << plural(st.open_conflicts, "conflict waits", "conflicts wait")
                   << " for review (see `conflicts`)\n";
-    if (st.clock_skew_warning)
-        std::cout << "  warning: this tablet's clock is off by " << st.clock_skew_ms / 1000
-                  << " s: fix the date and time settings\n";
+    if (clock.known && clock.warning)
+        std::cout << "  warning: this tablet's clock is " << clock_words(clock)
+                  << ": fix the date and time settings\n";
+    return 0;
+}
+
+int cmd_retry(const std::string& store_path, const Args&) {
+    Store s(store_path, false, false);
+    const ms_store_status st = s.status();
+    ms_error e{};
+    if (!ms_sync_retry_rejected(s.get(), &e)) {
+        if (e.domain == MS_ERROR_DOMAIN_MENTORSYNC && e.code == MS_ERR_NOT_ENROLLED)
+            throw Failure{"retry: this tablet is not enrolled (run `enroll` first)"};
+        fail("retry", e);
+    }
+    std::cout << plural(st.rejected, "refused change goes", "refused changes go")
+              << " to the server again with the next sync\n";
     return 0;
 }
 
 int cmd_status(const std::string& store_path, const Args& a) {
     Store s(store_path, false, false);
     ms_store_status st = s.status();
+    const ms_clock_report clock = s.clock_report();
     json rejected = json::array(), quarantined = json::array();
     if (st.enrolled) {
         ms_buffer b{};
@@ -985,6 +1046,12 @@ int cmd_status(const std::string& store_path, const Args& a) {
                {"clock_skew_known", st.clock_skew_known != 0},
                {"clock_skew_ms", st.clock_skew_ms},
                {"clock_skew_warning", st.clock_skew_warning != 0},
+               {"clock_ahead", clock.known && clock.ahead},
+               {"clock_offset_ms", clock.offset_ms},
+               {"redated", clock.redated},
+               {"redated_ahead_ms", clock.redated_ahead_ms},
+               {"redated_at_ms", clock.redated_at_ms},
+               {"waiting_future_stamp", clock.waiting},
                {"rejected_changes", rejected}};
         std::cout << j.dump(2) << "\n";
         return 0;
@@ -996,13 +1063,24 @@ int cmd_status(const std::string& store_path, const Args& a) {
               << "last sync:     "
               << (st.last_sync_ms ? format_time_ms(st.last_sync_ms) : std::string("never")) << "\n"
               << "clock:         ";
-    if (!st.clock_skew_known)
+    if (!clock.known)
         std::cout << "not checked yet (checked at each sync)\n";
-    else if (st.clock_skew_warning)
-        std::cout << "WARNING: off by " << st.clock_skew_ms / 1000
-                  << " s from the server: fix the tablet's date and time\n";
+    else if (clock.warning)
+        std::cout << "WARNING: " << clock_words(clock)
+                  << " at the last sync: fix the tablet's date and time\n";
     else
-        std::cout << "in step with the server (" << st.clock_skew_ms << " ms)\n";
+        std::cout << "in step with the server (" << clock.offset_ms << " ms "
+                  << (clock.ahead ? "ahead" : "behind") << ")\n";
+    if (clock.redated)
+        std::cout << "re-dated:      " << plural(clock.redated, "change", "changes")
+                  << ", the last at " << format_time_ms(clock.redated_at_ms)
+                  << ": this tablet's clock was " << duration_words(clock.redated_ahead_ms)
+                  << " ahead of the server's when they were made\n";
+    if (clock.waiting)
+        std::cout << "stamped ahead: " << plural(clock.waiting, "change waits", "changes wait")
+                  << " until the server's clock passes "
+                  << (clock.waiting == 1 ? "its stamp" : "their stamps")
+                  << " (each sync sends them again)\n";
     std::cout << "conflicts:     " << st.open_conflicts << " open\n"
               << "quarantined:   " << st.quarantined
               << (st.quarantined ? " (changes from a tablet whose clock runs ahead)" : "") << "\n"
@@ -1057,6 +1135,7 @@ int run(int argc, char** argv) {
         if (c->name == "resolve") return cmd_resolve(store, a);
         if (c->name == "sync") return cmd_sync(store, a);
         if (c->name == "status") return cmd_status(store, a);
+        if (c->name == "retry") return cmd_retry(store, a);
     } catch (const UsageError& u) {
         const std::string usage = command_usage(*c);
         std::cerr << kProgram << " " << c->name << ": " << u.message << "\n"

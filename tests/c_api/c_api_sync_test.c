@@ -286,6 +286,66 @@ static void on_remote(void* context, const ms_change* changes, size_t count) {
         if (changes[i].remote) r->remote_changes++;
 }
 
+/* ---- an edit the server refuses as stamped in the future ------------------------------------ */
+
+/* A push answer refusing one transaction as "future_stamp", the server's clock at `server_ms`:
+ * {"results": [[2, "future_stamp", "test"]], "server_time_ms": server_ms} in msgpack. */
+static size_t future_stamp_answer(uint8_t* out, int64_t server_ms) {
+    static const char head[] =
+        "\x82\xa7results\x91\x93\x02\xac"
+        "future_stamp\xa4test\xaeserver_time_ms\xcf";
+    size_t n = sizeof head - 1;
+    memcpy(out, head, n);
+    for (int i = 7; i >= 0; --i)
+        out[n++] = (uint8_t)((uint64_t)server_ms >> (8 * i));
+    return n;
+}
+
+/* The session re-dates the refused edit and sends it again at once; the real server stores it,
+ * and the clock report tells the app. The refusal is a fake answer: this store's clock is
+ * right, so it says the server's clock is an hour behind the edit. */
+static void test_future_stamp_answer(ms_store* a) {
+    CHECK_OK(ms_sync_run(a, NULL, NULL, &err)); /* nothing else waits to be sent */
+    ms_clock_report cr = MS_CLOCK_REPORT_INIT;
+    CHECK_OK(ms_clock_report_get(a, &cr, &err));
+    CHECK(cr.known == 1 && cr.warning == 0 && cr.offset_ms < 60000 && cr.redated == 0);
+    char id[MS_ID_SIZE];
+    add_absence(a, learner, 28, id);
+    ms_store_status before;
+    CHECK_OK(ms_status(a, &before, &err));
+
+    ms_sync* sync = NULL;
+    CHECK_OK(ms_sync_begin(a, NULL, &sync, &err));
+    ms_http_request* req = NULL;
+    CHECK_OK(ms_sync_next_request(sync, &req, &err));
+    CHECK(strcmp(req->path, "/v1/sync/push") == 0);
+    ms_http_request_free(req);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    uint8_t body[64];
+    const size_t size = future_stamp_answer(body, now_ms - 3600000);
+    int64_t wait = 0;
+    CHECK(ms_sync_handle_response(sync, 200, NULL, 0, body, size, &wait, &err) ==
+          MS_SYNC_STEP_NEXT);
+    /* Sent again straight away with its new stamp, then the pull. */
+    int requests = 0;
+    CHECK(drive(sync, &requests) == MS_SYNC_STEP_DONE);
+    CHECK(requests == 2);
+    ms_sync_finish(sync);
+
+    CHECK_OK(ms_clock_report_get(a, &cr, &err));
+    CHECK(cr.redated == 1 && cr.waiting == 0 && cr.redated_at_ms > 0);
+    CHECK(cr.redated_ahead_ms > 3500000 && cr.redated_ahead_ms < 3700000);
+    ms_store_status after;
+    CHECK_OK(ms_status(a, &after, &err));
+    CHECK(after.pending_changes + 1 == before.pending_changes);
+    CHECK(after.rejected == before.rejected);
+    CHECK_OK(ms_clock_report_clear(a, &err));
+    CHECK_OK(ms_clock_report_get(a, &cr, &err));
+    CHECK(cr.redated == 0 && cr.redated_ahead_ms == 0 && cr.redated_at_ms == 0);
+}
+
 int main(int argc, char** argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: %s SERVER_URL CODE_A CODE_B LEARNER_ID WORK_DIR\n", argv[0]);
@@ -544,6 +604,8 @@ int main(int argc, char** argv) {
     CHECK_ERR(ms_sync_run(b, NULL, NULL, &err), MS_ERR_LOCKED);
     CHECK_ERR(ms_sync_begin(b, NULL, &sync, &err), MS_ERR_LOCKED);
     CHECK_ERR(ms_sync_rejected(b, &out, &err), MS_ERR_LOCKED);
+    ms_clock_report locked_report = MS_CLOCK_REPORT_INIT;
+    CHECK_ERR(ms_clock_report_get(b, &locked_report, &err), MS_ERR_LOCKED);
     static const uint8_t raw[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
     ms_key k = {MS_KEY_RAW, raw, sizeof raw};
     CHECK_OK(ms_unlock(b, &k, &err));
@@ -563,6 +625,8 @@ int main(int argc, char** argv) {
     CHECK_OK(ms_sync_run(b, NULL, &p, &err));
     CHECK(p.pulled >= 28);
     CHECK(count_learner_absences(b) == 73);
+
+    test_future_stamp_answer(a);
 
     CHECK_OK(ms_close(a, &err));
     CHECK_OK(ms_close(b, &err));

@@ -722,6 +722,20 @@ static void test_status_and_unenrolled_sync(ms_store* s) {
     CHECK_ERR(ms_status(s, NULL, &err), MS_ERR_INVALID_ARGUMENT);
     CHECK_ERR(ms_status(NULL, &st, &err), MS_ERR_INVALID_ARGUMENT);
 
+    /* The clock report before any sync: nothing known, nothing re-dated. */
+    ms_clock_report cr = MS_CLOCK_REPORT_INIT;
+    memset(&cr.known, 0xAB, sizeof cr - offsetof(ms_clock_report, known));
+    CHECK_OK(ms_clock_report_get(s, &cr, &err));
+    CHECK(cr.version == MS_CLOCK_REPORT_VERSION && cr.known == 0 && cr.ahead == 0);
+    CHECK(cr.offset_ms == 0 && cr.redated == 0 && cr.redated_at_ms == 0 && cr.waiting == 0);
+    cr.version = 7;
+    CHECK_ERR(ms_clock_report_get(s, &cr, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK(contains(err.message, "version 7"));
+    CHECK_ERR(ms_clock_report_get(s, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(ms_clock_report_get(NULL, &cr, &err), MS_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(ms_clock_report_clear(s, &err), MS_ERR_NOT_ENROLLED);
+    CHECK_ERR(ms_clock_report_clear(NULL, &err), MS_ERR_INVALID_ARGUMENT);
+
     ms_sync_progress p;
     CHECK_ERR(ms_sync_run(s, NULL, &p, &err), MS_ERR_NOT_ENROLLED);
     ms_sync* sync = NULL;

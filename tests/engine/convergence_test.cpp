@@ -506,10 +506,16 @@ struct Profile {
     std::size_t replicas;
     int min_writes;
     int max_writes;
+    // Replica 1's clock runs far ahead now and then (an hour to ten years), then is set right
+    // again; a push then meets the server's rule: a transaction stamped more than five minutes
+    // ahead is refused and re-dated (Replica::restamp_refused) before it is sent.
+    bool fast_episodes = false;
 };
 
 constexpr Profile kQuick{5, 60, 130};
 constexpr Profile kLong{6, 100, 280};
+constexpr Profile kFastQuick{5, 60, 130, true};
+constexpr Profile kFastLong{6, 100, 280, true};
 
 struct Totals {
     std::size_t seeds = 0;
@@ -522,6 +528,7 @@ struct Totals {
     std::size_t removes = 0;
     std::size_t restores = 0;
     std::size_t final_conflicts = 0;
+    std::size_t redated = 0;  // transactions re-dated after their clock ran ahead
 };
 
 struct Row {
@@ -536,6 +543,8 @@ class Simulation {
           totals_(totals),
           clock_(std::make_shared<ms::ManualClock>(kStartMs)),
           slow_clock_(std::make_shared<ms::ManualClock>(kStartMs)),
+          fast_clock_(std::make_shared<ms::ManualClock>(kStartMs)),
+          fast_episodes_(profile.fast_episodes),
           trace_(std::getenv("MENTORSYNC_TRACE") != nullptr) {
         // Replica 0 runs slow by an odd number of milliseconds, up to four minutes: honest
         // (well within the five-minute quarantine limit) but far enough behind that its stamps
@@ -552,10 +561,9 @@ class Simulation {
                 break;
         }
         slow_clock_->set(clock_->now_ms() - slow_by_);
-        for (std::size_t i = 0; i < profile.replicas; ++i) {
-            std::shared_ptr<const ms::WallClock> clock = i == 0 ? slow_clock_ : clock_;
-            replicas_.push_back(mstest::open_replica(path(i), "correct horse battery", clock));
-        }
+        for (std::size_t i = 0; i < profile.replicas; ++i)
+            replicas_.push_back(
+                mstest::open_replica(path(i), "correct horse battery", clock_of(i)));
         has_.resize(profile.replicas);
         held_.resize(profile.replicas);
         inbox_.resize(profile.replicas);
@@ -570,6 +578,7 @@ class Simulation {
         int writes = 0;
         for (int step = 0; writes < target_writes_ && step < 8 * target_writes_; ++step) {
             tick();
+            if (fast_episodes_ && rng_.percent(3)) toggle_fast();
             const std::size_t r = rng_.below(replicas_.size());
             const std::size_t roll = rng_.below(100);
             if (roll < 55) {
@@ -602,6 +611,51 @@ class Simulation {
     void tick() {
         clock_->advance(2 * rng_.between(1, 3));
         slow_clock_->set(clock_->now_ms() - slow_by_);
+        fast_clock_->set(clock_->now_ms() + fast_by_);
+    }
+
+    std::shared_ptr<const ms::WallClock> clock_of(std::size_t r) const {
+        if (r == 0) return slow_clock_;
+        if (r == 1 && fast_episodes_) return fast_clock_;
+        return clock_;
+    }
+
+    // Replica 1's clock jumps an even number of milliseconds ahead (so its stamps stay unique
+    // as the tick scheme needs), from an hour to ten years, or is set right again.
+    void toggle_fast() {
+        if (fast_by_ == 0) {
+            const std::int64_t hours = rng_.percent(50) ? 1 + rng_.between(0, 48) : 87'600;
+            fast_by_ = hours * 3'600'000;
+        } else {
+            fast_by_ = 0;
+        }
+        fast_clock_->set(clock_->now_ms() + fast_by_);
+        trace("r1's clock is now " + std::to_string(fast_by_) + " ms ahead");
+    }
+
+    // What a push meets at the server: transactions stamped more than five minutes ahead of its
+    // clock (the shared clock) are refused and re-dated at once, as SyncSession does. Returns
+    // false while r's own clock is that far ahead: then every request is refused.
+    bool redate_refused(std::size_t r) {
+        const std::int64_t now = clock_->now_ms();
+        if (r == 1 && fast_by_ > ms::kMaxClockSkewMs) return false;
+        auto pending = replicas_[r]->pending(1u << 20);
+        REQUIRE(pending.ok());
+        std::vector<ms::Stamp> refused;
+        for (const auto& t : *pending)
+            if (static_cast<std::int64_t>(t.stamp.millis()) > now + ms::kMaxClockSkewMs)
+                refused.push_back(t.stamp);
+        if (refused.empty()) return true;
+        auto rep = replicas_[r]->restamp_refused(refused, now);
+        INFO("restamp_refused on replica " << r << ": " << rep.status().to_string());
+        REQUIRE(rep.ok());
+        for (const auto& [old_stamp, new_stamp] : rep->moved)
+            for (auto& c : committed_[r])
+                if (c == old_stamp) c = new_stamp;
+        totals_.redated += rep->moved.size();
+        trace("r" + std::to_string(r) + " re-dated " + std::to_string(rep->moved.size()) +
+              ", kept " + std::to_string(rep->kept.size()));
+        return true;
     }
 
     void trace(const std::string& line) {
@@ -932,12 +986,17 @@ class Simulation {
     // replica, sometimes twice, sometimes not at all; then acknowledges all, some or none of them
     // (the rest come out of pending() again later: retries).
     void push(std::size_t r) {
+        if (fast_episodes_ && !redate_refused(r)) return;
         auto pending = replicas_[r]->pending(1 + rng_.below(8));
         INFO("pending: " << pending.status().to_string());
         REQUIRE(pending.ok());
         std::vector<ms::Stamp> ack;
         for (std::size_t i = 0; i < pending->size(); ++i) {
             const ms::Transaction& txn = (*pending)[i];
+            // Still too far ahead after re-dating: it waits (it and everything after it).
+            if (fast_episodes_ && static_cast<std::int64_t>(txn.stamp.millis()) >
+                                      clock_->now_ms() + ms::kMaxClockSkewMs)
+                break;
             INFO("replica " << r << " lists a transaction of another node as pending");
             REQUIRE(txn.stamp.node == replicas_[r]->node());
             if (i > 0) REQUIRE((*pending)[i - 1].stamp < txn.stamp);
@@ -1035,8 +1094,7 @@ class Simulation {
     void reopen(std::size_t r) {
         trace("r" + std::to_string(r) + " reopens");
         replicas_[r].reset();
-        std::shared_ptr<const ms::WallClock> clock = r == 0 ? slow_clock_ : clock_;
-        replicas_[r] = mstest::open_replica(path(r), "correct horse battery", clock);
+        replicas_[r] = mstest::open_replica(path(r), "correct horse battery", clock_of(r));
     }
 
     std::string path(std::size_t r) const { return dir_.file("replica-" + std::to_string(r)); }
@@ -1044,11 +1102,23 @@ class Simulation {
     // Every transaction ever made reaches every replica, in a random order and random batches
     // (those a replica already holds arrive again as duplicates).
     void final_exchange() {
+        if (fast_episodes_) {
+            // Every clock is right at the end; what was stamped ahead is re-dated and sent.
+            fast_by_ = 0;
+            fast_clock_->set(clock_->now_ms());
+            for (std::size_t r = 0; r < replicas_.size(); ++r)
+                REQUIRE(redate_refused(r));
+        }
         for (std::size_t r = 0; r < replicas_.size(); ++r) {
             auto pending = replicas_[r]->pending(1u << 20);
             REQUIRE(pending.ok());
-            for (const auto& txn : *pending)
+            for (const auto& txn : *pending) {
+                INFO("replica " << r << " still holds " << txn.stamp.to_string()
+                                << ", stamped more than five minutes ahead, after re-dating");
+                REQUIRE(static_cast<std::int64_t>(txn.stamp.millis()) <=
+                        clock_->now_ms() + ms::kMaxClockSkewMs);
                 register_txn(txn, r);
+            }
         }
         // Every commit left its replica as a transaction.
         for (std::size_t r = 0; r < replicas_.size(); ++r) {
@@ -1120,6 +1190,9 @@ class Simulation {
     std::shared_ptr<ms::ManualClock> clock_;       // the wall clock of replicas 1..n-1
     std::shared_ptr<ms::ManualClock> slow_clock_;  // replica 0's, slow_by_ behind
     std::int64_t slow_by_ = 0;
+    std::shared_ptr<ms::ManualClock> fast_clock_;  // replica 1's with fast episodes
+    std::int64_t fast_by_ = 0;
+    bool fast_episodes_ = false;
     bool trace_;
     int target_writes_ = 0;
     std::vector<std::unique_ptr<ms::Replica>> replicas_;
@@ -1174,7 +1247,8 @@ Totals run_seeds(const std::vector<std::uint64_t>& list, const Profile& profile)
                   << " deliveries (" << totals.duplicates << " duplicates), "
                   << totals.conflicts_opened << " conflicts opened, " << totals.resolutions
                   << " resolved, " << totals.removes << " removes, " << totals.restores
-                  << " restores, " << totals.final_conflicts << " conflicts at the end\n";
+                  << " restores, " << totals.final_conflicts << " conflicts at the end, "
+                  << totals.redated << " re-dated\n";
     return totals;
 }
 
@@ -1194,6 +1268,24 @@ TEST_CASE("replicas converge when deliveries are reordered or duplicated or drop
         CHECK(totals.restores > 0);
         CHECK(totals.duplicates > 0);
     }
+}
+
+TEST_CASE(
+    "replicas converge when one replica's clock runs far ahead for a while and its "
+    "refused transactions are re-dated",
+    "[engine][convergence][restamp]") {
+    auto list = seeds(501, 25);
+    Totals totals = run_seeds(list, kFastQuick);
+    if (list.size() > 1) {
+        CHECK(totals.redated > 0);
+        CHECK(totals.conflicts_opened > 0);
+        CHECK(totals.resolutions > 0);
+    }
+}
+
+TEST_CASE("replicas converge when one replica's clock runs far ahead for a while over 300 seeds",
+          "[engine][convergence][restamp][long]") {
+    run_seeds(seeds(2001, 300), kFastLong);
 }
 
 TEST_CASE(

@@ -596,6 +596,253 @@ TEST_CASE("a quarantined transaction can be discarded", "[replica][clock]") {
     CHECK(a->discard_quarantined(q[0].stamp).code() == Code::not_found);
 }
 
+// ---- own transactions stamped in the future ---------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t kTenYears = 10LL * 365 * 86'400'000;
+
+std::vector<Stamp> pending_stamps(Replica& r) {
+    auto p = r.pending(1'000'000);
+    REQUIRE(p.ok());
+    std::vector<Stamp> out;
+    for (const auto& t : *p)
+        out.push_back(t.stamp);
+    return out;
+}
+
+RestampReport restamp(Replica& r, const std::vector<Stamp>& refused,
+                      std::optional<std::int64_t> server_time = {}) {
+    auto rep = r.restamp_refused(refused, server_time);
+    INFO((rep.ok() ? std::string() : rep.status().to_string()));
+    REQUIRE(rep.ok());
+    return std::move(rep).value();
+}
+
+}  // namespace
+
+TEST_CASE("an edit refused as stamped ten years ahead is re-dated below a later honest edit",
+          "[replica][clock][restamp]") {
+    TempDir dir;
+    auto honest_clock = std::make_shared<ManualClock>(kNov2026);
+    auto fast_clock = std::make_shared<ManualClock>(kNov2026);
+    auto fast = mstest::open_replica(dir.file("fast.db"), "pw", fast_clock);
+    auto honest = mstest::open_replica(dir.file("honest.db"), "pw", honest_clock);
+    Uuid learner = *honest->create("learners", mstest::learner_fields());
+    give(*fast, take(*honest));
+
+    // The tablet's clock jumps ten years ahead; the mentor edits the grade twice, once before
+    // and once after the clock is set right again (that stamp is still ten years ahead: the
+    // clock never went below its highest stamp).
+    fast_clock->advance(60'000 + kTenYears);
+    REQUIRE(fast->update("learners", learner, {{"grade", 9}}).ok());
+    fast_clock->set(kNov2026 + 120'000);
+    honest_clock->set(kNov2026 + 120'000);
+    REQUIRE(fast->update("learners", learner, {{"grade", 10}}).ok());
+    const auto refused = pending_stamps(*fast);
+    REQUIRE(refused.size() == 2);
+    CHECK(refused[1].millis() > static_cast<std::uint64_t>(kNov2026 + kTenYears));
+
+    // Another mentor, clock right, changes the grade a minute later; the tablet merges it, and
+    // its own refused value still wins there, ten years ahead.
+    honest_clock->advance(60'000);
+    fast_clock->advance(60'000);
+    REQUIRE(honest->update("learners", learner, {{"grade", 7}}).ok());
+    const auto honest_edit = take(*honest);
+    give(*fast, honest_edit);
+    CHECK(fast->get("learners", learner)->fields.at("grade") == Value(10));
+
+    // The server refused both: they are re-dated, in order, just after what the tablet had
+    // seen when they were written, so the later honest edit wins everywhere.
+    std::vector<ChangeEvent> events;
+    fast->observe([&](const std::vector<ChangeEvent>& e) {
+        events.insert(events.end(), e.begin(), e.end());
+    });
+    const auto rep = restamp(*fast, refused, kNov2026 + 180'000);
+    REQUIRE(rep.moved.size() == 2);
+    CHECK(rep.kept.empty());
+    CHECK(rep.rows == 1);
+    CHECK(rep.moved[0].first == refused[0]);
+    CHECK(rep.moved[1].first == refused[1]);
+    const Stamp first = rep.moved[0].second, second = rep.moved[1].second;
+    CHECK(first < second);
+    CHECK(second < honest_edit.back().stamp);
+    CHECK(first.millis() == static_cast<std::uint64_t>(kNov2026));  // just after the creation
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].row == learner);
+    CHECK_FALSE(events[0].remote);
+
+    const auto redated = *fast->pending(10);
+    REQUIRE(redated.size() == 2);
+    CHECK(redated[0].stamp == first);
+    CHECK(redated[1].stamp == second);
+    CHECK(redated[1].changes.at(0).prev == first);  // the second edit saw the first
+    CHECK(redated[1].changes.at(0).value == Value(10));
+
+    auto rec = fast->get("learners", learner);
+    CHECK(rec->fields.at("grade") == Value(7));
+    auto conflicts = *fast->conflicts();
+    REQUIRE(conflicts.size() == 1);
+    CHECK(conflicts[0].loser == second);
+    CHECK(conflicts[0].loser_value == Value(10));
+    CHECK(conflicts[0].winner == honest_edit.back().stamp);
+
+    // The honest replica computes the same once the re-dated edits arrive.
+    give(*honest, take(*fast));
+    CHECK(honest->get("learners", learner)->fields == rec->fields);
+    CHECK(honest->get("learners", learner)->stamps == rec->stamps);
+    auto theirs = *honest->conflicts();
+    REQUIRE(theirs.size() == 1);
+    CHECK(theirs[0].loser == second);
+    CHECK(theirs[0].winner == conflicts[0].winner);
+
+    // The clock fell back: the next edit is stamped by the wall clock, also after a restart.
+    REQUIRE(fast->update("learners", learner, {{"grade", 11}}).ok());
+    CHECK(take(*fast).back().stamp.millis() == static_cast<std::uint64_t>(kNov2026 + 180'000));
+    fast.reset();
+    fast = mstest::open_replica(dir.file("fast.db"), "pw", fast_clock);
+    fast_clock->advance(5);
+    REQUIRE(fast->update("learners", learner, {{"grade", 12}}).ok());
+    CHECK(take(*fast).back().stamp.millis() == static_cast<std::uint64_t>(kNov2026 + 180'005));
+}
+
+TEST_CASE("re-dating moves every later pending edit and never a stamp that left the device",
+          "[replica][clock][restamp]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    Uuid learner = *a->create("learners", mstest::learner_fields());
+    const Stamp created = take(*a).back().stamp;  // acknowledged: it left the device
+    clock->advance(1'000);
+    Uuid absence = *a->create("absences", mstest::absence_fields(learner));  // honest, pending
+    clock->advance(7 * 60'000);                                              // seven minutes ahead
+    REQUIRE(a->update("absences", absence, {{"lessons", 4}}).ok());
+    clock->set(kNov2026 + 2'000);  // set right; the next stamp is logical, still ahead
+    REQUIRE(a->update("absences", absence, {{"lessons", 5}}).ok());
+    const auto before = pending_stamps(*a);
+    REQUIRE(before.size() == 3);
+
+    // Only the middle one is named as refused; everything pending from it on moves (the last
+    // one names it as prev), the honest one before it stays as it is.
+    const auto rep = restamp(*a, {before[1]}, kNov2026 + 2'000);
+    REQUIRE(rep.moved.size() == 2);
+    CHECK(rep.moved[0].first == before[1]);
+    CHECK(rep.moved[1].first == before[2]);
+    const auto after = pending_stamps(*a);
+    CHECK(after[0] == before[0]);
+    // Above every stamp logged before it (the absence's creation), so the edit stays after
+    // the creation it changed; in order; never later than before.
+    CHECK(before[0] < after[1]);
+    CHECK(after[1] < after[2]);
+    CHECK(after[2] < before[1]);
+    CHECK(created < after[1]);
+    const auto txns = *a->pending(10);
+    CHECK(txns[1].changes.at(0).prev == before[0]);
+    CHECK(txns[2].changes.at(0).prev == after[1]);
+    CHECK(a->get("absences", absence)->fields.at("lessons") == Value(5));
+    // Acknowledged, unknown and other nodes' stamps are ignored.
+    const auto none = restamp(*a, {created, Stamp{42, Uuid::random()}});
+    CHECK(none.moved.empty());
+    CHECK(none.kept.empty());
+    CHECK(restamp(*a, {}).moved.empty());
+}
+
+TEST_CASE("a refused edit that cannot be dated earlier keeps its stamp",
+          "[replica][clock][restamp]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    auto b = mstest::open_replica(dir.file("b.db"), "pw", clock);
+    Uuid learner = *b->create("learners", mstest::learner_fields());
+    clock->advance(1'000);
+    REQUIRE(b->update("learners", learner, {{"grade", 9}}).ok());
+    give(*a, take(*b));
+    // a's edit is the first stamp after the one it replaced: there is no earlier one to give.
+    REQUIRE(a->update("learners", learner, {{"grade", 10}}).ok());
+    const auto stamps = pending_stamps(*a);
+    auto from_b = *b->get("learners", learner);
+    REQUIRE(stamps.front().hlc == from_b.stamps.at("grade").hlc + 1);
+    const auto rep = restamp(*a, stamps);
+    CHECK(rep.moved.empty());
+    REQUIRE(rep.kept.size() == 1);
+    CHECK(rep.kept[0] == stamps[0]);
+    CHECK(pending_stamps(*a) == stamps);
+}
+
+TEST_CASE("a trusted server time bounds how early a re-dated edit can be",
+          "[replica][clock][restamp]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    Uuid learner = *a->create("learners", mstest::learner_fields());
+    take(*a);
+    CHECK(a->note_trusted_time(0).code() == Code::invalid_argument);
+    // A sync a day later: nothing new in the log, but the server said what time it was.
+    REQUIRE(a->note_trusted_time(kNov2026 + 86'400'000).ok());
+    REQUIRE(a->note_trusted_time(kNov2026 + 86'400'500).ok());  // same position: tighter
+    clock->set(kNov2026 + 86'400'000 + kTenYears);
+    REQUIRE(a->update("learners", learner, {{"grade", 9}}).ok());
+    const auto rep = restamp(*a, pending_stamps(*a));
+    REQUIRE(rep.moved.size() == 1);
+    CHECK(rep.moved[0].second.millis() == static_cast<std::uint64_t>(kNov2026 + 86'400'500));
+    // Readings taken after an edit do not bound it (it may be older than them).
+    clock->set(kNov2026 + 2 * 86'400'000 + kTenYears);
+    REQUIRE(a->update("learners", learner, {{"grade", 10}}).ok());
+    REQUIRE(a->note_trusted_time(kNov2026 + 3 * 86'400'000).ok());
+    const auto rep2 = restamp(*a, pending_stamps(*a));
+    REQUIRE(rep2.moved.size() == 1);
+    CHECK(rep2.moved[0].second.millis() == static_cast<std::uint64_t>(kNov2026 + 86'400'500));
+    // Kept across a restart; at most 16 readings.
+    clock->set(kNov2026 + 4 * 86'400'000);
+    for (int i = 0; i < 40; ++i) {
+        REQUIRE(a->create("absences", mstest::absence_fields(learner)).ok());
+        REQUIRE(a->note_trusted_time(kNov2026 + 4 * 86'400'000 + i).ok());
+    }
+    a.reset();
+    a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    clock->set(kNov2026 + 4 * 86'400'000 + kTenYears);
+    REQUIRE(a->update("learners", learner, {{"grade", 11}}).ok());
+    const auto pending = pending_stamps(*a);
+    const auto rep3 = restamp(*a, {pending.back()});
+    REQUIRE(rep3.moved.size() == 1);
+    CHECK(rep3.moved[0].second.millis() ==
+          static_cast<std::uint64_t>(kNov2026 + 4 * 86'400'000 + 39));
+}
+
+TEST_CASE("a clock floor left ten years ahead by a purge falls back when the server refuses",
+          "[replica][clock][restamp]") {
+    TempDir dir;
+    auto clock = std::make_shared<ManualClock>(kNov2026);
+    auto a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    Uuid kept = *a->create("learners", mstest::learner_fields("Anna"));
+    Uuid gone = *a->create("learners", mstest::learner_fields("Juris"));
+    take(*a);
+    clock->set(kNov2026 + kTenYears);
+    REQUIRE(a->update("learners", kept, {{"grade", 9}}).ok());
+    clock->set(kNov2026 + 60'000);
+    // A purge while the clock is stuck ten years ahead persists that as the clock's floor
+    // (as this version still does: the floor must cover every stamp the purge removes).
+    REQUIRE(a->purge_learner(gone).ok());
+    a.reset();
+    a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    const auto refused = pending_stamps(*a);
+    REQUIRE(refused.size() == 1);
+
+    // Without the server's time the floor stays (nothing proves it wrong) and so does the stamp.
+    CHECK(restamp(*a, refused).kept.size() == 1);
+    // With it, the floor is lowered to what the server accepts and the edit re-dated below.
+    const std::int64_t server_now = kNov2026 + 60'000;
+    const auto rep = restamp(*a, refused, server_now);
+    REQUIRE(rep.moved.size() == 1);
+    CHECK(rep.moved[0].second.millis() <=
+          static_cast<std::uint64_t>(server_now + kMaxClockSkewMs + 1));
+    a.reset();
+    a = mstest::open_replica(dir.file("a.db"), "pw", clock);
+    clock->set(kNov2026 + 10 * 60'000);
+    REQUIRE(a->update("learners", kept, {{"grade", 10}}).ok());
+    CHECK(pending_stamps(*a).back().millis() == static_cast<std::uint64_t>(kNov2026 + 10 * 60'000));
+}
+
 TEST_CASE("observers hear local and remote commits after they are durable", "[replica]") {
     TempDir dir;
     auto a = mstest::open_replica(dir.file("a.db"));

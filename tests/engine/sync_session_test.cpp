@@ -5,6 +5,8 @@
 // docs/protocol.md using the wire functions. Scopes are not modelled; tests script purges.
 #include <catch2/catch.hpp>
 
+#include <msgpack.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -79,9 +81,13 @@ struct FakeServer {
                 res = {wire::PushResult::Kind::rejected, "foreign_node", "not your node"};
             } else if (refuse.count(t.stamp)) {
                 res = {wire::PushResult::Kind::rejected, "out_of_scope", "learner not assigned"};
-            } else if (!held.insert(t.stamp).second) {
+            } else if (held.count(t.stamp)) {
                 res.kind = wire::PushResult::Kind::held;
+            } else if (static_cast<std::int64_t>(t.stamp.millis()) >
+                       clock->now_ms() + wire::kSignatureWindowMs) {
+                res = {wire::PushResult::Kind::rejected, "future_stamp", "stamped too far ahead"};
             } else {
+                held.insert(t.stamp);
                 log.push_back(t);
             }
             resp.results.push_back(res);
@@ -130,6 +136,17 @@ struct Device {
         server.clock = clock;
         server.device_node = replica->node();
         if (!options.clock) options.clock = clock;
+        session = std::make_unique<SyncSession>(
+            *replica, DeviceIdentity{server.device_id, server.keys}, std::move(options));
+    }
+
+    // The app restarts: session and replica closed, opened again from the file.
+    void reopen() {
+        session.reset();
+        replica.reset();
+        replica = mstest::open_replica(dir.file("tablet.db"), "pass", clock);
+        SyncOptions options;
+        options.clock = clock;
         session = std::make_unique<SyncSession>(
             *replica, DeviceIdentity{server.device_id, server.keys}, std::move(options));
     }
@@ -479,7 +496,7 @@ TEST_CASE("a stale timestamp is transient and reports the clock skew", "[sync]")
     CHECK(step.retry_after_ms >= 800);
     REQUIRE(dev.session->clock_skew_ms().has_value());
     CHECK(*dev.session->clock_skew_ms() == 10 * 60'000);
-    CHECK(step.status.message().find("600 s behind the server's") != std::string::npos);
+    CHECK(step.status.message().find("10 min behind the server's") != std::string::npos);
 
     // Once the device clock is corrected, the same sync goes through.
     dev.clock->set(kNov2026 + 10 * 60'000);
@@ -737,6 +754,271 @@ TEST_CASE("the session refuses calls out of order and survives garbage answers",
         SyncStep s = dev.session->handle_response({200 + static_cast<int>(rng() % 400), body});
         CHECK(s.kind == SyncStep::Kind::failed);
     }
+}
+
+// ---- a device whose clock ran ahead ----------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t kTenYears = 10LL * 365 * 86'400'000;
+
+// The device's transactions the server stored, in the order it stored them.
+std::vector<Transaction> stored_from(const Device& dev) {
+    std::vector<Transaction> out;
+    for (const auto& t : dev.server.log)
+        if (t.stamp.node == dev.server.device_node) out.push_back(t);
+    return out;
+}
+
+std::vector<std::string> paths_of(const FakeServer& server) {
+    std::vector<std::string> out;
+    for (const auto& r : server.requests)
+        out.push_back(r.path);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a tablet ten years ahead delivers its edits with honest stamps once its clock is right",
+          "[sync][clock][restamp]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026);  // the server's own clock
+    TempDir other_dir;
+    auto other_clock = std::make_shared<ManualClock>(kNov2026);
+    auto other = mstest::open_replica(other_dir.file("o.db"), "pass", other_clock);
+    auto learner = other->create("learners", mstest::learner_fields());
+    REQUIRE(learner.ok());
+    dev.server.add(take_all(*other));
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+
+    // The tablet's clock jumps ten years ahead. Offline, the mentor logs an absence and sets
+    // the grade; a sync is refused: the request's own timestamp is ten years off.
+    dev.clock->advance(kTenYears);
+    REQUIRE(dev.replica->create("absences", mstest::absence_fields(*learner)).ok());
+    REQUIRE(dev.replica->update("learners", *learner, {{"grade", 9}}).ok());
+    SyncStep refused = dev.sync();
+    CHECK(refused.kind == SyncStep::Kind::failed);
+    CHECK(refused.transient);
+    CHECK(refused.server_code == "stale_timestamp");
+    CHECK(refused.status.message().find("10 years ahead of the server's") != std::string::npos);
+
+    // The clock is set right; one more edit right after (stamped ten years ahead all the same:
+    // the clock never went below its highest stamp). Meanwhile another mentor, clock right,
+    // sets the grade too.
+    dev.clock->set(kNov2026 + 60'000);
+    dev.server.clock->set(kNov2026 + 60'000);
+    REQUIRE(dev.replica->update("learners", *learner, {{"viis_link", "VIIS-7"}}).ok());
+    other_clock->set(kNov2026 + 30'000);
+    REQUIRE(other->update("learners", *learner, {{"grade", 7}}).ok());
+    dev.server.add(take_all(*other));
+    CHECK(dev.replica->get("learners", *learner)->fields.at("grade") == Value(9));
+
+    dev.server.requests.clear();
+    SyncStep step = dev.sync();
+    INFO(step.status.to_string());
+    REQUIRE(step.kind == SyncStep::Kind::done);
+    // Refused once as future_stamp, re-dated, sent again and stored; then pulled.
+    CHECK(paths_of(dev.server) ==
+          std::vector<std::string>{"/v1/sync/push", "/v1/sync/push", "/v1/sync/pull"});
+    const SyncProgress& p = dev.session->progress();
+    CHECK(p.redated == 3);
+    CHECK(p.acked == 3);
+    CHECK(p.rejected == 0);
+    CHECK(dev.session->rejected()->empty());
+    CHECK(dev.replica->status()->pending_transactions == 0);
+    const auto stored = stored_from(dev);
+    REQUIRE(stored.size() == 3);
+    for (const auto& t : stored)
+        CHECK(static_cast<std::int64_t>(t.stamp.millis()) <= dev.server.clock->now_ms());
+    auto notice = dev.session->redate_notice();
+    REQUIRE(notice.ok());
+    CHECK(notice->redated == 3);
+    CHECK(notice->ahead_ms > kTenYears - 120'000);
+    CHECK(notice->last_ms == kNov2026 + 60'000);
+    REQUIRE(dev.session->clear_redate_notice().ok());
+    CHECK(*dev.session->redate_notice() == RedateNotice{});
+
+    // The honest edit, made after the tablet's in real time, wins on the tablet and everywhere
+    // else; the tablet's grade is kept as a conflict; both hold the same.
+    auto mine = dev.replica->get("learners", *learner);
+    REQUIRE(mine.ok());
+    CHECK(mine->fields.at("grade") == Value(7));
+    CHECK(mine->fields.at("viis_link") == Value("VIIS-7"));
+    REQUIRE(other->apply_remote(stored).ok());
+    auto theirs = other->get("learners", *learner);
+    CHECK(theirs->fields == mine->fields);
+    CHECK(theirs->stamps == mine->stamps);
+    auto my_conflicts = *dev.replica->conflicts();
+    auto their_conflicts = *other->conflicts();
+    REQUIRE(my_conflicts.size() == 1);
+    REQUIRE(their_conflicts.size() == 1);
+    CHECK(my_conflicts[0].loser_value == Value(9));
+    CHECK(my_conflicts[0].loser == their_conflicts[0].loser);
+    CHECK(my_conflicts[0].winner == their_conflicts[0].winner);
+
+    // New edits are stamped by the corrected clock.
+    dev.clock->advance(1'000);
+    REQUIRE(dev.replica->update("learners", *learner, {{"grade", 8}}).ok());
+    CHECK(dev.replica->pending(1)->at(0).stamp.millis() ==
+          static_cast<std::uint64_t>(kNov2026 + 61'000));
+}
+
+TEST_CASE("a tablet seven minutes ahead: edits from just after the correction go through too",
+          "[sync][clock][restamp]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026);
+    dev.clock->set(kNov2026 + 7 * 60'000);
+    auto learner = dev.replica->create("learners", mstest::learner_fields());
+    REQUIRE(learner.ok());
+    SyncStep refused = dev.sync();
+    CHECK(refused.server_code == "stale_timestamp");
+    CHECK(refused.status.message().find("7 min ahead of the server's") != std::string::npos);
+    CHECK(*dev.session->clock_skew_ms() == -7 * 60'000);
+
+    dev.clock->set(kNov2026 + 1'000);
+    dev.server.clock->set(kNov2026 + 1'000);
+    REQUIRE(dev.replica->update("learners", *learner, {{"grade", 9}}).ok());
+    dev.server.requests.clear();
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().redated == 2);
+    CHECK(dev.session->rejected()->empty());
+    const auto stored = stored_from(dev);
+    REQUIRE(stored.size() == 2);
+    CHECK(stored[0].stamp < stored[1].stamp);
+    CHECK(stored[1].changes.at(0).prev == stored[0].stamp);
+    CHECK(static_cast<std::int64_t>(stored[1].stamp.millis()) <= kNov2026 + 1'000);
+}
+
+TEST_CASE("re-dating survives a restart between the clock's correction and the sync",
+          "[sync][clock][restamp]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026);
+    dev.clock->set(kNov2026 + kTenYears);
+    auto learner = dev.replica->create("learners", mstest::learner_fields());
+    REQUIRE(learner.ok());
+    dev.clock->set(kNov2026);
+    dev.reopen();
+    // After the restart the clock still resumes from its highest stamp, ten years ahead ...
+    REQUIRE(dev.replica->update("learners", *learner, {{"grade", 9}}).ok());
+    CHECK(dev.replica->pending(2)->at(1).stamp.millis() ==
+          static_cast<std::uint64_t>(kNov2026 + kTenYears));
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().redated == 2);
+    CHECK(stored_from(dev).size() == 2);
+    // ... and once the edits are re-dated it falls back, restart or not.
+    dev.reopen();
+    dev.clock->advance(10);
+    REQUIRE(dev.replica->update("learners", *learner, {{"grade", 10}}).ok());
+    CHECK(dev.replica->pending(1)->at(0).stamp.millis() ==
+          static_cast<std::uint64_t>(kNov2026 + 10));
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().redated == 0);
+    CHECK(stored_from(dev).size() == 3);
+}
+
+TEST_CASE("stamps within the server's five minutes are sent as they are", "[sync][clock]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026);
+    dev.clock->set(kNov2026 + kMaxClockSkewMs - 1'000);  // 4 min 59 s ahead: still accepted
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    const Stamp written = dev.replica->pending(1)->at(0).stamp;
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    CHECK(dev.session->progress().redated == 0);
+    REQUIRE(stored_from(dev).size() == 1);
+    CHECK(stored_from(dev)[0].stamp == written);
+    CHECK(describe_clock_offset(*dev.session->clock_skew_ms()) == "5 min ahead of the server's");
+}
+
+TEST_CASE("a refusal that re-dating cannot cure is sent once per sync, never in a loop",
+          "[sync][clock][restamp]") {
+    Device dev;
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields("Otra")).ok());
+    // A server that refuses every transaction as stamped in the future, whatever its stamp.
+    auto answer = [&](const HttpRequest& r) {
+        HttpResponse real = dev.server.handle(r);
+        if (r.path != "/v1/sync/push" || real.status != 200) return real;
+        auto req = wire::decode_push_request(Schema::programme(), r.body);
+        REQUIRE(req.ok());
+        wire::PushResponse resp;
+        for (std::size_t i = 0; i < req->txns.size(); ++i)
+            resp.results.push_back({wire::PushResult::Kind::rejected, "future_stamp", "no"});
+        resp.server_time_ms = dev.server.clock->now_ms();
+        return HttpResponse{200, wire::encode_push_response(resp)};
+    };
+    auto run = [&] {
+        dev.server.requests.clear();
+        dev.session->start();
+        for (int i = 0; i < 20; ++i) {
+            auto req = dev.session->next_request();
+            REQUIRE(req.ok());
+            SyncStep step = dev.session->handle_response(answer(*req));
+            if (step.kind != SyncStep::Kind::next) return step;
+        }
+        FAIL("the sync did not finish");
+        return SyncStep{};
+    };
+    REQUIRE(run().kind == SyncStep::Kind::done);
+    // Refused, re-dated once (the first stamp could go earlier: nothing was logged before it),
+    // refused again: now they wait; the sync goes on to pull.
+    CHECK(paths_of(dev.server) ==
+          std::vector<std::string>{"/v1/sync/push", "/v1/sync/push", "/v1/sync/pull"});
+    auto waiting = *dev.session->rejected();
+    REQUIRE(waiting.size() == 2);
+    CHECK(waiting[0].code == "future_stamp");
+    CHECK(dev.session->progress().rejected == 2);
+    CHECK(dev.replica->status()->pending_transactions == 2);
+    // The next sync sends them once more (time has passed), and only once.
+    REQUIRE(run().kind == SyncStep::Kind::done);
+    CHECK(paths_of(dev.server) == std::vector<std::string>{"/v1/sync/push", "/v1/sync/pull"});
+    CHECK(dev.session->rejected()->size() == 2);
+}
+
+TEST_CASE("future_stamp refusals an earlier sync left behind are re-dated before sending",
+          "[sync][clock][restamp]") {
+    Device dev;
+    dev.server.clock = std::make_shared<ManualClock>(kNov2026);
+    dev.clock->set(kNov2026 + kTenYears);
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    const Stamp old_stamp = dev.replica->pending(1)->at(0).stamp;
+    dev.clock->set(kNov2026);
+    // What an earlier version left (or a sync killed right after the refusal): the refusal is
+    // recorded, the transaction not re-dated. [hlc, node, code, message] per rejection.
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_array(1);
+    pk.pack_array(4);
+    pk.pack_uint64(old_stamp.hlc);
+    pk.pack_bin(16);
+    pk.pack_bin_body(reinterpret_cast<const char*>(old_stamp.node.bytes.data()), 16);
+    pk.pack(std::string("future_stamp"));
+    pk.pack(std::string("stamped more than 300 s ahead of the server's clock"));
+    REQUIRE(dev.replica->set_sync_value("push.rejected", std::string(buf.data(), buf.size())).ok());
+
+    REQUIRE(dev.sync().kind == SyncStep::Kind::done);
+    // No request carried the old stamp: it was re-dated first.
+    CHECK(paths_of(dev.server) == std::vector<std::string>{"/v1/sync/push", "/v1/sync/pull"});
+    CHECK(dev.session->progress().redated == 1);
+    REQUIRE(stored_from(dev).size() == 1);
+    CHECK(stored_from(dev)[0].stamp.millis() <= static_cast<std::uint64_t>(kNov2026));
+    CHECK(dev.session->rejected()->empty());
+    CHECK(dev.session->redate_notice()->redated == 1);
+}
+
+TEST_CASE("clock offsets are said in words, ahead or behind", "[sync][clock]") {
+    CHECK(describe_clock_offset(0) == "in step with the server's");
+    CHECK(describe_clock_offset(-499) == "in step with the server's");
+    CHECK(describe_clock_offset(-240'000) == "4 min ahead of the server's");
+    CHECK(describe_clock_offset(240'000) == "4 min behind the server's");
+    CHECK(describe_clock_offset(-999) == "1 s ahead of the server's");
+    CHECK(describe_clock_offset(119'000) == "119 s behind the server's");
+    CHECK(describe_clock_offset(119'999) == "2 min behind the server's");
+    CHECK(describe_clock_offset(-(kTenYears - 60'000)) == "10 years ahead of the server's");
+    CHECK(describe_clock_offset(-3 * 3'600'000) == "3 h ahead of the server's");
+    CHECK(describe_clock_offset(5 * 86'400'000) == "5 days behind the server's");
+    CHECK(describe_clock_offset(-kTenYears) == "10 years ahead of the server's");
+    CHECK(describe_clock_offset(INT64_MIN).find("years ahead of the server's") !=
+          std::string::npos);
 }
 
 TEST_CASE("enrollment builds the documented request and reads the answer", "[sync][enroll]") {

@@ -158,9 +158,10 @@ std::vector<std::string> ServerProcess::log_lines() const {
 }
 
 Tablet::Tablet(const std::string& path, const std::string& server_url,
-               client::TransportOptions transport)
-    : replica_(open_replica(path)),
-      transport_(*client::Endpoint::parse(server_url), std::move(transport)) {
+               client::TransportOptions transport, std::shared_ptr<const WallClock> clock)
+    : replica_(open_replica(path, "correct horse battery", clock)),
+      transport_(*client::Endpoint::parse(server_url), std::move(transport)),
+      clock_(std::move(clock)) {
     identity_.keys = wire::DeviceKeys::generate();
 }
 
@@ -169,7 +170,9 @@ void Tablet::enroll(const std::string& code, const std::string& label) {
     INFO((e.ok() ? std::string() : e.status().to_string()));
     REQUIRE(e.ok());
     identity_.device_id = e->device_id;
-    session_ = std::make_unique<SyncSession>(*replica_, identity_);
+    SyncOptions options;
+    options.clock = clock_;
+    session_ = std::make_unique<SyncSession>(*replica_, identity_, options);
 }
 
 Result<SyncProgress> Tablet::sync() {

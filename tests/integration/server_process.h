@@ -58,8 +58,10 @@ class ServerProcess {
 // A tablet: its own encrypted replica, device keys, and a sync session once enrolled.
 class Tablet {
   public:
+    // `clock`: the tablet's wall clock (null: the system clock), for its replica and session.
     Tablet(const std::string& path, const std::string& server_url,
-           mentorsync::client::TransportOptions transport = {});
+           mentorsync::client::TransportOptions transport = {},
+           std::shared_ptr<const mentorsync::WallClock> clock = {});
     // Enrolls with a one-time code; fails the test on error.
     void enroll(const std::string& code, const std::string& label);
     // One whole sync; returns the result (not failing the test).
@@ -76,6 +78,7 @@ class Tablet {
     std::unique_ptr<mentorsync::Replica> replica_;
     mentorsync::DeviceIdentity identity_;
     mentorsync::client::HttpTransport transport_;
+    std::shared_ptr<const mentorsync::WallClock> clock_;
     std::unique_ptr<mentorsync::SyncSession> session_;
 };
 

@@ -242,3 +242,63 @@ TEST_CASE("two mentors sharing a learner edit the same field: tablets and server
     CHECK(server_conflict["winner"]["node"] == ca[0].winner.node.to_string());
     CHECK(server.stop() == 0);
 }
+
+TEST_CASE(
+    "a tablet whose clock ran ten years ahead delivers its edit once the clock is right, "
+    "and a later honest edit wins on both tablets and the server",
+    "[integration][clock]") {
+    constexpr std::int64_t kTenYears = 10LL * 365 * 86'400'000;
+    Programme p;
+    std::string l1 = p.learner("Kopīga Skolniece");
+    p.assign(l1, p.mentor_a);
+    p.assign(l1, p.mentor_b, {"--shared"});
+    mstest::ServerProcess server(p.data);
+    auto a_clock = std::make_shared<ManualClock>(SystemClock::shared()->now_ms());
+    mstest::Tablet a(p.dir.file("a.db"), server.url(), {}, a_clock);
+    mstest::Tablet b(p.dir.file("b.db"), server.url());
+    a.enroll(p.code(p.mentor_a), "A tablet");
+    b.enroll(p.code(p.mentor_b), "B tablet");
+    a.sync_ok();
+    Fields contact = {
+        {"learner_id", l1},   {"mentor_id", p.mentor_a}, {"starts_at", "2026-11-23T15:00"},
+        {"duration_min", 45}, {"place", "youth_centre"}, {"form", "individual"}};
+    auto id = a.replica().create("contacts", contact);
+    REQUIRE(id.ok());
+    a.sync_ok();
+    b.sync_ok();
+
+    // A's clock jumps ten years ahead; the mentor changes the next steps; A cannot sync.
+    a_clock->advance(kTenYears);
+    REQUIRE(a.replica().update("contacts", *id, {{"next_steps", "from the fast tablet"}}).ok());
+    auto refused = a.sync();
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().message().find("10 years ahead of the server's") != std::string::npos);
+    // Later, B (clock right) changes them too.
+    REQUIRE(b.replica().update("contacts", *id, {{"next_steps", "from the honest tablet"}}).ok());
+    b.sync_ok();
+
+    // A's clock is set right: the server refuses A's stamp, A re-dates and resends it.
+    a_clock->set(SystemClock::shared()->now_ms());
+    auto pa = a.sync_ok();
+    CHECK(pa.redated == 1);
+    CHECK(pa.rejected == 0);
+    CHECK(a.replica().status()->pending_transactions == 0);
+    b.sync_ok();
+
+    auto ra = *a.replica().get("contacts", *id);
+    auto rb = *b.replica().get("contacts", *id);
+    CHECK(ra.fields.at("next_steps") == Value("from the honest tablet"));
+    CHECK(ra.fields == rb.fields);
+    CHECK(ra.stamps == rb.stamps);
+    auto ca = *a.replica().conflicts();
+    auto cb = *b.replica().conflicts();
+    REQUIRE(ca.size() == 1);
+    REQUIRE(cb.size() == 1);
+    CHECK(ca[0].loser == cb[0].loser);
+    CHECK(ca[0].loser_value == Value("from the fast tablet"));
+    CHECK(ca[0].loser.millis() <= static_cast<std::uint64_t>(a_clock->now_ms()));
+    auto server_conflict = admin(p.data, {"conflicts", "--learner", l1});
+    CHECK(server_conflict["winner"]["value"] == "from the honest tablet");
+    CHECK(server_conflict["loser"]["value"] == "from the fast tablet");
+    CHECK(server.stop() == 0);
+}

@@ -2,7 +2,8 @@
 # mentorsync-tablet's command line against the real server: usage errors (exit 2) and failures
 # (exit 1) name the bad input, the passphrase is taken from the environment or stdin, and the
 # commands do what they say (enroll, learners, log, history by date range, edit, sync, status,
-# conflicts). The happy path of the whole story is covered by the demo (integration.demo_story).
+# conflicts, retry, and a clock ten years ahead through libfaketime). The happy path of the whole
+# story is covered by the demo (integration.demo_story).
 #
 #   tablet_cli_test.sh MENTORSYNC_TABLET_BINARY MENTORSYNC_SERVER_BINARY
 set -uo pipefail
@@ -134,6 +135,31 @@ expect 0 "waiting: +0 changes" T status
 expect 0 "\"pending_changes\": 0," T status --json
 expect 0 "no open conflicts" T conflicts
 expect 1 "no open conflict on field notes" T resolve --record "$CONTACT" --field notes --keep-current
+expect 0 "0 refused changes go to the server again with the next sync" T retry
+
+# ---- a tablet whose clock ran ten years ahead (libfaketime moves the tablet's clock only) ----
+if ! command -v faketime >/dev/null; then
+  echo "FAIL faketime is not installed (scripts/setup.sh installs it)"
+  failures=$((failures + 1))
+else
+  AHEAD=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f +3650d "$TABLET" "${S[@]}")
+  expect 0 "logged absence" "${AHEAD[@]}" log-absence --learner "$LEARNER" --date 2026-11-24 \
+    --lessons 2 --status unjustified
+  expect 1 "stale_timestamp.*this device's clock is 10 years ahead of the server's" \
+    "${AHEAD[@]}" sync --attempts 1
+  expect 0 "clock: +WARNING: 10 years ahead of the server's" T status
+  # The clock is right again. The next edit is still stamped ten years ahead (the clock never
+  # goes below its highest stamp); the server refuses both, the sync re-dates and resends them.
+  expect 0 "logged absence" T log-absence --learner "$LEARNER" --date 2026-11-25 --lessons 1 \
+    --status justified --justification doctor
+  expect 0 "2 changes were re-dated because this tablet's clock was 10 years ahead of the server's" \
+    T sync
+  expect 0 "clock: +in step with the server" T status
+  expect 0 "waiting: +0 changes" T status
+  expect 0 "\"redated\": 0," T status --json
+  expect 0 "from 2026-11-24 to 2026-11-25: 2 records" T history --learner "$LEARNER" \
+    --from 2026-11-24 --to 2026-11-25
+fi
 
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID"

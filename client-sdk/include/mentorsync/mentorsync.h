@@ -532,10 +532,13 @@ typedef struct ms_sync_options {
  * On success the last successful sync time and the clock skew are recorded (ms_status).
  * Other threads may read and write the store meanwhile; their writes are sent by the next sync
  * if this one already pushed.
+ * Edits the server refuses as stamped in the future are re-dated and sent again within the
+ * same sync (ms_clock_report says how many).
  * Errors: NOT_ENROLLED, LOCKED, CANCELLED, NETWORK (after max_attempts; transient),
  * PROTOCOL, SERVER domain (e.g. 403 "device_revoked": an administrator revoked this device,
  * wipe and enroll again; 401 "stale_timestamp": the device clock is more than 5 minutes off,
- * fix it - see ms_status's clock skew), IO. */
+ * fix it - the message says "... N min ahead of the server's" or "behind"; see
+ * ms_clock_report), IO. */
 MS_API bool ms_sync_run(ms_store* store, const ms_sync_options* options,
                         ms_sync_progress* out_progress, ms_error* error) MS_NOEXCEPT;
 
@@ -633,7 +636,9 @@ MS_API void ms_sync_finish(ms_sync* sync) MS_NOEXCEPT;
 /* ---- status, quarantine, rejected pushes -------------------------------------------------- */
 
 /* Warn the user when |clock_skew_ms| reaches this: at 5 minutes the server refuses requests
- * and other devices quarantine this device's edits. */
+ * and other devices quarantine this device's edits. Say in words which way the clock is off
+ * ("this tablet's clock is 4 min ahead of the server's"): ms_clock_report gives the direction
+ * and the amount apart, so no one has to read a sign. */
 #define MS_CLOCK_SKEW_WARNING_MS 120000
 
 typedef struct ms_store_status {
@@ -651,7 +656,9 @@ typedef struct ms_store_status {
     int64_t last_sync_ms;       /* when the last sync completed; 0: never */
     int32_t clock_skew_known;   /* 1: clock_skew_ms is from a server answer */
     int32_t clock_skew_warning; /* 1: |clock_skew_ms| >= MS_CLOCK_SKEW_WARNING_MS */
-    int64_t clock_skew_ms;      /* the server's clock minus ours, at the last sync */
+    int64_t clock_skew_ms;      /* the server's clock minus ours, at the last sync: NEGATIVE
+                                   when this device's clock is AHEAD of the server's, positive
+                                   when it is behind (ms_clock_report says it without a sign) */
 } ms_store_status;
 
 /* Errors: INVALID_ARGUMENT, CLOSED, IO. A locked store is not an error: locked = 1. */
@@ -670,12 +677,55 @@ MS_API bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t sta
 
 /* Local transactions the server refused, oldest first, as a JSON array of
  *   {"stamp", "code", "message"}   (code: "out_of_scope", "invalid", "future_stamp", ...).
- * They stay in the store and are not sent again until ms_sync_retry_rejected.
+ * They stay in the store and are not sent again until ms_sync_retry_rejected, except
+ * "future_stamp" ones: a sync re-dates an edit the server refuses as stamped in the future
+ * and sends it again at once (see ms_clock_report); one listed with that code could not be
+ * re-dated far enough yet and is sent again once per sync until the server accepts it.
  * Errors: NOT_ENROLLED, LOCKED. */
 MS_API bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* error) MS_NOEXCEPT;
 /* Forgets the rejections so the next sync sends those transactions again (e.g. after an
  * administrator fixed an assignment). */
 MS_API bool ms_sync_retry_rejected(ms_store* store, ms_error* error) MS_NOEXCEPT;
+
+/* ---- clock -------------------------------------------------------------------------------- */
+/*
+ * A device whose clock runs ahead stamps every edit ahead too, and keeps doing so after the
+ * clock is corrected until the corrected clock passes its highest stamp. The server refuses a
+ * stamp more than 5 minutes ahead of its own clock ("future_stamp"). A sync then re-dates such
+ * edits - each gets the earliest stamp consistent with what the device had seen when it was
+ * written, so that it loses to edits other devices made later - and sends them again at once;
+ * the store then shows what the server and every other device show. The content of the edits
+ * is kept. Tell the user what happened, e.g. "3 edits were re-dated because this tablet's
+ * clock was 10 years ahead of the server's", then call ms_clock_report_clear. While the clock
+ * is more than 5 minutes off, every sync fails with 401 "stale_timestamp" and edits wait on
+ * the device: ask the user to correct the date and time settings.
+ */
+#define MS_CLOCK_REPORT_VERSION 1
+typedef struct ms_clock_report {
+    uint32_t version;  /* in: MS_CLOCK_REPORT_VERSION (the fields of that version are written) */
+    int32_t known;     /* 1: the offset below is from a server answer (the last sync) */
+    int32_t ahead;     /* known: 1 this device's clock is ahead of the server's, 0 behind or
+                          equal */
+    int32_t warning;   /* known: 1 when offset_ms >= MS_CLOCK_SKEW_WARNING_MS */
+    int64_t offset_ms; /* known: how far ahead or behind, in ms (never negative) */
+    uint64_t redated;  /* this device's edits re-dated since ms_clock_report_clear */
+    int64_t redated_ahead_ms; /* how far ahead of the server's clock their stamps were, at most */
+    int64_t redated_at_ms;    /* this device's clock when the last was re-dated; 0: never */
+    uint64_t waiting; /* edits the server still refuses as stamped in the future: nothing this
+                         device holds allows an earlier stamp yet; each sync sends them once
+                         more until the server's clock has passed them */
+} ms_clock_report;
+#define MS_CLOCK_REPORT_INIT \
+    { MS_CLOCK_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Fills *out_report (whose version the caller set). A store that is not enrolled reports
+ * nothing re-dated and, before its first sync, known = 0.
+ * Errors: INVALID_ARGUMENT (NULL, unknown version), LOCKED, CLOSED, CORRUPT. */
+MS_API bool ms_clock_report_get(ms_store* store, ms_clock_report* out_report,
+                                ms_error* error) MS_NOEXCEPT;
+/* Resets the re-dated figures (redated, redated_ahead_ms, redated_at_ms) once the user has
+ * been told. Errors: NOT_ENROLLED, LOCKED, CLOSED. */
+MS_API bool ms_clock_report_clear(ms_store* store, ms_error* error) MS_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */

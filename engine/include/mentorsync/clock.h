@@ -3,7 +3,10 @@
 // The HLC gives every local transaction a stamp that is greater than every stamp this replica
 // has issued or accepted before, stays close to wall-clock time, and never goes backwards when
 // the wall clock does. Remote stamps too far ahead of our wall clock are not folded into the
-// clock: the replica quarantines their transactions instead (see Replica).
+// clock: the replica quarantines their transactions instead (see Replica). The one way back:
+// when a server refuses our own stamps as too far ahead, Replica::restamp_refused() re-dates
+// those transactions (they never left the device) and the clock restarts from the greatest
+// stamp still held.
 #pragma once
 
 #include <atomic>

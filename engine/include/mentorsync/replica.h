@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mentorsync/clock.h"
@@ -197,6 +198,22 @@ struct MENTORSYNC_API PurgeReport {
     std::size_t quarantined = 0;   // quarantined transactions about them
 };
 
+// What restamp_refused() did.
+struct MENTORSYNC_API RestampReport {
+    // (old stamp, new stamp) of every transaction that was given an earlier stamp, in log order.
+    std::vector<std::pair<Stamp, Stamp>> moved;
+    // Refused transactions that kept their stamp: nothing allows an earlier one yet (see
+    // restamp_refused()); they wait until the server's clock passes them.
+    std::vector<Stamp> kept;
+    std::size_t rows = 0;  // records whose state and conflicts were rebuilt
+};
+
+// Sync values to store in the same durable transaction as a re-stamp, computed from its report
+// (key, value). SyncSession keeps its list of refused transactions in step this way. Called
+// with the replica's lock held: it must not call back into the Replica.
+using RestampSyncValues =
+    std::function<std::vector<std::pair<std::string, std::string>>(const RestampReport&)>;
+
 struct MENTORSYNC_API QuarantinedTransaction {
     Stamp stamp;
     std::int64_t received_ms = 0;
@@ -286,6 +303,40 @@ class MENTORSYNC_API Replica {
     Result<std::vector<Transaction>> pending(std::size_t max) const;
     // Marks local transactions acknowledged (a server stored them); unknown stamps are ignored.
     Status acknowledge(std::span<const Stamp> stamps);
+
+    // Re-dates local transactions that a server refused as stamped in the future (push result
+    // `future_stamp`, docs/protocol.md section 7), so that they can be sent again and stop
+    // winning over other devices' edits. Why this is safe: the refusal proves the server does
+    // not hold them, and only the server passes them on, so no one else has them.
+    //
+    // Every pending (unacknowledged) local transaction from the earliest refused one on is
+    // re-dated, in log order, so that references between them stay valid. Each gets the
+    // smallest stamp above every stamp logged before it (what its writer could have seen),
+    // above every trusted time noted before it (note_trusted_time()), above every stamp of
+    // this node that left the device (acknowledged, or the persisted floor) and above its own
+    // `prev`/`resolves`: the earliest moment it can have been made, so that an edit made with
+    // an honest clock never loses to it. It never gets a later stamp than before; one that
+    // cannot move is reported in `kept`. Values are kept; `prev`/`resolves` naming another
+    // re-dated transaction are rewritten. The records they touch are rebuilt from the change
+    // log, conflicts included, so this replica holds what every other replica computes from
+    // the same transactions, and observers get one ChangeEvent (remote = false) per record.
+    // The clock then falls back to the greatest stamp still held.
+    //
+    // `server_time_ms` is the refusing server's clock, when known: a clock floor persisted by
+    // an older version that is further ahead of it than kMaxClockSkewMs can only come from a
+    // refused stamp and is lowered to that limit. `also_store`, if set, gives sync values to
+    // write in the same durable transaction. Stamps that name no pending local transaction
+    // (acknowledged, purged, another node's) are ignored; none at all is an empty report.
+    // Errors: closed (locked), io, corrupt; on error nothing changes.
+    Result<RestampReport> restamp_refused(std::span<const Stamp> refused,
+                                          std::optional<std::int64_t> server_time_ms = {},
+                                          const RestampSyncValues& also_store = {});
+
+    // Notes that a trusted clock (the sync server's, from an answer) read `server_time_ms`: every
+    // transaction committed after this call was made no earlier, which restamp_refused() uses as
+    // a lower bound. The last 16 readings are kept (in meta, with the change log position).
+    // Errors: invalid_argument for a time <= 0, closed, io.
+    Status note_trusted_time(std::int64_t server_time_ms);
     // Merges remote transactions, each atomically; all in one durable commit.
     // Errors only for I/O or a locked replica; per-transaction problems are in the report.
     Result<ApplyReport> apply_remote(std::span<const Transaction> transactions);

@@ -87,6 +87,9 @@ struct MENTORSYNC_API SyncProgress {
     std::size_t remote_invalid = 0;   // received but invalid for this schema: not stored
     std::size_t learners_purged = 0;  // purge entries carried out
     std::size_t requests = 0;         // responses handled, retries included
+    // Own transactions the server refused as stamped in the future (this device's clock ran
+    // ahead when they were written) that were re-dated and sent again (see redate_notice()).
+    std::size_t redated = 0;
 };
 
 struct MENTORSYNC_API SyncOptions {
@@ -110,12 +113,26 @@ struct MENTORSYNC_API SyncStep {
     std::string server_code;          // failed with an error body: its code, e.g. "stale_timestamp"
 };
 
-// A local transaction the server refused (push result 2). It stays in the change log, is not
-// sent again automatically, and is listed here until retry_rejected() or a purge removes it.
+// A local transaction the server refused (push result 2). It stays in the change log and is
+// listed here until retry_rejected() or a purge removes it. It is not sent again
+// automatically, except `future_stamp`: such a transaction is re-dated
+// (Replica::restamp_refused) and sent again in the same sync; one listed with that code
+// could not be re-dated far enough yet and is sent again once per sync until the server's
+// clock has passed it.
 struct MENTORSYNC_API PushRejection {
     Stamp stamp;
     std::string code;     // out_of_scope | invalid | future_stamp | foreign_node | (local) ...
     std::string message;  // the server's, for people; never personal data (section 2)
+};
+
+// What the sessions of one replica re-dated (SyncProgress::redated), kept in the replica until
+// the app has told its user and calls clear_redate_notice(): "3 edits were re-dated because
+// this tablet's clock was 10 years ahead".
+struct MENTORSYNC_API RedateNotice {
+    std::uint64_t redated = 0;  // own transactions re-dated since the notice was last cleared
+    std::int64_t ahead_ms = 0;  // the most an old stamp was ahead of the server's clock
+    std::int64_t last_ms = 0;   // this device's clock when the last was re-dated; 0: never
+    bool operator==(const RedateNotice&) const = default;
 };
 
 class MENTORSYNC_API SyncSession {
@@ -151,8 +168,10 @@ class MENTORSYNC_API SyncSession {
     const SyncProgress& progress() const noexcept;
 
     // The server's clock minus ours, in ms, as of the last response that carried server time
-    // (nullopt before any). The app should warn when |skew| is near 5 minutes: beyond that,
-    // requests fail with stale_timestamp and other devices quarantine our edits.
+    // (nullopt before any): negative when this device's clock is ahead of the server's,
+    // positive when it is behind (describe_clock_offset() says it in words). The app should
+    // warn when |skew| is near 5 minutes: beyond that, requests fail with stale_timestamp and
+    // other devices quarantine our edits.
     std::optional<std::int64_t> clock_skew_ms() const noexcept;
 
     // Local transactions the server rejected, oldest first (kept in the replica).
@@ -161,11 +180,24 @@ class MENTORSYNC_API SyncSession {
     // administrator fixed the assignment that put them out of scope).
     Status retry_rejected();
 
+    // What was re-dated since the notice was last cleared (all zero when nothing was).
+    // Errors: the replica's (closed when locked), corrupt for a malformed stored notice.
+    Result<RedateNotice> redate_notice() const;
+    // Clears it, once the user has been told.
+    Status clear_redate_notice();
+
     class Impl;
 
   private:
     std::unique_ptr<Impl> impl_;
 };
+
+// How far this device's clock is off, in words, from a skew as clock_skew_ms() gives it (the
+// server's clock minus ours): "4 min ahead of the server's", "10 s behind the server's",
+// "in step with the server's" (under half a second). Seconds below 2 min, then minutes below
+// 2 h, hours below 2 days, days below 2 years, then years (365 days), each rounded to the
+// nearest.
+MENTORSYNC_API std::string describe_clock_offset(std::int64_t skew_ms);
 
 // ---- enrollment (docs/protocol.md, section 4) --------------------------------------------------
 // Enrollment is one unsigned request, so it needs no session.
