@@ -50,6 +50,17 @@ const Uuid kLearner = id("16fd2706-8baf-433b-82eb-8c7fada847da");
 const Uuid kRow = id("886313e1-3b8a-5372-9b90-0c9aee199e5d");
 constexpr std::uint64_t kHlc = (1759300000000ull << 16) | 3;  // 2025-10-01, counter 3
 
+// A key pair from a fixed seed, so that the seeds come out the same on every run.
+const wire::DeviceKeys& fixed_keys() {
+    static const wire::DeviceKeys keys = [] {
+        wire::DeviceKeys k;
+        unsigned char seed[crypto_sign_SEEDBYTES] = {1, 2, 3};
+        crypto_sign_seed_keypair(k.public_key.data(), k.secret_key.data(), seed);
+        return k;
+    }();
+    return keys;
+}
+
 // A learner's creation, a contact edited over a conflict, a deletion, and fields and a
 // collection this schema does not know (kept as names), with every kind of value.
 std::vector<Transaction> sample_transactions(const Uuid& node, std::uint64_t hlc,
@@ -144,7 +155,7 @@ void wire_seeds(const Schema& schema) {
 
     wire::EnrollRequest er;
     er.code = "ABCD-EFGH-JKLM";
-    er.public_key.fill(7);
+    er.public_key = fixed_keys().public_key;
     er.node = kNodeA;
     er.label = "Planšete Nr. 1";
     put("wire_enroll_request", "request", wire::encode_enroll_request(er));
@@ -155,12 +166,10 @@ void wire_seeds(const Schema& schema) {
         wire::encode_error({"bad_request", "push request.batch: missing", {}}));
     put("wire_error", "timed", wire::encode_error({"unsigned", "stale", 1759300000000}));
 
-    wire::DeviceKeys keys;  // a fixed key pair from a fixed seed
-    unsigned char seed[crypto_sign_SEEDBYTES] = {1, 2, 3};
-    crypto_sign_seed_keypair(keys.public_key.data(), keys.secret_key.data(), seed);
     const std::string nonce(16, '\x05');
     put("wire_authorization", "valid",
-        wire::authorization(keys, "POST", "/v1/sync/push", kNodeA, 1759300000000, nonce, "body"));
+        wire::authorization(fixed_keys(), "POST", "/v1/sync/push", kNodeA, 1759300000000, nonce,
+                            "body"));
     put("wire_authorization", "short", "MS1 AAAAAAAAAAAAAAAAAAAAAA.1759300000000.x.y");
 }
 
@@ -239,9 +248,10 @@ void coord_seeds() {
 void http_seeds(const Schema& schema) {
     const std::string msgpack = "Content-Type: application/msgpack";
     const Uuid node = from_raw(FuzzServer::kTabletNode);
-    std::uint64_t hlc = 0;
-    for (char c : FuzzServer::kFreshHlc)
+    std::uint64_t hlc = 0;  // the placeholder's bytes as the milliseconds, counter 0
+    for (char c : FuzzServer::kFreshHlcMillis)
         hlc = (hlc << 8) | static_cast<unsigned char>(c);
+    hlc <<= 16;
     const auto txns = sample_transactions(node, hlc, std::string(FuzzServer::kLearnerText),
                                           std::string(FuzzServer::kMentorText));
     const Uuid batch = from_raw(FuzzServer::kFreshBatch);
@@ -260,7 +270,7 @@ void http_seeds(const Schema& schema) {
              wire::encode_pull_request({"", std::nullopt, std::nullopt})));
     wire::EnrollRequest er;
     er.code = "ABCD-EFGH-JKLM";
-    er.public_key.fill(7);
+    er.public_key = fixed_keys().public_key;
     er.node = kNodeB;
     er.label = "tablet";
     put("http_request", "enroll",

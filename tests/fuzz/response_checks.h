@@ -13,6 +13,8 @@
 //     characters.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -54,6 +56,20 @@ inline bool plain_filename(std::string_view v) {
 
 inline void check_response(const server::http::Response& r) {
     const std::string where = "status " + std::to_string(r.status) + " route " + r.route;
+    // MENTORSYNC_FUZZ_TRACE=1: one line per answer, to see what seeds reach (run a target on
+    // its corpus with -runs=0).
+    static const bool trace = std::getenv("MENTORSYNC_FUZZ_TRACE") != nullptr;
+    if (trace) {
+        std::string results;
+        if (r.route == "/v1/sync/push" && r.status == 200) {
+            if (auto p = wire::decode_push_response(r.body); p.ok())
+                for (const auto& one : p->results)
+                    results +=
+                        one.kind == wire::PushResult::Kind::rejected ? " " + one.code : " accepted";
+        }
+        std::fprintf(stderr, "answer: %s %s%s %.120s\n", where.c_str(), r.error_code.c_str(),
+                     results.c_str(), r.status < 400 ? "" : r.body.c_str());
+    }
     MS_FUZZ_CHECK(r.status >= 200 && r.status <= 599, where);
     MS_FUZZ_CHECK(r.status != 500, where + ": " + r.body.substr(0, 300));
     MS_FUZZ_CHECK(route_template(r.route), where);

@@ -55,10 +55,16 @@ std::string make_data_dir() {
     return templ;
 }
 
-std::string g_remove_at_exit;
-void remove_data_dir() {
+// The current instance, and its shutdown: the server's background threads (merged-state
+// applier, checkpointers) must stop before exit() destroys the static objects they use, such
+// as the programme schema.
+std::unique_ptr<FuzzServer> g_instance;
+void shut_down() {
+    if (!g_instance) return;
+    const std::string dir = g_instance->data_dir;
+    g_instance.reset();
     std::error_code ec;
-    std::filesystem::remove_all(g_remove_at_exit, ec);
+    std::filesystem::remove_all(dir, ec);
 }
 
 // A tablet of the mentor: an engine replica and its enrollment, syncing by direct calls.
@@ -109,12 +115,9 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
     return s;
 }
 
-FuzzServer* build() {
-    auto* fs = new FuzzServer;  // owned by FuzzServer::get()
+std::unique_ptr<FuzzServer> build() {
+    auto fs = std::make_unique<FuzzServer>();
     fs->data_dir = make_data_dir();
-    g_remove_at_exit = fs->data_dir;
-    static const bool registered = std::atexit(remove_data_dir) == 0;
-    (void)registered;
     const LogSink quiet = [](std::string_view) {};
 
     // The organisation, as `mentorsync-server admin` would set it up.
@@ -214,6 +217,10 @@ FuzzServer* build() {
     if (conflicts.status != 200 || j.is_discarded() || !j.contains("items") || j["items"].empty())
         setup_failed("the setup made no conflict: " + conflicts.body.substr(0, 200));
     fs->placeholders.emplace_back("@CONFLICT@", j["items"][0].value("id", ""));
+    // Registered after the first setup has made every static object the server uses, so
+    // that exit() runs it before destroying them.
+    static const bool registered = std::atexit(shut_down) == 0;
+    (void)registered;
     return fs;
 }
 
@@ -222,17 +229,10 @@ FuzzServer* build() {
 FuzzServer& FuzzServer::get() {
     // Renewed now and then: audit entries, nonces and accepted pushes pile up with every input,
     // and some views (audit verification) take longer the more there is.
-    // A raw pointer on purpose: the last instance must outlive exit() (its threads may still be
-    // running while static objects it uses are destroyed), so only renewal deletes one.
-    static FuzzServer* instance = nullptr;
     static std::uint64_t uses = 0;
-    if (instance != nullptr && ++uses % kRenewEvery == 0) {
-        delete instance;
-        remove_data_dir();
-        instance = nullptr;
-    }
-    if (instance == nullptr) instance = build();
-    return *instance;
+    if (g_instance && ++uses % kRenewEvery == 0) shut_down();
+    if (!g_instance) g_instance = build();
+    return *g_instance;
 }
 
 std::string FuzzServer::substitute(std::string_view text) const {
@@ -248,12 +248,11 @@ void FuzzServer::prepare(server::http::Request& request) {
     request.body = substitute(request.body);
     if (request.body.find('@') != std::string::npos) {
         request.body = replace_all(std::move(request.body), kFreshBatch, Uuid::random().raw());
-        const std::uint64_t hlc =
-            (static_cast<std::uint64_t>(now_ms()) << Stamp::kCounterBits) | hlc_counter_++;
-        std::string be(8, '\0');
-        for (int i = 0; i < 8; ++i)
-            be[static_cast<std::size_t>(i)] = static_cast<char>(hlc >> (56 - 8 * i));
-        request.body = replace_all(std::move(request.body), kFreshHlc, be);
+        const auto ms = static_cast<std::uint64_t>(now_ms());
+        std::string be(6, '\0');
+        for (int i = 0; i < 6; ++i)
+            be[static_cast<std::size_t>(i)] = static_cast<char>(ms >> (40 - 8 * i));
+        request.body = replace_all(std::move(request.body), kFreshHlcMillis, be);
     }
     for (auto& [name, value] : request.headers) {
         value = substitute(value);

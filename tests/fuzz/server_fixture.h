@@ -14,11 +14,11 @@
 // and, inside msgpack bodies, placeholders exactly as long as what replaces them, so that the
 // msgpack framing around them stays valid (kBinaryPlaceholders): tablet A's node id (16 raw
 // bytes), a fresh batch id (16 raw bytes, new for every request, so that a mutated push is not
-// refused as a reused batch), a fresh HLC stamp (8 bytes, big-endian, as msgpack writes a
-// uint64) and the learner's and the mentor's ids as 36-character text.
+// refused as a reused batch), the milliseconds of a fresh HLC stamp (the first 6 of the 8
+// big-endian bytes msgpack writes for a uint64; the counter bytes after them are the seed's)
+// and the learner's and the mentor's ids as 36-character text.
 // Built on first use and replaced by a fresh one every kRenewEvery uses (so a reproducer runs
-// against the fresh setup); the last one is not destroyed (libFuzzer exits without unwinding),
-// but its data directory is removed at exit.
+// against the fresh setup); shut down, and its data directory removed, at exit.
 #pragma once
 
 #include <memory>
@@ -46,7 +46,7 @@ struct FuzzServer {
     Uuid tablet_node;
     std::vector<std::pair<std::string, std::string>> placeholders;  // all but @SIGN@
 
-    static constexpr std::uint64_t kRenewEvery = 50'000;
+    static constexpr std::uint64_t kRenewEvery = 20'000;
     // The current instance (aborts when the setup fails).
     static FuzzServer& get();
 
@@ -59,14 +59,12 @@ struct FuzzServer {
     // The fixed-length placeholders (for make_seeds.cpp, which writes them into msgpack).
     static constexpr std::string_view kTabletNode = "@TABLET_NODE_16@";
     static constexpr std::string_view kFreshBatch = "@FRESH_BATCH_16@";
-    static constexpr std::string_view kFreshHlc = "@HLC_08@";
+    static constexpr std::string_view kFreshHlcMillis = "@HLC_6";
     static constexpr std::string_view kLearnerText = "@LEARNER_UUID_AS_TEXT_36_CHARACTERS@";
     static constexpr std::string_view kMentorText = "@MENTOR_UUID_AS_TEXT_36_CHARACTERS_@";
-    static_assert(kTabletNode.size() == 16 && kFreshBatch.size() == 16 && kFreshHlc.size() == 8 &&
-                  kLearnerText.size() == 36 && kMentorText.size() == 36);
-
-  private:
-    std::uint16_t hlc_counter_ = 0;
+    static_assert(kTabletNode.size() == 16 && kFreshBatch.size() == 16 &&
+                  kFreshHlcMillis.size() == 6 && kLearnerText.size() == 36 &&
+                  kMentorText.size() == 36);
 };
 
 }  // namespace mentorsync::fuzz
