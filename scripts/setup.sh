@@ -15,6 +15,7 @@ PACKAGES=(
   libsqlite3-dev libsodium-dev libmsgpack-cxx-dev libboost-dev
   libssl-dev nlohmann-json3-dev catch2
   python3   # scripts/demo.sh (reads the admin JSON) and the SDK's ctypes test
+  clang-14 libclang-rt-14-dev   # the fuzz build: clang with libFuzzer (tests/fuzz)
 )
 
 # The dashboard's browser tests (tests/browser): Debian's chromium, driven by playwright-core
