@@ -121,12 +121,18 @@ Status wrong_type(std::string_view where, const msgpack::object& o, std::string_
 }
 
 // Unpacking gives every value a 24-byte msgpack::object (strings and binaries are copied once
-// more), so a body of one-byte values would cost 24 times its size and more. At most one value
-// per kBytesPerValue bytes (plus a little for tiny bodies) keeps the tree within about 13 times
-// the body. Real bodies stay far below it: a change costs its field code, a value and often a
-// 16-byte id or a string, and every row 21 bytes for 3 values (docs/protocol.md §3).
+// more), so a body of one-byte values would cost 24 times its size and more. A request body (what
+// the server decodes, before it knows who sent it) may hold at most one value per kBytesPerValue
+// bytes (plus a little for tiny bodies), which keeps the tree within about 13 times the body.
+// Real requests stay far below it: a change costs its field code, a value and often a 16-byte id
+// or a string, and every row 21 bytes for 3 values (docs/protocol.md §3).
+// Answers (what a device decodes from the server it enrolled with) are not counted: a push
+// answer is one byte per accepted transaction, so 200 accepted transactions already hold more
+// than one value per 2 bytes. Their cost is bounded by the body limit and the container limits.
 constexpr std::size_t kBytesPerValue = 2;
 constexpr std::size_t kValueSlack = 16;
+
+enum class Sender { client, server };
 
 // Counts the values of a msgpack body without building anything (msgpack-cxx's parser with a
 // visitor). Stops early past `max_values` or past the nesting limit, so that the parser's own
@@ -168,13 +174,15 @@ class ValueCounter : public msgpack::null_visitor {
     bool over_ = false;
 };
 
-// Unpacks one msgpack value that must span the whole of `bytes`, under the protocol's limits.
-Status unpack_whole(std::string_view bytes, std::string_view what, msgpack::object_handle& out) {
+// Unpacks one msgpack value that must span the whole of `bytes`, under the protocol's limits
+// (the value count only for what a client sent).
+Status unpack_whole(std::string_view bytes, std::string_view what, msgpack::object_handle& out,
+                    Sender from) {
     if (bytes.size() > kMaxBodyBytes)
         return bad(what, "is " + num(bytes.size()) + " " + std::string(kPhraseBodyTooLarge) + " " +
                              num(kMaxBodyBytes));
     if (bytes.empty()) return bad(what, "is empty");
-    {
+    if (from == Sender::client) {
         ValueCounter counter(bytes.size() / kBytesPerValue + kValueSlack);
         std::size_t scanned = 0;
         msgpack::parse(bytes.data(), bytes.size(), scanned, counter);
@@ -619,7 +627,7 @@ std::string encode_transactions(const Schema& schema, std::span<const Transactio
 
 Result<std::vector<Transaction>> decode_transactions(const Schema& schema, std::string_view bytes) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(bytes, "txns", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(bytes, "txns", oh, Sender::client));
     std::vector<Transaction> out;
     MS_RETURN_IF_ERROR(read_txns(schema, oh.get(), "txns", out));
     return out;
@@ -769,7 +777,7 @@ std::string encode_error(const ErrorBody& error) {
 
 Result<ErrorBody> decode_error(std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "error", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "error", oh, Sender::server));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "error", m));
     ErrorBody e;
@@ -826,7 +834,7 @@ std::string encode_enroll_request(const EnrollRequest& request) {
 
 Result<EnrollRequest> decode_enroll_request(std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "enroll request", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "enroll request", oh, Sender::client));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "enroll request", m));
     EnrollRequest r;
@@ -869,7 +877,7 @@ std::string encode_enroll_response(const EnrollResponse& response) {
 
 Result<EnrollResponse> decode_enroll_response(std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "enroll response", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "enroll response", oh, Sender::server));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "enroll response", m));
     EnrollResponse r;
@@ -902,7 +910,7 @@ std::string encode_push_request(const Schema& schema, const Uuid& batch,
 
 Result<PushRequest> decode_push_request(const Schema& schema, std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "push request", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "push request", oh, Sender::client));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "push request", m));
     PushRequest r;
@@ -938,7 +946,7 @@ std::string encode_push_response(const PushResponse& response) {
 
 Result<PushResponse> decode_push_response(std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "push response", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "push response", oh, Sender::server));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "push response", m));
     PushResponse r;
@@ -997,7 +1005,7 @@ std::string encode_pull_request(const PullRequest& request) {
 
 Result<PullRequest> decode_pull_request(std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "pull request", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "pull request", oh, Sender::client));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "pull request", m));
     PullRequest r;
@@ -1053,7 +1061,7 @@ std::string encode_pull_response(const Schema& schema, const PullResponse& respo
 
 Result<PullResponse> decode_pull_response(const Schema& schema, std::string_view body) {
     msgpack::object_handle oh;
-    MS_RETURN_IF_ERROR(unpack_whole(body, "pull response", oh));
+    MS_RETURN_IF_ERROR(unpack_whole(body, "pull response", oh, Sender::server));
     MapReader m;
     MS_RETURN_IF_ERROR(MapReader::open(oh.get(), "pull response", m));
     PullResponse r;

@@ -1,6 +1,7 @@
-// The decoders' allocation bound (docs/protocol.md §3): a body may hold at most one msgpack
-// value per 2 bytes (plus 16), checked by a scan that builds nothing before the body is
-// unpacked, so that unpacking costs at most a fixed multiple of the body's size.
+// The decoders' allocation bound (docs/protocol.md §3): a request body may hold at most one
+// msgpack value per 2 bytes (plus 16), checked by a scan that builds nothing before the body is
+// unpacked, so that unpacking costs at most a fixed multiple of the body's size. Answers are not
+// held to it: a push answer is one byte per accepted transaction.
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -90,4 +91,26 @@ TEST_CASE("nesting past the limit is still reported as too deep", "[wire][limits
     auto r = wire::decode_enroll_request(body);
     REQUIRE_FALSE(r.ok());
     CHECK(wire::error_reply_for(r.status()).body.code == "too_deep");
+}
+
+TEST_CASE("push answers denser than the request bound decode at every size", "[wire][limits]") {
+    // A push answer is one value and one byte per accepted transaction: at 200 (a tablet's
+    // default batch) it holds more than one value per 2 bytes. Before answers were exempt, a
+    // tablet that pushed more than about 55 transactions could not read the answer and resent
+    // the same batch for ever.
+    for (std::size_t n : {std::size_t{1}, std::size_t{58}, std::size_t{59}, std::size_t{200},
+                          wire::kMaxTransactionsPerPush}) {
+        INFO(n << " accepted transactions");
+        wire::PushResponse answer;
+        answer.server_time_ms = 1795392000123;
+        answer.results.resize(n);  // accepted
+        answer.results.back().kind = wire::PushResult::Kind::held;
+        auto r = wire::decode_push_response(wire::encode_push_response(answer));
+        REQUIRE(r.ok());
+        CHECK(r->results.size() == n);
+        CHECK(r->results.back().kind == wire::PushResult::Kind::held);
+        CHECK(r->server_time_ms == answer.server_time_ms);
+    }
+    // A request body of one value per byte is still refused.
+    CHECK_FALSE(wire::decode_enroll_request(nil_bomb(1)).ok());
 }
