@@ -181,10 +181,14 @@ TEST_CASE("the server killed at random points of a push burst loses and duplicat
     std::mt19937_64 rng(seed);
     Programme p;
 
-    auto server = std::make_unique<mstest::ServerProcess>(p.data);
+    // The tablets sync back to back for the whole run, far above a real tablet's rate: the
+    // per-device rate limit is off (it is tested on its own, in the http suite).
+    const std::vector<std::string> no_rate_limit = {"--device-rate", "0"};
+    auto server = std::make_unique<mstest::ServerProcess>(p.data, no_rate_limit);
     const std::string url = server->url();
-    const std::vector<std::string> same_port = {"--listen",
-                                                "127.0.0.1:" + std::to_string(server->port())};
+    std::vector<std::string> same_port = {"--listen",
+                                          "127.0.0.1:" + std::to_string(server->port())};
+    same_port.insert(same_port.end(), no_rate_limit.begin(), no_rate_limit.end());
     Answers answers;
     std::vector<std::unique_ptr<Tablet>> tablets;
     for (int i = 0; i < 3; ++i) {
