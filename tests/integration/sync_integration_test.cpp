@@ -2,6 +2,7 @@
 // syncing through SyncSession and the built-in HTTP transport.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "server_process.h"
@@ -161,6 +162,33 @@ TEST_CASE("a write about another mentor's learner is rejected and stays local",
     b.enroll(p.code(p.mentor_b), "B tablet");
     b.sync_ok();
     CHECK(records_of(b.replica(), l2).size() == 2);  // the learner and the assignment only
+}
+
+TEST_CASE("a day of 200 edits goes up in one push whose answer the tablet reads",
+          "[integration][sync]") {
+    // 200 is a tablet's default push batch; the answer holds one byte per accepted transaction,
+    // denser than the request value bound (which answers were once wrongly held to).
+    Programme p;
+    std::string l1 = p.learner("Skolniece Viena");
+    p.assign(l1, p.mentor_a);
+    mstest::ServerProcess server(p.data);
+    mstest::Tablet a(p.dir.file("a.db"), server.url());
+    a.enroll(p.code(p.mentor_a), "A tablet");
+    a.sync_ok();
+    for (int i = 0; i < 200; ++i) {
+        char date[11];
+        std::snprintf(date, sizeof date, "2026-%02d-%02d", 9 + i / 28 % 4, 1 + i % 28);
+        REQUIRE(a.replica().create("absences", absence(l1, date)).ok());
+    }
+    auto progress = a.sync_ok();
+    CHECK(progress.rejected == 0);
+    CHECK(progress.acked == 200);
+    CHECK(a.replica().status()->pending_transactions == 0);
+
+    mstest::Tablet b(p.dir.file("b.db"), server.url());
+    b.enroll(p.code(p.mentor_a), "A's second tablet");
+    b.sync_ok();
+    CHECK(records_of(b.replica(), l1).size() == 202);  // the learner, the assignment, 200 absences
 }
 
 TEST_CASE("moving a learner purges them from the old mentor's tablet and backfills the new one",
