@@ -120,6 +120,9 @@ say "The sync server keeps the programme's records in an encrypted SQLite databa
 coordinator creates it and starts the server on this machine's loopback address; tablets will \
 talk to it over HTTP here (over TLS in a real deployment)."
 adm init >/dev/null
+# The log exists before the server starts: the wait below reads it at once (with pipefail a
+# missing file would end this script).
+: >"$DATA/server.log"
 "$SERVER" serve --data-dir "$SRV_DATA" --listen 127.0.0.1:0 --threads 2 2>"$DATA/server.log" &
 SERVER_PID=$!
 PORT=""

@@ -38,6 +38,9 @@ for v in municipality centre mentor learner code_a code_b; do
   [[ -n "${!v}" ]] || { echo "bootstrap failed: no $v" >&2; exit 2; }
 done
 
+# The log exists before the server starts: the wait below reads it at once (with pipefail a
+# missing file would end this script).
+: >"$work/server.log"
 "$server" --listen 127.0.0.1:0 --data-dir "$data" 2>"$work/server.log" &
 pid=$!
 port=""

@@ -70,6 +70,9 @@ FOREIGN=$(adm add-learner --name "Cita Skolniece" --birth-year 2012 --school "$C
   --municipality "$MUNI" --grade 7 --education general | field learner_id)
 adm assign --learner "$LEARNER" --mentor "$MENTOR" --start-date 2026-09-01 >/dev/null
 adm assign --learner "$FOREIGN" --mentor "$OTHER" >/dev/null
+# The log exists before the server starts: the wait below reads it at once (with pipefail a
+# missing file would end this script).
+: >"$TMP/server.log"
 "$SERVER" serve --data-dir "$TMP/server" --listen 127.0.0.1:0 --threads 2 2>"$TMP/server.log" &
 SERVER_PID=$!
 PORT=""
