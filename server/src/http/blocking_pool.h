@@ -12,6 +12,9 @@
 //
 // Thread-safety: try_run() may be called from any thread. shutdown() (also run by the
 // destructor) must not race with try_run(); the owner calls it after the io threads stopped.
+// Lifetime: shut the pool down (or destroy it) before destroying any io_context whose
+// coroutines awaited it: a pool thread still holds a copy of the waiter's executor for a moment
+// after posting the result back.
 #pragma once
 
 #include <atomic>

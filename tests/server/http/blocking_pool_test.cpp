@@ -52,8 +52,10 @@ struct Gate {
 
 TEST_CASE("a pool job runs off the io thread, which keeps serving, and resumes its coroutine",
           "[http][limits]") {
-    BlockingPool pool(1, 0);
+    // The io_context outlives the pool, as in the server (the pool's threads end first): a pool
+    // thread may still hold a copy of the waiter's executor just after the waiter resumed.
     asio::io_context ioc(1);
+    BlockingPool pool(1, 0);
     auto strand = asio::make_strand(ioc);
     Gate gate;
     std::thread::id io_thread, job_thread, resumed_on;
@@ -95,9 +97,9 @@ TEST_CASE("a pool job runs off the io thread, which keeps serving, and resumes i
 
 TEST_CASE("a full pool refuses a job at once and takes one again when a place frees",
           "[http][limits]") {
+    asio::io_context ioc(1);  // outlives the pool, as above
     BlockingPool pool(1, 1);  // one running, one waiting
     REQUIRE(pool.capacity() == 2);
-    asio::io_context ioc(1);
     Gate gate;
     std::atomic<int> done{0};
     std::atomic<int> refused{0};
