@@ -549,7 +549,10 @@ TEST_CASE("coordinator API with real tablets: device sync status, and a resoluti
     CHECK(dq["data_quality"]["pending_on_devices"] == 0);
     CHECK(dq["data_quality"]["rejected_on_devices"] == 1);
     CHECK(dq["data_quality"]["quarantined_on_devices"] == 0);
-    for (const json& d : json::parse(adm.get("/api/v1/devices").body)["items"]) {
+    // Parsed into a named value first: a range-for over json::parse(...)["items"] would iterate
+    // into a temporary destroyed before the loop body runs.
+    const json device_list = json::parse(adm.get("/api/v1/devices").body);
+    for (const json& d : device_list["items"]) {
         INFO(d.dump());
         const bool first = d["id"] == t1.device_id().to_string();
         CHECK(d["rejected_by_server"] == (first ? 1 : 0));
