@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/admin.h"
+#include "core/sync_service.h"
 #include "mentorsync/replica.h"
 
 namespace mentorsync::fuzz {
@@ -146,10 +147,16 @@ std::unique_ptr<FuzzServer> build() {
     ServiceOptions so;
     so.data_dir = fs->data_dir;
     so.log = quiet;
-    fs->service = ok(open_sync_service(so), "sync service");
-    fs->coord = ok(http::CoordApi::open(fs->data_dir, false, quiet), "coordinator API");
-    fs->router = std::make_unique<http::Router>(*fs->service, fs->metrics, wire::kMaxBodyBytes,
-                                                fs->coord.get());
+    ServerCore core = ok(open_server_core(so), "sync service");
+    fs->state = core.state;
+    fs->service = std::move(core.service);
+    fs->coord = ok(http::CoordApi::open(fs->data_dir, core.state, false, quiet), "coordinator API");
+    // The server's defaults, but no rate limits: the fuzzer is one device and one address
+    // sending far more requests than any tablet, and a 429 would hide every handler behind it.
+    http::ServerConfig config;
+    config.device_rate_per_s = 0;
+    config.ip_rate_per_s = 0;
+    fs->router = std::make_unique<http::Router>(*fs->service, fs->metrics, config, fs->coord.get());
 
     // Two tablets of the mentor write records, then edit one contact concurrently.
     Tablet a = enroll(*fs->service, *admin, mentor, fs->data_dir + "/tablet-a.db", "tablet A");

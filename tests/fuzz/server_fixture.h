@@ -36,6 +36,7 @@ namespace mentorsync::fuzz {
 
 struct FuzzServer {
     std::string data_dir;
+    std::shared_ptr<void> state;  // the merged state, shared by the service and the API
     std::unique_ptr<server::SyncService> service;
     std::unique_ptr<server::http::CoordApi> coord;
     server::http::Metrics metrics;
