@@ -122,7 +122,10 @@ std::unique_ptr<FuzzServer> build() {
     const LogSink quiet = [](std::string_view) {};
 
     // The organisation, as `mentorsync-server admin` would set it up.
-    std::unique_ptr<Admin> admin = ok(Admin::open(fs->data_dir, true, {}, quiet), "admin init");
+    // Without a merged state of its own, as the admin command line runs: the server core below
+    // owns state.db (state.lock) and catches up with what the admin wrote.
+    std::unique_ptr<Admin> admin =
+        ok(Admin::open(fs->data_dir, true, {}, quiet, /*with_state=*/false), "admin init");
     const Uuid muni = ok(admin->add_municipality("Fuzz novads"), "municipality");
     const Uuid centre =
         ok(admin->add_institution("Fuzz jauniešu centrs", InstitutionKind::youth_centre, muni),
