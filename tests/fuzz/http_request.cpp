@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "fuzz_support.h"
+#include "http/beast_message.h"
 #include "http/config.h"
 #include "response_checks.h"
 #include "server_fixture.h"
@@ -47,18 +48,9 @@ Request to_plain(bhttp::request<bhttp::string_body>&& req) {
     return out;
 }
 
-// As the session's write(): the headers it adds, then Beast's serialiser.
+// As the session's write(): the same message (http/beast_message.h), then Beast's serialiser.
 void write(Response response, std::string_view method, bool keep_alive) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
-    res.set(bhttp::field::server, "mentorsync");
-    res.set(bhttp::field::cache_control, "no-store");
-    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers)
-        res.set(name, value);
-    res.body() = std::move(response.body);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    if (method == "HEAD") res.body().clear();
+    auto res = server::http::to_beast_response(response, method, keep_alive);
     std::ostringstream out;
     out << res;
     MS_FUZZ_CHECK(out.str().starts_with("HTTP/1.1 "), "Beast wrote no status line");

@@ -1,6 +1,7 @@
 // Plain HTTP request and response values passed between the Beast session (session.cpp) and the
-// router and handlers. They exist so that only the session's translation unit includes Beast:
-// everything that decides *what* to answer works on these structs alone.
+// router and handlers. They exist so that only the session's translation unit (and
+// beast_message.cpp, which turns a Response into Beast's message) includes Beast: everything
+// that decides *what* to answer works on these structs alone.
 // Thread-safety: values; a Request is owned by the session that read it.
 #pragma once
 

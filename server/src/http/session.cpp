@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "http/beast_message.h"
 #include "http/blocking_pool.h"
 #include "http/limits.h"
 #include "http/msgpack_io.h"
@@ -375,17 +376,7 @@ template <class Stream>
 asio::awaitable<bool> Session<Stream>::write(Response response, RouteId route,
                                              std::string_view method, bool keep_alive,
                                              Clock::time_point started) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
-    res.set(bhttp::field::server, "mentorsync");
-    res.set(bhttp::field::cache_control, "no-store");
-    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers)
-        res.set(name, value);
-    res.body() = std::move(response.body);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    // HEAD: the headers a GET would get (Content-Length included), without the body.
-    if (method == "HEAD") res.body().clear();
+    auto res = to_beast_response(response, method, keep_alive);
 
     beast::error_code ec;
     beast::get_lowest_layer(stream_).expires_after(state_.config().write_timeout);
