@@ -12,8 +12,8 @@
 #include <map>
 #include <set>
 
+#include "common/text.h"
 #include "crypto.h"
-#include "text.h"
 
 namespace mentorsync {
 namespace {
@@ -702,7 +702,7 @@ Result<HttpRequest> enrollment_request(std::string_view code, const wire::Device
     if (code.empty()) return Status::invalid_argument("the enrollment code is empty");
     if (code.size() > wire::kMaxStringBytes)
         return Status::invalid_argument("the enrollment code is too long");
-    auto chars = utf8_length(label);
+    auto chars = common::utf8_length(label);
     if (!chars) return Status::invalid_argument("the device label is not valid UTF-8");
     if (*chars > wire::kMaxLabelChars)
         return Status::invalid_argument("the device label has " + std::to_string(*chars) +

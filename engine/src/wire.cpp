@@ -17,8 +17,8 @@
 #include <limits>
 #include <map>
 
+#include "common/text.h"
 #include "crypto.h"
-#include "text.h"
 
 namespace mentorsync::wire {
 namespace {
@@ -336,7 +336,7 @@ class MapReader {
                            "a key is " + std::string(type_name(kv.key)) + "; keys must be strings");
             std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
             if (!out.entries_.emplace(key, &kv.val).second)
-                return bad(out.what_, "key '" + safe_excerpt(key) + "' appears twice");
+                return bad(out.what_, "key '" + common::safe_excerpt(key) + "' appears twice");
         }
         return {};
     }
@@ -843,7 +843,7 @@ Result<EnrollRequest> decode_enroll_request(std::string_view body) {
     MS_RETURN_IF_ERROR(read_uuid(*o, m.at("node"), r.node));
     MS_RETURN_IF_ERROR(m.get("label", o));
     MS_RETURN_IF_ERROR(read_str(*o, m.at("label"), r.label));
-    auto chars = utf8_length(r.label);
+    auto chars = common::utf8_length(r.label);
     if (!chars) return bad(m.at("label"), "is not valid UTF-8");
     if (*chars > kMaxLabelChars)
         return bad(m.at("label"),

@@ -1,6 +1,6 @@
-#include "text.h"
+#include "common/text.h"
 
-namespace mentorsync {
+namespace mentorsync::common {
 
 std::optional<std::size_t> utf8_length(std::string_view s) noexcept {
     std::size_t count = 0;
@@ -54,4 +54,4 @@ std::string safe_excerpt(std::string_view s) {
     return out;
 }
 
-}  // namespace mentorsync
+}  // namespace mentorsync::common

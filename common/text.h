@@ -1,4 +1,4 @@
-// Small text helpers shared inside the engine.
+// Small text helpers shared by the engine, the client SDK and the server.
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace mentorsync {
+namespace mentorsync::common {
 
 // Number of code points in valid UTF-8 (overlongs, surrogates and > U+10FFFF rejected);
 // nullopt if the bytes are not valid UTF-8.
@@ -20,4 +20,4 @@ bool is_blank(std::string_view s) noexcept;
 // becomes '?'. Keeps messages short and free of control characters.
 std::string safe_excerpt(std::string_view s);
 
-}  // namespace mentorsync
+}  // namespace mentorsync::common
