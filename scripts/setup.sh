@@ -16,6 +16,7 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev catch2
   python3   # scripts/demo.sh (reads the admin JSON) and the SDK's ctypes test
   faketime  # tests/integration/tablet_cli_test.sh runs a tablet with its clock ten years ahead
+  clang-14 libclang-rt-14-dev   # the fuzz build: clang with libFuzzer (tests/fuzz)
 )
 
 # The dashboard's browser tests (tests/browser): Debian's chromium, driven by playwright-core

@@ -148,6 +148,16 @@ int ServerProcess::stop() {
     return -9;
 }
 
+void ServerProcess::kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (reader_.joinable()) reader_.join();
+    close(stderr_fd_);
+}
+
 ServerProcess::~ServerProcess() {
     if (pid_ > 0) stop();
 }

@@ -41,6 +41,8 @@ class ServerProcess {
     int pid() const { return pid_; }
     // Sends SIGTERM and returns the exit status (0 expected).
     int stop();
+    // SIGKILL at once, as a crash or power cut would stop it, and waits for the process to end.
+    void kill_now();
     // Every line the server logged so far.
     std::vector<std::string> log_lines() const;
 

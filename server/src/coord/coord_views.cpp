@@ -200,7 +200,9 @@ bool is_date(const std::string& s) {
         if (s[i] < '0' || s[i] > '9') return false;
     const int y = std::stoi(s.substr(0, 4)), m = std::stoi(s.substr(5, 2)),
               d = std::stoi(s.substr(8, 2));
-    return m >= 1 && m <= 12 && d >= 1 && d <= last_day(y, m);
+    // The years of the schema's date fields (engine/src/schema.cpp), which the replica's date
+    // query checks again: a filter outside them is refused here with the parameter's name.
+    return y >= 1900 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 && d <= last_day(y, m);
 }
 
 std::optional<std::pair<std::string, std::string>> school_year_period(const std::string& sy) {
@@ -333,8 +335,9 @@ std::vector<Record> CoordViews::filtered_records(const Scope& scope, const Recor
              "collection: one of learners, assignments, contacts, absences, risk_assessments, "
              "support_plans");
     if (!f.from.empty() && !is_date(f.from))
-        fail(400, "bad_parameter", "from: not a YYYY-MM-DD date");
-    if (!f.to.empty() && !is_date(f.to)) fail(400, "bad_parameter", "to: not a YYYY-MM-DD date");
+        fail(400, "bad_parameter", "from: not a YYYY-MM-DD date from 1900 to 2100");
+    if (!f.to.empty() && !is_date(f.to))
+        fail(400, "bad_parameter", "to: not a YYYY-MM-DD date from 1900 to 2100");
     if (!f.from.empty() && !f.to.empty() && f.from > f.to)
         fail(400, "bad_parameter", "from: after to");
     if (def->date_field.empty() && (!f.from.empty() || !f.to.empty()))

@@ -120,7 +120,7 @@ class CoordViews {
 // nullopt when malformed.
 std::optional<std::pair<std::string, std::string>> school_year_period(const std::string& sy);
 std::optional<std::pair<std::string, std::string>> semester_period(const std::string& sem);
-// True for a real calendar date "YYYY-MM-DD".
+// True for a real calendar date "YYYY-MM-DD" from 1900 to 2100 (the schema's date range).
 bool is_date(const std::string& s);
 
 }  // namespace mentorsync::server::coord

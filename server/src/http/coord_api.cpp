@@ -184,12 +184,14 @@ std::string iso(std::int64_t ms) {
     return buf;
 }
 
-// Compact JSON of only the given (non-empty) filters, for audit details.
+// Compact JSON of only the given (non-empty) filters, for audit details. Built before the
+// filters are checked, so bytes that are not UTF-8 are replaced rather than thrown on (which
+// would answer 500 where the check answers 400).
 std::string detail(std::initializer_list<std::pair<const char*, json>> items) {
     json d = json::object();
     for (const auto& [k, v] : items)
         if (!(v.is_string() && v.get<std::string>().empty()) && !v.is_null()) d[k] = v;
-    return d.dump();
+    return d.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 json opt(const std::optional<Uuid>& u) {

@@ -34,13 +34,22 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
-// How much of a refused body close() reads and drops. A request that broke a size limit (413,
-// 431) gets up to 4 MiB, so that a client that sends its whole body before reading sees the
-// answer telling it to send less. Any other refusal gets 256 KiB, about what a real push still
-// has in flight: more would make a flood of refused 4 MiB uploads cost the server a 4 MiB read
-// each.
+// How much of a refused body close() reads and drops (within its 1 s). A request that broke a
+// size limit (413, 431) gets up to 4 MiB, so that a client that sends its whole body before
+// reading sees the answer telling it to send less; a 413 whose Content-Length is known gets
+// the whole declared body, up to twice the server's body limit (drain_after_413): closing with
+// unread bytes resets the connection and can destroy the answer before the client reads it.
+// Any other refusal gets 256 KiB, about what a real push still has in flight: more would make
+// a flood of refused 4 MiB uploads cost the server a 4 MiB read each.
 constexpr std::size_t kDrainTooLarge = 4u << 20;
 constexpr std::size_t kDrainRefused = 256u << 10;
+
+std::size_t drain_after_413(std::optional<std::uint64_t> length, std::size_t max_body_bytes) {
+    const std::uint64_t cap =
+        std::max<std::uint64_t>(kDrainTooLarge, 2 * static_cast<std::uint64_t>(max_body_bytes));
+    if (length && *length <= cap) return static_cast<std::size_t>(*length);
+    return kDrainTooLarge;
+}
 
 // The one place that decides which errors are a client going away (normal, not logged) and
 // which are worth a log line.
@@ -237,7 +246,9 @@ asio::awaitable<void> Session<Stream>::serve() {
                                               std::to_string(cfg.max_body_bytes) + " bytes"),
                            Router::route_of(sv(head.target())), sv(head.method_string()), false,
                            started);
-            co_await close(kDrainTooLarge);
+            std::optional<std::uint64_t> declared;
+            if (const auto l = parser.content_length()) declared = *l;
+            co_await close(drain_after_413(declared, cfg.max_body_bytes));
             co_return;
         }
         if (ec) {
@@ -283,7 +294,9 @@ asio::awaitable<void> Session<Stream>::serve() {
                                                 keep_alive, started);
             if (!written) break;
             if (!keep_alive) {
-                co_await close(!has_body ? 0 : status == 413 ? kDrainTooLarge : kDrainRefused);
+                co_await close(!has_body       ? 0
+                               : status == 413 ? drain_after_413(length, cfg.max_body_bytes)
+                                               : kDrainRefused);
                 co_return;
             }
             if (drop_body) {

@@ -1,0 +1,17 @@
+// Fuzz target: wire::decode_enroll_response, the answer to POST /v1/enroll (section 4), as a tablet
+// reads it. Promises: no crash; a refusal is Code::invalid_argument with a message, and maps to a
+// 400 or 413 answer with one of the protocol's codes; an accepted body survives encode/decode.
+#include "fuzz_support.h"
+#include "mentorsync/wire.h"
+#include "wire_checks.h"
+
+using namespace mentorsync;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view input = fuzz::as_text(data, size);
+    fuzz::check_round_trip(
+        input, [](std::string_view b) { return wire::decode_enroll_response(b); },
+        [](const wire::EnrollResponse& v) { return wire::encode_enroll_response(v); },
+        fuzz::check_wire_refusal);
+    return 0;
+}
