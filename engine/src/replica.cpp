@@ -16,6 +16,7 @@
 
 #include "codec.h"
 #include "crypto.h"
+#include "mentorsync/wire.h"
 #include "merge.h"
 #include "sqlite.h"
 
@@ -930,43 +931,9 @@ class Replica::Impl {
         return {};
     }
 
-    // Structural and schema checks of a remote transaction; nothing is read or written.
-    Status validate_remote(const Transaction& txn) {
-        if (txn.stamp.hlc == 0 || txn.stamp.node.is_nil())
-            return Status::invalid_argument("transaction stamp is zero");
-        if (txn.changes.empty()) return Status::invalid_argument("transaction has no changes");
-        std::set<std::pair<Uuid, std::string_view>> seen;
-        for (const Change& ch : txn.changes) {
-            auto where = [&] { return ch.collection + "." + ch.field; };
-            if (ch.collection.empty() || ch.field.empty())
-                return Status::invalid_argument("a change has an empty collection or field name");
-            if (ch.row.is_nil()) return Status::invalid_argument(where() + ": row id is nil");
-            if (!seen.emplace(ch.row, ch.field).second)
-                return Status::invalid_argument(where() +
-                                                ": the same field appears twice in one "
-                                                "transaction");
-            if (!(ch.prev < txn.stamp))
-                return Status::invalid_argument(where() +
-                                                ": prev stamp is not before the "
-                                                "transaction's own stamp");
-            for (const auto& r : ch.resolves)
-                if (r.is_zero() || !(r < txn.stamp))
-                    return Status::invalid_argument(where() +
-                                                    ": a resolved stamp is not before the "
-                                                    "transaction's own stamp");
-            if (ch.field == kDeletedField) {
-                if (!ch.value.is_bool() && !ch.value.is_null())
-                    return Status::validation(where() + ": expected true or false");
-                continue;
-            }
-            const CollectionDef* c = schema->collection(ch.collection);
-            if (!c) continue;  // a newer peer's collection: kept and passed on
-            const FieldDef* f = c->field(ch.field);
-            if (!f) continue;  // a newer peer's field: kept and passed on
-            MS_RETURN_IF_ERROR(schema->check_value(*c, *f, ch.value));
-        }
-        return schema->check_received(txn);
-    }
+    // Structural and schema checks of a remote transaction (protocol section 6); nothing is
+    // read or written.
+    Status validate_remote(const Transaction& txn) { return wire::check_transaction(*schema, txn); }
 
     // A remote transaction's rows must not already belong to another collection.
     Status check_collections(const Transaction& txn) {
