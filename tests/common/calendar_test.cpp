@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/calendar.h"
+#include "mentorsync/schema.h"
 
 using namespace mentorsync;
 
@@ -29,9 +30,25 @@ TEST_CASE("parse_iso_date accepts YYYY-MM-DD dates that exist and nothing else",
         {"2025-0a-01", false},       {"", false},
         {"2025-01-01T00:00", false},
     };
+    // The schema's date rule (engine/src/schema.cpp) is this shape and calendar plus its own
+    // years, 1900-2100: the two agree on every row and on the years at and beyond its range.
+    const Schema& schema = Schema::programme();
+    const CollectionDef* absences = schema.collection("absences");
+    REQUIRE(absences);
+    const FieldDef* date = absences->field("date");
+    REQUIRE(date);
+    auto schema_accepts = [&](const std::string& text) {
+        return schema.check_value(*absences, *date, Value(text)).ok();
+    };
     for (const Row& r : rows) {
         INFO(r.text);
         CHECK(common::parse_iso_date(r.text).has_value() == r.valid);
+        CHECK(schema_accepts(r.text) == r.valid);
+    }
+    for (const char* text : {"1899-12-31", "2101-01-01", "0001-01-01", "9999-12-31"}) {
+        INFO(text);
+        CHECK(common::parse_iso_date(text));
+        CHECK_FALSE(schema_accepts(text));
     }
     const auto d = common::parse_iso_date("2026-03-07");
     REQUIRE(d);
