@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "codec.h"
+#include "common/encoding.h"
 #include "crypto.h"
 #include "mentorsync/wire.h"
 #include "merge.h"
@@ -50,11 +51,8 @@ CREATE TABLE sync_state(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID
 )sql";
 
 std::string be64(std::uint64_t v) {
-    std::string s(8, '\0');
-    for (int i = 7; i >= 0; --i) {
-        s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
-        v >>= 8;
-    }
+    std::string s;
+    common::append_be64(s, v);
     return s;
 }
 

@@ -54,13 +54,6 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-               return lower(x) == lower(y);
-           });
-}
-
 // Rejections are stored as msgpack: array of [hlc, node bin(16), code, message].
 std::string encode_rejections(const std::vector<PushRejection>& list) {
     msgpack::sbuffer buf;
@@ -155,7 +148,7 @@ std::string describe_clock_offset(std::int64_t skew_ms) {
 
 std::optional<std::string> HttpRequest::header(std::string_view name) const {
     for (const auto& h : headers)
-        if (iequals(h.name, name)) return h.value;
+        if (common::iequals_ascii(h.name, name)) return h.value;
     return std::nullopt;
 }
 

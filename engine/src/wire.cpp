@@ -19,6 +19,8 @@
 #include <map>
 #include <set>
 
+#include "common/digest.h"
+#include "common/encoding.h"
 #include "common/text.h"
 #include "crypto.h"
 
@@ -567,13 +569,6 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
     return {};
 }
 
-std::string hex(const std::uint8_t* data, std::size_t n) {
-    std::string s(n * 2 + 1, '\0');
-    sodium_bin2hex(s.data(), s.size(), data, n);
-    s.pop_back();
-    return s;
-}
-
 }  // namespace
 
 // ---- transactions -----------------------------------------------------------------------------
@@ -718,10 +713,7 @@ Status check_transaction(const Schema& schema, const Transaction& txn) {
 // ---- signing ----------------------------------------------------------------------------------
 
 std::string sha256_hex(std::string_view bytes) {
-    (void)crypto::init();
-    std::uint8_t digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-    return hex(digest, sizeof digest);
+    return common::sha256_hex(bytes);
 }
 
 std::string signing_string(std::string_view method, std::string_view path,
@@ -744,28 +736,11 @@ DeviceKeys DeviceKeys::generate() {
 }
 
 std::string base64url(std::string_view bytes) {
-    (void)crypto::init();
-    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-    std::string s(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
-    sodium_bin2base64(s.data(), s.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                      bytes.size(), kVariant);
-    s.pop_back();  // the terminating NUL
-    return s;
+    return common::base64url_encode(bytes);
 }
 
 std::optional<std::string> from_base64url(std::string_view text, std::size_t bytes) {
-    (void)crypto::init();
-    if (text.size() != base64url_length(bytes)) return std::nullopt;
-    std::string out(bytes, '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                          text.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len != bytes)
-        return std::nullopt;
-    // Canonical form only: one text per value (the unused low bits of the last digit are 0).
-    if (base64url(out) != text) return std::nullopt;
-    return out;
+    return common::base64url_decode_exact(text, bytes);
 }
 
 std::string sign(const DeviceKeys& keys, std::string_view message) {

@@ -1,6 +1,7 @@
 // common/encoding.h and common/digest.h: hex, base64url (the protocol's exact rule and the
-// coordinator cursors' lenient one), big-endian integers and SHA-256. Checked against known
-// vectors and against the wire functions they replace.
+// coordinator cursors' lenient one), big-endian integers and SHA-256, against known vectors.
+// The wire's public base64url, from_base64url and sha256_hex forward to these; the
+// comparisons with them pin that the wire's answers stay the same.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
