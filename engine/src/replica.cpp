@@ -15,11 +15,14 @@
 #include <unordered_map>
 
 #include "codec.h"
+#include "common/encoding.h"
+#include "common/sqlite.h"
 #include "crypto.h"
+#include "mentorsync/wire.h"
 #include "merge.h"
-#include "sqlite.h"
 
 namespace mentorsync {
+namespace sql = common::sql;
 namespace {
 
 constexpr std::int64_t kFileFormat = 1;
@@ -49,11 +52,8 @@ CREATE TABLE sync_state(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID
 )sql";
 
 std::string be64(std::uint64_t v) {
-    std::string s(8, '\0');
-    for (int i = 7; i >= 0; --i) {
-        s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
-        v >>= 8;
-    }
+    std::string s;
+    common::append_be64(s, v);
     return s;
 }
 
@@ -227,7 +227,7 @@ class Replica::Impl {
 
     // --- meta -------------------------------------------------------------------------------
     Result<std::optional<std::string>> meta(std::string_view key) {
-        auto& s = st.meta_get.reset().bind(1, key);
+        auto& s = st.meta_get.reset().bind_text(1, key);
         auto r = s.step();
         if (!r.ok()) return r.status();
         if (!*r) return std::optional<std::string>();
@@ -236,7 +236,7 @@ class Replica::Impl {
         return std::optional<std::string>(std::move(v));
     }
     Status put_meta(std::string_view key, std::string_view value) {
-        return st.meta_put.reset().bind(1, key).bind_blob(2, value).run();
+        return st.meta_put.reset().bind_text(1, key).bind_blob(2, value).run();
     }
     Result<std::string> require_meta(std::string_view key) {
         auto r = meta(key);
@@ -258,7 +258,7 @@ class Replica::Impl {
 
     Status prepare_all() {
         auto prep = [&](sql::Stmt& out, std::string_view q) -> Status {
-            auto r = db.prepare(q);
+            auto r = db.prepare_uncached(q);
             if (!r.ok()) return r.status();
             out = std::move(r).value();
             return {};
@@ -311,7 +311,9 @@ class Replica::Impl {
         const bool existed = ::stat(opts.path.c_str(), &info) == 0;
         if (!existed && !opts.create_if_missing)
             return Status::not_found("no replica at " + opts.path);
-        MS_RETURN_IF_ERROR(db.open(opts.path, opts.create_if_missing));
+        MS_RETURN_IF_ERROR(db.open(opts.path, {.create = opts.create_if_missing,
+                                               .busy_timeout_ms = 5'000,
+                                               .label = sql::kReplicaFile}));
         // secure_delete before anything is written: freed pages are zeroed, not left behind.
         MS_RETURN_IF_ERROR(db.exec("PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"));
         MS_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode=WAL;"));
@@ -614,10 +616,10 @@ class Replica::Impl {
                     data_key, ad_conflict(c.collection, id, field, loser), encode_value(value));
                 MS_RETURN_IF_ERROR(st.put_conflict.reset()
                                        .bind_blob(1, id.raw())
-                                       .bind(2, field)
+                                       .bind_text(2, field)
                                        .bind(3, static_cast<std::int64_t>(loser.hlc))
                                        .bind_blob(4, loser.node.raw())
-                                       .bind(5, c.collection)
+                                       .bind_text(5, c.collection)
                                        .bind_blob(6, body)
                                        .run());
             }
@@ -659,7 +661,7 @@ class Replica::Impl {
             Stamp ms = c.state.max_stamp();
             std::string blob =
                 crypto::seal(data_key, ad_row(c.collection, id, ms), encode_row_state(c.state));
-            auto& s = st.put_row.reset().bind_blob(1, id.raw()).bind(2, c.collection);
+            auto& s = st.put_row.reset().bind_blob(1, id.raw()).bind_text(2, c.collection);
             auto learner = learner_of(schema->collection(c.collection), c.collection, id, c.state);
             if (learner)
                 s.bind_blob(3, learner->raw());
@@ -708,7 +710,7 @@ class Replica::Impl {
         ctx.is_conflict = [&](const std::string& field, const Stamp& loser) {
             auto& q = st.is_conflict.reset()
                           .bind_blob(1, row.raw())
-                          .bind(2, field)
+                          .bind_text(2, field)
                           .bind(3, static_cast<std::int64_t>(loser.hlc))
                           .bind_blob(4, loser.node.raw());
             auto r = q.step();
@@ -739,7 +741,7 @@ class Replica::Impl {
             for (const auto& [field, loser] : fx.closed) {
                 MS_RETURN_IF_ERROR(st.del_conflict.reset()
                                        .bind_blob(1, row.raw())
-                                       .bind(2, field)
+                                       .bind_text(2, field)
                                        .bind(3, static_cast<std::int64_t>(loser.hlc))
                                        .bind_blob(4, loser.node.raw())
                                        .run());
@@ -750,10 +752,10 @@ class Replica::Impl {
                                  encode_value(o.loser_value));
                 MS_RETURN_IF_ERROR(st.put_conflict.reset()
                                        .bind_blob(1, row.raw())
-                                       .bind(2, o.field)
+                                       .bind_text(2, o.field)
                                        .bind(3, static_cast<std::int64_t>(o.loser.hlc))
                                        .bind_blob(4, o.loser.node.raw())
-                                       .bind(5, c.collection)
+                                       .bind_text(5, c.collection)
                                        .bind_blob(6, body)
                                        .run());
                 if (conflicts_opened) ++*conflicts_opened;
@@ -924,49 +926,15 @@ class Replica::Impl {
             if (!put.ok()) return put.status();
             for (const auto& [key, value] : also_store(report)) {
                 if (key.empty()) return Status::invalid_argument("sync value key is empty");
-                MS_RETURN_IF_ERROR(put->reset().bind(1, key).bind_blob(2, value).run());
+                MS_RETURN_IF_ERROR(put->reset().bind_text(1, key).bind_blob(2, value).run());
             }
         }
         return {};
     }
 
-    // Structural and schema checks of a remote transaction; nothing is read or written.
-    Status validate_remote(const Transaction& txn) {
-        if (txn.stamp.hlc == 0 || txn.stamp.node.is_nil())
-            return Status::invalid_argument("transaction stamp is zero");
-        if (txn.changes.empty()) return Status::invalid_argument("transaction has no changes");
-        std::set<std::pair<Uuid, std::string_view>> seen;
-        for (const Change& ch : txn.changes) {
-            auto where = [&] { return ch.collection + "." + ch.field; };
-            if (ch.collection.empty() || ch.field.empty())
-                return Status::invalid_argument("a change has an empty collection or field name");
-            if (ch.row.is_nil()) return Status::invalid_argument(where() + ": row id is nil");
-            if (!seen.emplace(ch.row, ch.field).second)
-                return Status::invalid_argument(where() +
-                                                ": the same field appears twice in one "
-                                                "transaction");
-            if (!(ch.prev < txn.stamp))
-                return Status::invalid_argument(where() +
-                                                ": prev stamp is not before the "
-                                                "transaction's own stamp");
-            for (const auto& r : ch.resolves)
-                if (r.is_zero() || !(r < txn.stamp))
-                    return Status::invalid_argument(where() +
-                                                    ": a resolved stamp is not before the "
-                                                    "transaction's own stamp");
-            if (ch.field == kDeletedField) {
-                if (!ch.value.is_bool() && !ch.value.is_null())
-                    return Status::validation(where() + ": expected true or false");
-                continue;
-            }
-            const CollectionDef* c = schema->collection(ch.collection);
-            if (!c) continue;  // a newer peer's collection: kept and passed on
-            const FieldDef* f = c->field(ch.field);
-            if (!f) continue;  // a newer peer's field: kept and passed on
-            MS_RETURN_IF_ERROR(schema->check_value(*c, *f, ch.value));
-        }
-        return schema->check_received(txn);
-    }
+    // Structural and schema checks of a remote transaction (protocol section 6); nothing is
+    // read or written.
+    Status validate_remote(const Transaction& txn) { return wire::check_transaction(*schema, txn); }
 
     // A remote transaction's rows must not already belong to another collection.
     Status check_collections(const Transaction& txn) {
@@ -1262,7 +1230,7 @@ Result<std::vector<Record>> Replica::query(const Query& q) const {
                                 "AND learner=?2"
                               : "SELECT id, hlc, node, state FROM rows WHERE collection=?1");
     if (!stmt.ok()) return stmt.status();
-    stmt->bind(1, q.collection);
+    stmt->bind_text(1, q.collection);
     if (by_index) stmt->bind_blob(2, q.ref->raw());
     std::vector<std::pair<std::string, Record>> found;
     for (;;) {
@@ -1361,7 +1329,9 @@ Result<Stamp> Replica::resolve_conflict(const Uuid& row, std::string_view field,
             "SELECT collection, body FROM conflicts WHERE row=?1 AND field=?2 AND hlc=?3 AND "
             "node=?4");
         if (!stmt.ok()) return stmt.status();
-        stmt->bind_blob(1, row.raw()).bind(2, field).bind(3, static_cast<std::int64_t>(loser.hlc));
+        stmt->bind_blob(1, row.raw())
+            .bind_text(2, field)
+            .bind(3, static_cast<std::int64_t>(loser.hlc));
         stmt->bind_blob(4, loser.node.raw());
         auto r = stmt->step();
         if (!r.ok()) return r.status();
@@ -1829,7 +1799,7 @@ Result<std::optional<std::string>> Replica::sync_value(std::string_view key) con
     MS_RETURN_IF_ERROR(m.check_unlocked());
     auto stmt = m.db.prepare("SELECT value FROM sync_state WHERE key=?1");
     if (!stmt.ok()) return stmt.status();
-    stmt->bind(1, key);
+    stmt->bind_text(1, key);
     auto r = stmt->step();
     if (!r.ok()) return r.status();
     if (!*r) return std::optional<std::string>();
@@ -1844,7 +1814,7 @@ Status Replica::set_sync_value(std::string_view key, std::string_view value) {
     return m.in_write_txn([&]() -> Status {
         auto stmt = m.db.prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES(?1, ?2)");
         if (!stmt.ok()) return stmt.status();
-        return stmt->bind(1, key).bind_blob(2, value).run();
+        return stmt->bind_text(1, key).bind_blob(2, value).run();
     });
 }
 
@@ -1937,7 +1907,11 @@ Status Replica::recognise(const std::string& path) {
         };
         Status verdict = [&]() -> Status {
             sql::Db db;
-            MS_RETURN_IF_ERROR(db.open_read_only(path));
+            MS_RETURN_IF_ERROR(
+                db.open(path, {.create = false,
+                               .read_only = true,
+                               .busy_timeout_ms = 5'000,
+                               .label = {"", "the file", "the file is not a MentorSync replica"}}));
             auto tables =
                 db.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
             if (!tables.ok()) return not_sqlite(tables.status());

@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "text.h"
+#include "common/text.h"
 
 namespace mentorsync {
 namespace {
@@ -370,7 +370,7 @@ Status Schema::check_value(const CollectionDef& c, const FieldDef& f, const Valu
         case T::text: {
             if (!v.is_string()) return wrong_kind(c, f, v, "a string");
             const std::string& s = v.as_string();
-            auto n = utf8_length(s);
+            auto n = common::utf8_length(s);
             if (!n) return Status::validation(where(c, f) + "not valid UTF-8");
             if (*n > f.max_length)
                 return Status::validation(where(c, f) + "is " + std::to_string(*n) +
@@ -378,7 +378,7 @@ Status Schema::check_value(const CollectionDef& c, const FieldDef& f, const Valu
                                           std::to_string(f.max_length));
             if (f.type == T::string && s.find_first_of("\r\n") != std::string::npos)
                 return Status::validation(where(c, f) + "must be a single line");
-            if (f.required && is_blank(s))
+            if (f.required && common::is_blank(s))
                 return Status::validation(where(c, f) + "is required and must not be blank");
             return {};
         }
@@ -423,7 +423,7 @@ Status Schema::check_value(const CollectionDef& c, const FieldDef& f, const Valu
         case T::enumeration:
             if (!v.is_string()) return wrong_kind(c, f, v, "one of: " + quoted_allowed(f));
             if (std::find(f.allowed.begin(), f.allowed.end(), v.as_string()) == f.allowed.end())
-                return Status::validation(where(c, f) + "'" + safe_excerpt(v.as_string()) +
+                return Status::validation(where(c, f) + "'" + common::safe_excerpt(v.as_string()) +
                                           "' is not one of: " + quoted_allowed(f));
             return {};
         case T::enum_list: {
@@ -456,7 +456,7 @@ Status check_known(const Schema& schema, const CollectionDef& c, const Fields& f
             if (name == kDeletedField)
                 return Status::validation(c.name + "." + name +
                                           ": set by remove() and restore(), not directly");
-            return Status::validation(c.name + "." + safe_excerpt(name) +
+            return Status::validation(c.name + "." + common::safe_excerpt(name) +
                                       ": unknown field in schema version " +
                                       std::to_string(schema.version()));
         }
@@ -466,7 +466,7 @@ Status check_known(const Schema& schema, const CollectionDef& c, const Fields& f
 }
 
 Status unknown_collection(std::string_view name) {
-    return Status::validation("unknown collection '" + safe_excerpt(name) + "'");
+    return Status::validation("unknown collection '" + common::safe_excerpt(name) + "'");
 }
 
 }  // namespace

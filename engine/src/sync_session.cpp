@@ -12,8 +12,8 @@
 #include <map>
 #include <set>
 
+#include "common/text.h"
 #include "crypto.h"
-#include "text.h"
 
 namespace mentorsync {
 namespace {
@@ -52,13 +52,6 @@ std::string printable(std::string_view s) {
         out += (u < 0x20 || u == 0x7F) ? ' ' : c;  // UTF-8 continuation bytes pass through
     }
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-               return lower(x) == lower(y);
-           });
 }
 
 // Rejections are stored as msgpack: array of [hlc, node bin(16), code, message].
@@ -155,7 +148,7 @@ std::string describe_clock_offset(std::int64_t skew_ms) {
 
 std::optional<std::string> HttpRequest::header(std::string_view name) const {
     for (const auto& h : headers)
-        if (iequals(h.name, name)) return h.value;
+        if (common::iequals_ascii(h.name, name)) return h.value;
     return std::nullopt;
 }
 
@@ -702,7 +695,7 @@ Result<HttpRequest> enrollment_request(std::string_view code, const wire::Device
     if (code.empty()) return Status::invalid_argument("the enrollment code is empty");
     if (code.size() > wire::kMaxStringBytes)
         return Status::invalid_argument("the enrollment code is too long");
-    auto chars = utf8_length(label);
+    auto chars = common::utf8_length(label);
     if (!chars) return Status::invalid_argument("the device label is not valid UTF-8");
     if (*chars > wire::kMaxLabelChars)
         return Status::invalid_argument("the device label has " + std::to_string(*chars) +

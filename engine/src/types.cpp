@@ -4,15 +4,10 @@
 
 #include <cstdio>
 
+#include "common/encoding.h"
+
 namespace mentorsync {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 void append_json_string(std::string& out, const std::string& s) {
     out += '"';
@@ -66,8 +61,8 @@ std::optional<Uuid> Uuid::parse(std::string_view text) {
             ++i;
             continue;
         }
-        int hi = hex_value(text[i]);
-        int lo = hex_value(text[i + 1]);
+        int hi = common::hex_digit(text[i]);
+        int lo = common::hex_digit(text[i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         u.bytes[j++] = static_cast<std::uint8_t>(hi * 16 + lo);
         i += 2;

@@ -14,11 +14,15 @@
 #include "msgpack_util.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <map>
+#include <set>
 
+#include "common/digest.h"
+#include "common/encoding.h"
+#include "common/text.h"
 #include "crypto.h"
-#include "text.h"
 
 namespace mentorsync::wire {
 namespace {
@@ -35,12 +39,61 @@ using Packer = msgpack::packer<StringSink>;
 // its items are read (a 4 MiB body cannot make it reserve gigabytes).
 constexpr std::size_t kMaxContainerItems = 65'536;
 
-// Fixed phrases that error_reply_for() recognises; every decoder error that should not be a
-// plain 400 bad_request is built with one of them.
-constexpr std::string_view kPhraseBodyTooLarge = "bytes, more than the body limit of";
-constexpr std::string_view kPhraseTooDeep = "is nested deeper than";
-constexpr std::string_view kPhraseTooLong = "longer than the limit of";
-constexpr std::string_view kPhraseTooManyTxns = "transactions, more than the limit of";
+// The protocol's error table (docs/protocol.md, section 2), one row per wire::Error in the
+// enum's order. `code` is what a Status made by wire::error() carries for programs that look
+// only at Codes (logs, the engine's own callers); the HTTP answer comes from `http_status`.
+struct ErrorRow {
+    Error error;
+    std::string_view name;
+    int http_status;
+    Code code;
+};
+constexpr ErrorRow kErrorTable[] = {
+    {Error::bad_request, "bad_request", 400, Code::invalid_argument},
+    {Error::too_deep, "too_deep", 400, Code::invalid_argument},
+    {Error::string_too_long, "string_too_long", 400, Code::invalid_argument},
+    {Error::unsigned_request, "unsigned", 401, Code::invalid_argument},
+    {Error::unknown_device, "unknown_device", 401, Code::not_found},
+    {Error::bad_signature, "bad_signature", 401, Code::invalid_argument},
+    {Error::stale_timestamp, "stale_timestamp", 401, Code::invalid_argument},
+    {Error::replayed_nonce, "replayed_nonce", 401, Code::invalid_argument},
+    {Error::device_revoked, "device_revoked", 403, Code::closed},
+    {Error::enrollment_invalid, "enrollment_invalid", 403, Code::invalid_argument},
+    {Error::not_found, "not_found", 404, Code::not_found},
+    {Error::method_not_allowed, "method_not_allowed", 405, Code::unsupported},
+    {Error::node_in_use, "node_in_use", 409, Code::invalid_argument},
+    {Error::batch_mismatch, "batch_mismatch", 409, Code::invalid_argument},
+    {Error::body_too_large, "body_too_large", 413, Code::invalid_argument},
+    {Error::too_many_transactions, "too_many_transactions", 413, Code::invalid_argument},
+    {Error::unsupported_media_type, "unsupported_media_type", 415, Code::unsupported},
+    {Error::rate_limited, "rate_limited", 429, Code::locked_out},
+    {Error::headers_too_large, "headers_too_large", 431, Code::invalid_argument},
+    {Error::internal, "internal", 500, Code::internal},
+    {Error::unavailable, "unavailable", 503, Code::io},
+};
+constexpr std::size_t kErrorCount = std::size(kErrorTable);
+
+constexpr bool table_in_enum_order() {
+    for (std::size_t i = 0; i < kErrorCount; ++i)
+        if (static_cast<std::size_t>(kErrorTable[i].error) != i + 1) return false;
+    return true;
+}
+static_assert(table_in_enum_order(), "kErrorTable must list every wire::Error in enum order");
+static_assert(static_cast<std::size_t>(Error::unavailable) == kErrorCount,
+              "kErrorTable must list every wire::Error");
+
+const ErrorRow& row_of(Error e) noexcept {
+    const auto i = static_cast<std::size_t>(e);
+    return i >= 1 && i <= kErrorCount ? kErrorTable[i - 1] : kErrorTable[0];
+}
+
+constexpr auto make_error_list() {
+    std::array<Error, kErrorCount> out{};
+    for (std::size_t i = 0; i < kErrorCount; ++i)
+        out[i] = kErrorTable[i].error;
+    return out;
+}
+constexpr std::array<Error, kErrorCount> kErrorList = make_error_list();
 
 std::string num(std::size_t n) {
     return std::to_string(n);
@@ -179,8 +232,9 @@ class ValueCounter : public msgpack::null_visitor {
 Status unpack_whole(std::string_view bytes, std::string_view what, msgpack::object_handle& out,
                     Sender from) {
     if (bytes.size() > kMaxBodyBytes)
-        return bad(what, "is " + num(bytes.size()) + " " + std::string(kPhraseBodyTooLarge) + " " +
-                             num(kMaxBodyBytes));
+        return bad(what, "is " + num(bytes.size()) + " bytes, more than the body limit of " +
+                             num(kMaxBodyBytes))
+            .with_reason(reason(Error::body_too_large));
     if (bytes.empty()) return bad(what, "is empty");
     if (from == Sender::client) {
         ValueCounter counter(bytes.size() / kBytesPerValue + kValueSlack);
@@ -202,14 +256,14 @@ Status unpack_whole(std::string_view bytes, std::string_view what, msgpack::obje
                 what, "has " + num(bytes.size() - off) + " trailing bytes after the msgpack value");
         return {};
     } catch (const msgpack::depth_size_overflow&) {
-        return bad(what,
-                   "msgpack " + std::string(kPhraseTooDeep) + " " + num(kMaxDepth) + " levels");
+        return bad(what, "msgpack is nested deeper than " + num(kMaxDepth) + " levels")
+            .with_reason(reason(Error::too_deep));
     } catch (const msgpack::str_size_overflow&) {
-        return bad(what, "a string is " + std::string(kPhraseTooLong) + " " + num(kMaxStringBytes) +
-                             " bytes");
+        return bad(what, "a string is longer than the limit of " + num(kMaxStringBytes) + " bytes")
+            .with_reason(reason(Error::string_too_long));
     } catch (const msgpack::bin_size_overflow&) {
-        return bad(what, "a binary is " + std::string(kPhraseTooLong) + " " + num(kMaxStringBytes) +
-                             " bytes");
+        return bad(what, "a binary is longer than the limit of " + num(kMaxStringBytes) + " bytes")
+            .with_reason(reason(Error::string_too_long));
     } catch (const msgpack::array_size_overflow&) {
         return bad(what, "an array has more than " + num(kMaxContainerItems) + " items");
     } catch (const msgpack::map_size_overflow&) {
@@ -344,7 +398,7 @@ class MapReader {
                            "a key is " + std::string(type_name(kv.key)) + "; keys must be strings");
             std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
             if (!out.entries_.emplace(key, &kv.val).second)
-                return bad(out.what_, "key '" + safe_excerpt(key) + "' appears twice");
+                return bad(out.what_, "key '" + common::safe_excerpt(key) + "' appears twice");
         }
         return {};
     }
@@ -386,9 +440,10 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
     const msgpack::object_array* items = nullptr;
     if (top->ptr[1].type == msgpack::type::ARRAY &&
         top->ptr[1].via.array.size > kMaxTransactionsPerPush)
-        return bad(where + ".items", "has " + num(top->ptr[1].via.array.size) + " " +
-                                         std::string(kPhraseTooManyTxns) + " " +
-                                         num(kMaxTransactionsPerPush));
+        return bad(where + ".items", "has " + num(top->ptr[1].via.array.size) +
+                                         " transactions, more than the limit of " +
+                                         num(kMaxTransactionsPerPush))
+            .with_reason(reason(Error::too_many_transactions));
     MS_RETURN_IF_ERROR(read_array(top->ptr[1], where + ".items", 0, SIZE_MAX, items));
 
     auto node_at = [&](std::uint64_t idx, const std::string& at, Uuid& node) -> Status {
@@ -522,13 +577,6 @@ Status read_txns(const Schema& schema, const msgpack::object& o, const std::stri
     return {};
 }
 
-std::string hex(const std::uint8_t* data, std::size_t n) {
-    std::string s(n * 2 + 1, '\0');
-    sodium_bin2hex(s.data(), s.size(), data, n);
-    s.pop_back();
-    return s;
-}
-
 }  // namespace
 
 // ---- transactions -----------------------------------------------------------------------------
@@ -633,13 +681,47 @@ Result<std::vector<Transaction>> decode_transactions(const Schema& schema, std::
     return out;
 }
 
+Status check_transaction(const Schema& schema, const Transaction& txn) {
+    if (txn.stamp.hlc == 0 || txn.stamp.node.is_nil())
+        return Status::invalid_argument("transaction stamp is zero");
+    if (txn.changes.empty()) return Status::invalid_argument("transaction has no changes");
+    std::set<std::pair<Uuid, std::string_view>> seen;
+    for (const Change& ch : txn.changes) {
+        auto where = [&] { return ch.collection + "." + ch.field; };
+        if (ch.collection.empty() || ch.field.empty())
+            return Status::invalid_argument("a change has an empty collection or field name");
+        if (ch.row.is_nil()) return Status::invalid_argument(where() + ": row id is nil");
+        if (!seen.emplace(ch.row, ch.field).second)
+            return Status::invalid_argument(where() +
+                                            ": the same field appears twice in one transaction");
+        if (!(ch.prev < txn.stamp))
+            return Status::invalid_argument(where() +
+                                            ": prev stamp is not before the transaction's own "
+                                            "stamp");
+        for (const Stamp& r : ch.resolves)
+            if (r.is_zero() || !(r < txn.stamp))
+                return Status::invalid_argument(where() +
+                                                ": a resolved stamp is not before the "
+                                                "transaction's own stamp");
+        if (ch.field == kDeletedField) {
+            if (!ch.value.is_bool() && !ch.value.is_null())
+                return Status::validation(where() + ": expected true or false");
+            continue;
+        }
+        const CollectionDef* c = schema.collection(ch.collection);
+        if (!c) continue;  // a newer peer's collection: kept and passed on
+        const FieldDef* f = c->field(ch.field);
+        if (!f) continue;  // a newer peer's field: kept and passed on
+        MS_RETURN_IF_ERROR(schema.check_value(*c, *f, ch.value));
+    }
+    // Records as wholes: a created record has every required field.
+    return schema.check_received(txn);
+}
+
 // ---- signing ----------------------------------------------------------------------------------
 
 std::string sha256_hex(std::string_view bytes) {
-    (void)crypto::init();
-    std::uint8_t digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-    return hex(digest, sizeof digest);
+    return common::sha256_hex(bytes);
 }
 
 std::string signing_string(std::string_view method, std::string_view path,
@@ -662,28 +744,11 @@ DeviceKeys DeviceKeys::generate() {
 }
 
 std::string base64url(std::string_view bytes) {
-    (void)crypto::init();
-    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-    std::string s(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
-    sodium_bin2base64(s.data(), s.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                      bytes.size(), kVariant);
-    s.pop_back();  // the terminating NUL
-    return s;
+    return common::base64url_encode(bytes);
 }
 
 std::optional<std::string> from_base64url(std::string_view text, std::size_t bytes) {
-    (void)crypto::init();
-    if (text.size() != base64url_length(bytes)) return std::nullopt;
-    std::string out(bytes, '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                          text.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len != bytes)
-        return std::nullopt;
-    // Canonical form only: one text per value (the unused low bits of the last digit are 0).
-    if (base64url(out) != text) return std::nullopt;
-    return out;
+    return common::base64url_decode_exact(text, bytes);
 }
 
 std::string sign(const DeviceKeys& keys, std::string_view message) {
@@ -794,24 +859,40 @@ Result<ErrorBody> decode_error(std::string_view body) {
     return e;
 }
 
-ErrorReply error_reply_for(const Status& decode_error) {
-    const std::string& m = decode_error.message();
+std::span<const Error> all_errors() noexcept {
+    return kErrorList;
+}
+
+std::string_view error_name(Error e) noexcept {
+    return row_of(e).name;
+}
+
+std::optional<Error> parse_error_name(std::string_view name) noexcept {
+    for (const ErrorRow& row : kErrorTable)
+        if (row.name == name) return row.error;
+    return std::nullopt;
+}
+
+int http_status(Error e) noexcept {
+    return row_of(e).http_status;
+}
+
+Status error(Error e, std::string message) {
+    return Status(row_of(e).code, std::move(message)).with_reason(reason(e));
+}
+
+std::optional<Error> error_of(const Status& status) noexcept {
+    const Reason r = status.reason();
+    if (r.domain != ReasonDomain::wire || r.value < 1 || r.value > kErrorCount) return std::nullopt;
+    return static_cast<Error>(r.value);
+}
+
+ErrorReply error_reply_for(const Status& status) {
+    const Error e = error_of(status).value_or(Error::bad_request);
     ErrorReply r;
-    r.body.message = m;
-    auto has = [&](std::string_view phrase) { return m.find(phrase) != std::string::npos; };
-    if (has(kPhraseBodyTooLarge)) {
-        r.http_status = 413;
-        r.body.code = "body_too_large";
-    } else if (has(kPhraseTooManyTxns)) {
-        r.http_status = 413;
-        r.body.code = "too_many_transactions";
-    } else if (has(kPhraseTooDeep)) {
-        r.body.code = "too_deep";
-    } else if (has(kPhraseTooLong)) {
-        r.body.code = "string_too_long";
-    } else {
-        r.body.code = "bad_request";
-    }
+    r.http_status = http_status(e);
+    r.body.code = std::string(error_name(e));
+    r.body.message = status.message();
     return r;
 }
 
@@ -851,7 +932,7 @@ Result<EnrollRequest> decode_enroll_request(std::string_view body) {
     MS_RETURN_IF_ERROR(read_uuid(*o, m.at("node"), r.node));
     MS_RETURN_IF_ERROR(m.get("label", o));
     MS_RETURN_IF_ERROR(read_str(*o, m.at("label"), r.label));
-    auto chars = utf8_length(r.label);
+    auto chars = common::utf8_length(r.label);
     if (!chars) return bad(m.at("label"), "is not valid UTF-8");
     if (*chars > kMaxLabelChars)
         return bad(m.at("label"),

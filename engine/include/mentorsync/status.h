@@ -3,11 +3,19 @@
 // Every fallible engine call returns a Status (no value) or a Result<T> (a value or a Status).
 // Exceptions never leave the engine's public API. A Status is cheap to copy when it is ok (no
 // allocation) and carries a Code plus a human-readable message that names what was wrong
-// (for validation: "contacts.duration_min: 900 is above the maximum 600").
+// (for validation: "contacts.duration_min: 900 is above the maximum 720").
+//
+// Two optional parts are for programs, never parsed out of the message:
+// - a Reason: which error of a protocol's table this is (wire::Error, the coordinator API's
+//   coord::Error). Where a Status becomes an HTTP answer, the reason alone picks the status
+//   and the error code; the message is for people.
+// - retry_after_ms: how long the caller should wait before trying again (0 = no advice), e.g.
+//   after a lockout.
 // Thread-safety: values; safe to copy across threads.
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +42,20 @@ enum class Code {
 // Stable lower-case name of a code, e.g. "validation".
 MENTORSYNC_API std::string_view code_name(Code code) noexcept;
 
+// Which table a Reason's value belongs to.
+enum class ReasonDomain : std::uint8_t {
+    none = 0,  // no reason: the Code alone describes the failure
+    wire,      // mentorsync::wire::Error (docs/protocol.md, section 2)
+    coord,     // the coordinator API's error table (server/src/coord)
+};
+
+// A protocol error a Status stands for: (domain, value of that domain's enum).
+struct Reason {
+    ReasonDomain domain = ReasonDomain::none;
+    std::uint16_t value = 0;
+    bool operator==(const Reason&) const = default;
+};
+
 class [[nodiscard]] MENTORSYNC_API Status {
   public:
     Status() noexcept = default;
@@ -55,11 +77,39 @@ class [[nodiscard]] MENTORSYNC_API Status {
     explicit operator bool() const noexcept { return ok(); }
     Code code() const noexcept { return code_; }
     const std::string& message() const noexcept { return message_; }
-    // "validation: contacts.duration_min: 900 is above the maximum 600"
+    // "validation: contacts.duration_min: 900 is above the maximum 720"
     std::string to_string() const;
+
+    // The protocol error this failure stands for; {none, 0} when there is none (always for an
+    // ok Status).
+    Reason reason() const noexcept { return reason_; }
+    // Milliseconds the caller should wait before trying again; 0 when there is no such advice.
+    std::int64_t retry_after_ms() const noexcept { return retry_after_ms_; }
+
+    // This Status with a reason (or retry advice) attached, for chaining at the point of
+    // failure: `return Status::invalid_argument(m).with_reason(r);`. Ignored on an ok Status,
+    // which carries neither. A negative delay counts as 0.
+    Status& with_reason(Reason reason) & noexcept {
+        if (!ok()) reason_ = reason;
+        return *this;
+    }
+    Status with_reason(Reason reason) && noexcept {
+        with_reason(reason);
+        return std::move(*this);
+    }
+    Status& with_retry_after(std::int64_t ms) & noexcept {
+        if (!ok()) retry_after_ms_ = ms > 0 ? ms : 0;
+        return *this;
+    }
+    Status with_retry_after(std::int64_t ms) && noexcept {
+        with_retry_after(ms);
+        return std::move(*this);
+    }
 
   private:
     Code code_ = Code::ok;
+    Reason reason_;
+    std::int64_t retry_after_ms_ = 0;
     std::string message_;
 };
 
@@ -99,3 +149,17 @@ class [[nodiscard]] Result {
         ::mentorsync::Status ms_status_ = (expr); \
         if (!ms_status_.ok()) return ms_status_;  \
     } while (0)
+
+// Evaluates `expr` (a Result<T>); on failure returns its Status from the enclosing function,
+// otherwise moves the value into `lhs`, which may declare a variable:
+//   MS_ASSIGN_OR_RETURN(auto rows, store.query(q));
+// It expands to two statements (so that `lhs` can be a declaration): do not use it as the
+// only statement of an unbraced if/else/for.
+#define MS_ASSIGN_OR_RETURN(lhs, expr) \
+    MS_ASSIGN_OR_RETURN_IMPL_(MS_STATUS_CONCAT_(ms_result_, __LINE__), lhs, expr)
+#define MS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+    auto tmp = (expr);                            \
+    if (!tmp.ok()) return tmp.status();           \
+    lhs = std::move(tmp).value()
+#define MS_STATUS_CONCAT_(a, b) MS_STATUS_CONCAT_INNER_(a, b)
+#define MS_STATUS_CONCAT_INNER_(a, b) a##b

@@ -39,6 +39,16 @@ MENTORSYNC_API void append_transactions(std::string& out, const Schema& schema,
 MENTORSYNC_API std::string encode_transactions(const Schema& schema,
                                                std::span<const Transaction> transactions);
 
+// The rules of section 6 that a received transaction must meet, beyond its encoding: a
+// non-zero stamp; at least one change; no empty collection or field name, no nil row; each
+// (row, field) at most once; every prev and resolved stamp before the transaction's own;
+// `_deleted` true, false or nil; values of fields `schema` knows valid for them (unknown
+// collections and fields are kept, for newer peers); a created record complete
+// (Schema::check_received). Not the count of changes: the decoder bounds received transactions
+// (kMaxChangesPerTransaction) and local batches may be larger. Code::invalid_argument or
+// Code::validation naming collection.field; reads and writes nothing.
+MENTORSYNC_API Status check_transaction(const Schema& schema, const Transaction& txn);
+
 // Decodes a `txns` value (the whole of `bytes`). Errors are Code::invalid_argument naming
 // what was wrong. Structural limits (counts, depth, string sizes) are enforced here; schema
 // validation of values is the receiver's job (Replica::apply_remote, the server).
@@ -99,6 +109,52 @@ MENTORSYNC_API Result<Credentials> parse_authorization(std::string_view header);
 // over the limits of section 3 with Code::invalid_argument naming the key or the limit.
 // error_reply_for() turns such an error into the HTTP status and code a server answers.
 
+// ---- errors (section 2) ----------------------------------------------------------------------
+// Every error code of the protocol's table. A Status that stands for one carries it as its
+// Reason (domain ReasonDomain::wire); HTTP status and code are looked up from that, never from
+// the message. The numbers are this build's, not the protocol's: programs exchange the names.
+enum class Error : std::uint16_t {
+    bad_request = 1,
+    too_deep,
+    string_too_long,
+    unsigned_request,  // "unsigned" (a C++ keyword)
+    unknown_device,
+    bad_signature,
+    stale_timestamp,
+    replayed_nonce,
+    device_revoked,
+    enrollment_invalid,
+    not_found,
+    method_not_allowed,
+    node_in_use,
+    batch_mismatch,
+    body_too_large,
+    too_many_transactions,
+    unsupported_media_type,
+    rate_limited,
+    headers_too_large,
+    internal,
+    unavailable,
+};
+// Every Error, in the order of the protocol's table (by HTTP status).
+MENTORSYNC_API std::span<const Error> all_errors() noexcept;
+// The protocol's code string, e.g. "too_deep"; "unsigned" for Error::unsigned_request.
+MENTORSYNC_API std::string_view error_name(Error e) noexcept;
+// The Error whose name is `name`; nullopt for a name the protocol does not define.
+MENTORSYNC_API std::optional<Error> parse_error_name(std::string_view name) noexcept;
+// The HTTP status the protocol answers with, e.g. 413 for body_too_large.
+MENTORSYNC_API int http_status(Error e) noexcept;
+// The Reason that stands for `error`.
+inline constexpr Reason reason(Error e) noexcept {
+    return Reason{ReasonDomain::wire, static_cast<std::uint16_t>(e)};
+}
+// A failed Status for `error` with `message`, its Code chosen by the table (invalid_argument
+// for malformed requests, internal for internal, ...), its Reason set.
+MENTORSYNC_API Status error(Error e, std::string message);
+// The Error a Status stands for; nullopt when its reason is not of the wire's domain (or not a
+// value of this build's table).
+MENTORSYNC_API std::optional<Error> error_of(const Status& status) noexcept;
+
 // `error` (section 2).
 struct MENTORSYNC_API ErrorBody {
     std::string code;
@@ -108,9 +164,10 @@ struct MENTORSYNC_API ErrorBody {
 MENTORSYNC_API std::string encode_error(const ErrorBody& error);
 MENTORSYNC_API Result<ErrorBody> decode_error(std::string_view body);
 
-// The HTTP status and error code (section 2) a server answers for a body that failed one of
-// this file's decoders: 413 too_many_transactions, 400 too_deep, 400 string_too_long, or
-// 400 bad_request; the message is the decoder's.
+// The HTTP status and error code (section 2) a server answers for a failed Status: those of its
+// wire::Error (error_of()), or 400 bad_request when it has none; the message is the Status's.
+// This file's decoders attach 413 body_too_large, 413 too_many_transactions, 400 too_deep or
+// 400 string_too_long where they apply, and nothing (so 400 bad_request) otherwise.
 struct MENTORSYNC_API ErrorReply {
     int http_status = 400;
     ErrorBody body;
