@@ -448,7 +448,8 @@ class Replica::Impl {
                 const std::int64_t wait_ms = last_ms - (now - delay);
                 return Status::locked_out(std::to_string(*failures) +
                                           " wrong keys in a row: try again in " +
-                                          std::to_string((wait_ms + 999) / 1000) + " s");
+                                          std::to_string((wait_ms + 999) / 1000) + " s")
+                    .with_retry_after(wait_ms);
             }
         }
         crypto::SecretKey kek;

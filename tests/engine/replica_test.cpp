@@ -89,7 +89,13 @@ TEST_CASE("a wrong passphrase is a clear error and five in a row impose a growin
     Status s = attempt("right passphrase");
     CHECK(s.code() == Code::locked_out);
     CHECK(s.message() == "5 wrong keys in a row: try again in 30 s");
-    clock->advance(30'000);
+    // The delay is also there for programs, to the millisecond, without reading the message.
+    CHECK(s.retry_after_ms() == 30'000);
+    clock->advance(10'500);
+    s = attempt("right passphrase");
+    CHECK(s.message() == "5 wrong keys in a row: try again in 20 s");
+    CHECK(s.retry_after_ms() == 19'500);
+    clock->advance(19'500);
     CHECK(attempt("wrong").code() == Code::wrong_key);
     // The delay doubles, and survives a "restart" (every attempt reopens the file).
     s = attempt("right passphrase");
