@@ -96,12 +96,6 @@ Stamp stamp_from(std::int64_t hlc, std::string_view node) {
     return s;
 }
 
-bool valid_day(std::string_view d) {
-    static const Schema& s = Schema::programme();
-    const CollectionDef* c = s.collection("absences");
-    return s.check_value(*c, *c->field("date"), Value(std::string(d))).ok();
-}
-
 // The learner a row hangs off, from its current state.
 std::optional<Uuid> learner_of(const CollectionDef* def, std::string_view collection,
                                const Uuid& id, const RowState& state) {
@@ -1220,9 +1214,9 @@ Result<std::vector<Record>> Replica::query(const Query& q) const {
     }
     if ((!q.from_date.empty() || !q.to_date.empty()) && def->date_field.empty())
         return Status::invalid_argument(q.collection + " has no date field to filter on");
-    if (!q.from_date.empty() && !valid_day(q.from_date))
+    if (!q.from_date.empty() && !Schema::is_valid_date(q.from_date))
         return Status::invalid_argument("from_date is not a date in the form YYYY-MM-DD");
-    if (!q.to_date.empty() && !valid_day(q.to_date))
+    if (!q.to_date.empty() && !Schema::is_valid_date(q.to_date))
         return Status::invalid_argument("to_date is not a date in the form YYYY-MM-DD");
 
     const bool by_index = q.ref && (ref_field == def->learner_field || ref_field.empty());

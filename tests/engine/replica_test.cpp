@@ -953,3 +953,35 @@ TEST_CASE("a swapped or altered blob is detected, never decoded into garbage",
     REQUIRE_FALSE(p.ok());
     CHECK(p.status().code() == Code::corrupt);
 }
+
+TEST_CASE("a date query runs on a replica whose own schema has no absences collection",
+          "[replica][query]") {
+    // The replica checks query dates with the schema's date rule, not through a field of the
+    // programme schema, so a schema without that field works the same.
+    CollectionDef visits;
+    visits.name = "visits";
+    visits.date_field = "day";
+    FieldDef day_field;
+    day_field.name = "day";
+    day_field.type = FieldType::date;
+    day_field.required = true;
+    visits.fields = {day_field};
+    const Schema custom(1, {visits});
+    TempDir dir;
+    auto options = mstest::test_options(dir.file("custom.db"));
+    options.schema = &custom;
+    auto opened = Replica::open(options, UnlockKey::passphrase("right passphrase"));
+    REQUIRE(opened.ok());
+    auto& r = *opened;
+    for (const char* day : {"2026-11-01", "2026-11-03", "2026-11-05"})
+        REQUIRE(r->create("visits", {{"day", Value(day)}}).ok());
+    Query q;
+    q.collection = "visits";
+    q.from_date = "2026-11-02";
+    q.to_date = "2026-11-05";
+    auto found = r->query(q);
+    REQUIRE(found.ok());
+    CHECK(found->size() == 2);
+    q.to_date = "2026-11-31";
+    CHECK(r->query(q).status().message() == "to_date is not a date in the form YYYY-MM-DD");
+}
