@@ -337,6 +337,7 @@ class Replica::Impl {
     }
 
     Status derive_kek(const UnlockKey& key, crypto::SecretKey& kek) {
+        if (!kek.allocated()) return Status::internal("out of secure memory");
         if (key.kind() == UnlockKey::Kind::raw) {
             if (key.secret().size() != crypto::kKeyBytes)
                 return Status::invalid_argument("a raw key must be exactly 32 bytes, got " +
@@ -989,6 +990,7 @@ Result<std::unique_ptr<Replica>> Replica::open(const OpenOptions& options, const
         MS_RETURN_IF_ERROR(crypto::init());
         if (options.path.empty()) return Status::invalid_argument("OpenOptions.path is empty");
         auto impl = std::make_unique<Impl>();
+        if (!impl->data_key.allocated()) return Status::internal("out of secure memory");
         impl->opts = options;
         impl->schema = options.schema ? options.schema : &Schema::programme();
         impl->clock = options.clock ? options.clock : SystemClock::shared();
