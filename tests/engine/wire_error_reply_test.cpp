@@ -154,6 +154,11 @@ TEST_CASE("every decoder answers the same status and code for the same kind of b
     };
     for (const Named& d : decoders()) {
         for (const Row& row : rows) {
+            // The value bound is the server's defence against request bodies; a tablet reads
+            // answers without it (an answer to a large push holds more values than its
+            // bytes/2), so the bomb row applies to the request decoders (and txns) only.
+            const bool answer = d.what == "error" || d.what.find("response") != std::string::npos;
+            if (answer && row.body == bomb) continue;
             // One section per decoder and row, so that a failure names both.
             DYNAMIC_SECTION(d.what << " / " << row.message_tail.substr(0, 30)) {
                 check_row(d, row);
