@@ -56,16 +56,7 @@ Err from_status(const Status& s) {
             return error(MS_ERR_WRONG_KEY, s.message());
         case Code::locked_out: {
             Err e = error(MS_ERR_LOCKED_OUT, s.message());
-            // The engine's message ends "try again in N s".
-            auto pos = s.message().rfind("try again in ");
-            if (pos != std::string::npos) {
-                const char* b = s.message().data() + pos + 13;
-                const char* end = s.message().data() + s.message().size();
-                std::int64_t secs = 0;
-                auto [p, ec] = std::from_chars(b, end, secs);
-                if (ec == std::errc() && p != b && secs > 0 && secs < (INT64_MAX / 1000))
-                    e.retry_after_ms = secs * 1000;
-            }
+            e.retry_after_ms = s.retry_after_ms();  // the engine's figure, not its message's
             return e;
         }
         case Code::corrupt:

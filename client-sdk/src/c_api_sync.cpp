@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "c_api_internal.h"
+#include "common/text.h"
 #include "http_transport.h"
 
 namespace mentorsync::capi {
@@ -198,8 +199,7 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
         if (!endpoint.ok()) return from_status(endpoint.status());
         // Records are children's personal data: plain HTTP only to this machine (tests, a
         // server on the same device); anything else must be TLS.
-        if (!endpoint->tls && endpoint->host != "localhost" && endpoint->host != "::1" &&
-            endpoint->host.rfind("127.", 0) != 0)
+        if (!endpoint->tls && !endpoint->is_loopback())
             return error(MS_ERR_INVALID_ARGUMENT,
                          "server_url must be https:// (plain http:// is allowed only to a "
                          "loopback address)");
@@ -235,8 +235,8 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
             e.code = response->status;
             e.server_code = server_code_of(response->body);
             e.message = enrollment.status().message();
-            e.transient =
-                response->status >= 500 || response->status == 429 || response->status == 408;
+            e.transient = enrollment.status().code() == Code::io;
+            e.retry_after_ms = enrollment.status().retry_after_ms();
             return e;
         }
         identity.device_id = enrollment->device_id;
@@ -499,6 +499,11 @@ ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
                 return error(MS_ERR_INVALID_ARGUMENT, "body is NULL with a size");
             HttpResponse response;
             response.status = http_status;
+            for (size_t i = 0; i < header_count; ++i)
+                if (common::iequals_ascii(std::string_view(headers[i].name, headers[i].name_size),
+                                          "Retry-After"))
+                    response.retry_after_s = parse_retry_after(
+                        std::string_view(headers[i].value, headers[i].value_size));
             if (body_size) response.body.assign(static_cast<const char*>(body), body_size);
             sync->outstanding = false;
             SyncStep step = sync->session->handle_response(response);

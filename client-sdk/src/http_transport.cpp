@@ -15,6 +15,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/text.h"
+
 namespace mentorsync::client {
 namespace {
 
@@ -78,6 +80,15 @@ Result<Endpoint> Endpoint::parse(std::string_view url) {
     if (ec != std::errc() || p != e.port.data() + e.port.size() || port == 0 || port > 65535)
         return Status::invalid_argument("server URL has an invalid port");
     return e;
+}
+
+bool Endpoint::is_loopback() const {
+    if (common::iequals_ascii(host, "localhost")) return true;
+    // Only an address literal is known to be this machine without asking a resolver:
+    // "127.example.org" is somebody else's name.
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    return !ec && address.is_loopback();
 }
 
 struct HttpTransport::Impl {
@@ -192,6 +203,9 @@ struct HttpTransport::Impl {
         HttpResponse out;
         out.status = static_cast<int>(res.result_int());
         out.body = std::move(res.body());
+        if (auto it = res.find(http::field::retry_after); it != res.end())
+            out.retry_after_s =
+                parse_retry_after(std::string_view(it->value().data(), it->value().size()));
         if (!res.keep_alive()) close();
         return out;
     }

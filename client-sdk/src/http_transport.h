@@ -28,6 +28,10 @@ struct Endpoint {
 
     // Errors: Code::invalid_argument naming what is wrong with the URL.
     static Result<Endpoint> parse(std::string_view url);
+
+    // Whether the host is this machine: "localhost" (any case) or a loopback address literal
+    // (127.0.0.0/8, ::1). A name that only looks like one ("127.example.org") is not.
+    bool is_loopback() const;
 };
 
 struct TransportOptions {

@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <cstring>
-#include <new>
 
 namespace mentorsync::crypto {
 namespace {
@@ -21,10 +20,10 @@ Status init() {
     return {};
 }
 
-SecretKey::SecretKey() {
+SecretKey::SecretKey() noexcept {
     (void)init();
     data_ = static_cast<std::uint8_t*>(sodium_malloc(kKeyBytes));
-    if (!data_) throw std::bad_alloc();
+    if (!data_) return;  // allocated() tells the caller
     sodium_memzero(data_, kKeyBytes);
     sodium_mprotect_noaccess(data_);
 }
@@ -37,20 +36,24 @@ SecretKey::~SecretKey() {
 }
 
 void SecretKey::clear() noexcept {
+    present_ = false;
+    if (!data_) return;
     sodium_mprotect_readwrite(data_);
     sodium_memzero(data_, kKeyBytes);
     sodium_mprotect_noaccess(data_);
     present_ = false;
 }
 
-void SecretKey::set(std::span<const std::uint8_t> bytes) {
+void SecretKey::set(std::span<const std::uint8_t> bytes) noexcept {
+    if (!data_) return;
     sodium_mprotect_readwrite(data_);
     std::memcpy(data_, bytes.data(), kKeyBytes);
     sodium_mprotect_readonly(data_);
     present_ = true;
 }
 
-void SecretKey::randomize() {
+void SecretKey::randomize() noexcept {
+    if (!data_) return;
     sodium_mprotect_readwrite(data_);
     randombytes_buf(data_, kKeyBytes);
     sodium_mprotect_readonly(data_);
@@ -95,6 +98,7 @@ std::string random_bytes(std::size_t n) {
 
 Status derive_key(std::span<const std::uint8_t> passphrase, std::string_view salt,
                   std::uint64_t opslimit, std::size_t memlimit, SecretKey& out) {
+    if (!out.allocated()) return Status::internal("out of secure memory");
     MS_RETURN_IF_ERROR(init());
     if (salt.size() != crypto_pwhash_SALTBYTES)
         return Status::corrupt("key-derivation salt has the wrong length");

@@ -25,17 +25,22 @@ Status init();
 
 // A 32-byte key in sodium_malloc'd memory: guard pages around it, locked against swapping,
 // read-only except while being written, wiped when destroyed or cleared.
+// Constructing one never throws: when sodium_malloc fails (the process ran out of memory or of
+// address space for guard pages), allocated() is false, present() stays false and set() and
+// randomize() do nothing. Every caller checks allocated() and returns
+// Status::internal("out of secure memory"), so no exception crosses the engine's API.
 class SecretKey {
   public:
-    SecretKey();
+    SecretKey() noexcept;
     ~SecretKey();
     SecretKey(const SecretKey&) = delete;
     SecretKey& operator=(const SecretKey&) = delete;
 
+    bool allocated() const noexcept { return data_ != nullptr; }
     bool present() const noexcept { return present_; }
     void clear() noexcept;
-    void set(std::span<const std::uint8_t> bytes);  // precondition: 32 bytes
-    void randomize();
+    void set(std::span<const std::uint8_t> bytes) noexcept;  // precondition: 32 bytes
+    void randomize() noexcept;
     const std::uint8_t* data() const noexcept { return data_; }
 
   private:

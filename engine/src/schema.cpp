@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/calendar.h"
 #include "common/text.h"
 
 namespace mentorsync {
@@ -220,17 +221,7 @@ bool digits(std::string_view s) {
 }
 
 bool valid_date(std::string_view s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    if (!digits(s.substr(0, 4)) || !digits(s.substr(5, 2)) || !digits(s.substr(8, 2))) return false;
-    int y = 0, m = 0, d = 0;
-    parse_int(s.substr(0, 4), y);
-    parse_int(s.substr(5, 2), m);
-    parse_int(s.substr(8, 2), d);
-    if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1) return false;
-    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    int max = kDays[m - 1] + (m == 2 && leap ? 1 : 0);
-    return d <= max;
+    return Schema::is_valid_date(s);
 }
 
 bool valid_datetime(std::string_view s) {
@@ -344,6 +335,12 @@ const FieldDef* CollectionDef::field(std::string_view n) const noexcept {
 
 Schema::Schema(std::uint32_t version, std::vector<CollectionDef> collections)
     : version_(version), collections_(std::move(collections)) {}
+
+bool Schema::is_valid_date(std::string_view text) noexcept {
+    // The calendar decides the shape and the day; the schema its own range of years.
+    const auto date = common::parse_iso_date(text);
+    return date && date->year >= kMinYear && date->year <= kMaxYear;
+}
 
 const Schema& Schema::programme() {
     static const Schema schema(1, programme_collections());

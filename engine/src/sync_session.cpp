@@ -35,6 +35,15 @@ constexpr std::string_view kFutureStamp = "future_stamp";
 // that failed together (a server restart) do not come back together.
 constexpr std::int64_t kFirstRetryMs = 1'000;
 constexpr std::int64_t kMaxRetryMs = 5 * 60 * 1'000;
+// An answer's Retry-After is honoured up to an hour: beyond that it is more likely a
+// misconfigured proxy than a plan, and the tablet keeps trying once an hour.
+constexpr std::int64_t kMaxRetryAfterMs = 60 * 60 * 1'000;
+
+// The wait a Retry-After asks for, in ms, within kMaxRetryAfterMs; 0 when there is none.
+std::int64_t suggested_wait_ms(const std::optional<std::int64_t>& retry_after_s) {
+    if (!retry_after_s || *retry_after_s <= 0) return 0;
+    return std::min(*retry_after_s, kMaxRetryAfterMs / 1'000) * 1'000;
+}
 
 // Server messages are for people and carry no personal data (section 2), but they are
 // untrusted bytes: keep them short and printable before they reach a log or a screen.
@@ -144,6 +153,18 @@ std::string describe_clock_offset(std::int64_t skew_ms) {
     else
         amount = std::to_string(in(365 * kDay)) + " years";
     return amount + (skew_ms < 0 ? " ahead of the server's" : " behind the server's");
+}
+
+std::optional<std::int64_t> parse_retry_after(std::string_view value) noexcept {
+    value = common::trim(value);
+    // Nine digits (about 31 years) is far beyond any sensible wait and cannot overflow.
+    if (value.empty() || value.size() > 9) return std::nullopt;
+    std::int64_t seconds = 0;
+    for (char c : value) {
+        if (c < '0' || c > '9') return std::nullopt;
+        seconds = seconds * 10 + (c - '0');
+    }
+    return seconds;
 }
 
 std::optional<std::string> HttpRequest::header(std::string_view name) const {
@@ -426,12 +447,14 @@ class SyncSession::Impl {
         return base * percent / 100;
     }
 
-    SyncStep transient(Status why, std::string server_code = {}) {
+    // `at_least_ms`: the answer's Retry-After (section 2: wait at least that long), which
+    // replaces the backoff's delay when it is longer. The backoff still grows meanwhile.
+    SyncStep transient(Status why, std::string server_code = {}, std::int64_t at_least_ms = 0) {
         SyncStep s;
         s.kind = SyncStep::Kind::failed;
         s.status = std::move(why);
         s.transient = true;
-        s.retry_after_ms = backoff_ms();
+        s.retry_after_ms = std::max(backoff_ms(), at_least_ms);
         s.server_code = std::move(server_code);
         return s;  // phase and batch stay: the next request repeats this one
     }
@@ -594,7 +617,9 @@ class SyncSession::Impl {
         if (code == "stale_timestamp" && skew)
             text += "; this device's clock is " + describe_clock_offset(*skew) +
                     ": correct it (changes made meanwhile wait on this device)";
-        if (retry) return transient(Status::io(std::move(text)), code);
+        if (retry)
+            return transient(Status::io(std::move(text)), code,
+                             suggested_wait_ms(response.retry_after_s));
         if (status == 413 && what == Sent::push && batch)
             batch_limit = std::max<std::size_t>(1, batch->stamps.size() / 2);
         return permanent(Status::invalid_argument(std::move(text)), code);
@@ -723,7 +748,11 @@ Result<Enrollment> parse_enrollment_response(const HttpResponse& response) {
             text += " " + printable(err->code) + "): " + printable(err->message);
         else
             text += "): no protocol error body";
-        if (response.status >= 500) return Status::io(std::move(text));
+        // Worth trying again later: the server's trouble, a timeout, or the per-address rate
+        // limit (429), after the answer's Retry-After when it gave one.
+        if (response.status >= 500 || response.status == 429 || response.status == 408)
+            return Status::io(std::move(text))
+                .with_retry_after(suggested_wait_ms(response.retry_after_s));
         return Status::invalid_argument(std::move(text));
     }
     auto r = wire::decode_enroll_response(response.body);

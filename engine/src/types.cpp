@@ -5,43 +5,9 @@
 #include <cstdio>
 
 #include "common/encoding.h"
+#include "common/text.h"
 
 namespace mentorsync {
-namespace {
-
-void append_json_string(std::string& out, const std::string& s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
-}
-
-}  // namespace
 
 Uuid Uuid::random() {
     Uuid u;
@@ -85,13 +51,13 @@ bool Uuid::is_nil() const noexcept {
 }
 
 std::string Uuid::to_string() const {
-    static constexpr char kHex[] = "0123456789abcdef";
+    const std::string_view b = raw();
     std::string s;
     s.reserve(36);
-    for (std::size_t i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-        s += kHex[bytes[i] >> 4];
-        s += kHex[bytes[i] & 0x0F];
+    common::append_hex_lower(s, b.substr(0, 4));
+    for (std::size_t at : {4, 6, 8, 10}) {
+        s += '-';
+        common::append_hex_lower(s, b.substr(at, at == 10 ? 6 : 2));
     }
     return s;
 }
@@ -117,7 +83,7 @@ std::string Value::to_display() const {
         }
         case Kind::string: {
             std::string out;
-            append_json_string(out, as_string());
+            common::append_json_string(out, as_string());
             return out;
         }
         case Kind::list: {

@@ -465,6 +465,18 @@ int main(int argc, char** argv) {
     CHECK(ms_sync_handle_response(sync, 503, NULL, 0, NULL, 0, &wait, &err) == MS_SYNC_STEP_RETRY);
     CHECK(err.domain == MS_ERROR_DOMAIN_SERVER && err.code == 503 && err.transient == 1);
     ms_http_request_free(req);
+    /* A 429 with Retry-After: the wait is at least what the server asked for (the backoff
+     * alone would be a few seconds by now). */
+    CHECK_OK(ms_sync_next_request(sync, &req, &err));
+    const ms_http_header throttle[] = {{"Content-Length", 14, "0", 1},
+                                       {"retry-after", 11, "90", 2}};
+    wait = -1;
+    memset(&err, 0, sizeof err);
+    CHECK(ms_sync_handle_response(sync, 429, throttle, 2, NULL, 0, &wait, &err) ==
+          MS_SYNC_STEP_RETRY);
+    CHECK(err.domain == MS_ERROR_DOMAIN_SERVER && err.code == 429 && err.transient == 1);
+    CHECK(wait >= 90000 && err.retry_after_ms == wait);
+    ms_http_request_free(req);
     /* Every request is signed afresh: asked for twice before any answer (a resend on a new
      * connection), the body is the same and the signature is new; the second replaces the
      * first, which must never be sent again (its nonce may be recorded). */

@@ -782,6 +782,26 @@ static void test_status_and_unenrolled_sync(ms_store* s) {
     eo.server_url_size = strlen(eo.server_url);
     CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
     CHECK(contains(err.message, "https"));
+    /* Names that merely start like a loopback address are other machines. */
+    const char* const not_loopback[] = {"http://127.example.org", "http://127.0.0.1.nip.io:9",
+                                        "http://localhost.example.org:9", "http://[::2]:9"};
+    for (size_t i = 0; i < sizeof not_loopback / sizeof not_loopback[0]; ++i) {
+        eo.server_url = not_loopback[i];
+        eo.server_url_size = strlen(eo.server_url);
+        CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_INVALID_ARGUMENT);
+        CHECK(contains(err.message, "https"));
+    }
+    /* Loopback addresses and "localhost" pass the check (and then find nothing listening on
+     * the discard port). */
+    const char* const loopback[] = {"http://127.0.0.1:9", "http://127.1.2.3:9", "http://[::1]:9",
+                                    "http://localhost:9", "http://LocalHost:9"};
+    eo.connect_timeout_ms = 2000;
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; ++i) {
+        eo.server_url = loopback[i];
+        eo.server_url_size = strlen(eo.server_url);
+        CHECK_ERR(ms_enroll(s, &eo, NULL, &err), MS_ERR_NETWORK);
+    }
+    eo.connect_timeout_ms = 0;
     eo.server_url = "http://127.0.0.1:9";
     eo.server_url_size = strlen(eo.server_url);
     eo.code_size = 0;

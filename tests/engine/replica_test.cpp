@@ -89,7 +89,13 @@ TEST_CASE("a wrong passphrase is a clear error and five in a row impose a growin
     Status s = attempt("right passphrase");
     CHECK(s.code() == Code::locked_out);
     CHECK(s.message() == "5 wrong keys in a row: try again in 30 s");
-    clock->advance(30'000);
+    // The delay is also there for programs, to the millisecond, without reading the message.
+    CHECK(s.retry_after_ms() == 30'000);
+    clock->advance(10'500);
+    s = attempt("right passphrase");
+    CHECK(s.message() == "5 wrong keys in a row: try again in 20 s");
+    CHECK(s.retry_after_ms() == 19'500);
+    clock->advance(19'500);
     CHECK(attempt("wrong").code() == Code::wrong_key);
     // The delay doubles, and survives a "restart" (every attempt reopens the file).
     s = attempt("right passphrase");
@@ -946,4 +952,36 @@ TEST_CASE("a swapped or altered blob is detected, never decoded into garbage",
     auto p = r->pending(10);
     REQUIRE_FALSE(p.ok());
     CHECK(p.status().code() == Code::corrupt);
+}
+
+TEST_CASE("a date query runs on a replica whose own schema has no absences collection",
+          "[replica][query]") {
+    // The replica checks query dates with the schema's date rule, not through a field of the
+    // programme schema, so a schema without that field works the same.
+    CollectionDef visits;
+    visits.name = "visits";
+    visits.date_field = "day";
+    FieldDef day_field;
+    day_field.name = "day";
+    day_field.type = FieldType::date;
+    day_field.required = true;
+    visits.fields = {day_field};
+    const Schema custom(1, {visits});
+    TempDir dir;
+    auto options = mstest::test_options(dir.file("custom.db"));
+    options.schema = &custom;
+    auto opened = Replica::open(options, UnlockKey::passphrase("right passphrase"));
+    REQUIRE(opened.ok());
+    auto& r = *opened;
+    for (const char* day : {"2026-11-01", "2026-11-03", "2026-11-05"})
+        REQUIRE(r->create("visits", {{"day", Value(day)}}).ok());
+    Query q;
+    q.collection = "visits";
+    q.from_date = "2026-11-02";
+    q.to_date = "2026-11-05";
+    auto found = r->query(q);
+    REQUIRE(found.ok());
+    CHECK(found->size() == 2);
+    q.to_date = "2026-11-31";
+    CHECK(r->query(q).status().message() == "to_date is not a date in the form YYYY-MM-DD");
 }

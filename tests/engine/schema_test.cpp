@@ -151,3 +151,25 @@ TEST_CASE("updates may not clear required fields or move a record to another lea
               .message() ==
           "contacts.learner_id: cannot change after creation (create a new record)");
 }
+
+TEST_CASE("a date is YYYY-MM-DD, a real calendar day, from 1900 to 2100", "[schema]") {
+    CHECK(Schema::is_valid_date("2026-11-02"));
+    CHECK(Schema::is_valid_date("2024-02-29"));  // a leap day
+    CHECK(Schema::is_valid_date("1900-01-01"));
+    CHECK(Schema::is_valid_date("2100-12-31"));
+    CHECK_FALSE(Schema::is_valid_date("2025-02-29"));
+    CHECK_FALSE(Schema::is_valid_date("2100-02-29"));  // not a leap year
+    CHECK_FALSE(Schema::is_valid_date("1899-12-31"));
+    CHECK_FALSE(Schema::is_valid_date("2101-01-01"));
+    CHECK_FALSE(Schema::is_valid_date("2026-11-2"));
+    CHECK_FALSE(Schema::is_valid_date("2026/11/02"));
+    CHECK_FALSE(Schema::is_valid_date("2026-13-01"));
+    CHECK_FALSE(Schema::is_valid_date(""));
+    // The same rule as a date field's.
+    const Schema& p = Schema::programme();
+    const CollectionDef* absences = p.collection("absences");
+    REQUIRE(absences);
+    for (const char* d : {"2026-11-02", "2025-02-29", "1899-12-31", "2026-11-2"})
+        CHECK(p.check_value(*absences, *absences->field("date"), Value(std::string(d))).ok() ==
+              Schema::is_valid_date(d));
+}

@@ -545,6 +545,47 @@ TEST_CASE("answers map to transient or permanent failures as the protocol says",
     }
 }
 
+TEST_CASE("a Retry-After header value is read as whole seconds and nothing else", "[sync]") {
+    CHECK(parse_retry_after("7") == 7);
+    CHECK(parse_retry_after(" 120\t") == 120);
+    CHECK(parse_retry_after("0") == 0);
+    CHECK(parse_retry_after("999999999") == 999'999'999);
+    CHECK_FALSE(parse_retry_after("").has_value());
+    CHECK_FALSE(parse_retry_after("1000000000").has_value());
+    CHECK_FALSE(parse_retry_after("-1").has_value());
+    CHECK_FALSE(parse_retry_after("+5").has_value());
+    CHECK_FALSE(parse_retry_after("1.5").has_value());
+    CHECK_FALSE(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT").has_value());
+}
+
+TEST_CASE("a throttled or unavailable answer waits at least the Retry-After it carries", "[sync]") {
+    Device dev;
+    REQUIRE(dev.replica->create("learners", mstest::learner_fields()).ok());
+    dev.session->start();
+    REQUIRE(dev.session->next_request().ok());
+    HttpResponse throttled = error(429, "rate_limited");
+    throttled.retry_after_s = 90;
+    SyncStep step = dev.session->handle_response(throttled);
+    CHECK(step.kind == SyncStep::Kind::failed);
+    CHECK(step.transient);
+    CHECK(step.server_code == "rate_limited");
+    CHECK(step.retry_after_ms >= 90'000);  // not the first backoff's 1 s
+    CHECK(step.retry_after_ms <= 90'000 * 12 / 10);
+
+    // A shorter Retry-After than the backoff already reached does not shorten the wait.
+    REQUIRE(dev.session->next_request().ok());
+    HttpResponse brief = error(503, "unavailable");
+    brief.retry_after_s = 0;
+    CHECK(dev.session->handle_response(brief).retry_after_ms >= 2'000 * 8 / 10);
+
+    // A server asking for years is held to an hour, so a misconfigured proxy cannot park the
+    // tablet's sync for good.
+    REQUIRE(dev.session->next_request().ok());
+    HttpResponse forever = error(503, "unavailable");
+    forever.retry_after_s = 999'999'999;
+    CHECK(dev.session->handle_response(forever).retry_after_ms == 3'600'000);
+}
+
 TEST_CASE("a 413 is permanent and the next sync sends smaller batches", "[sync]") {
     SyncOptions opts;
     opts.push_batch = 8;
@@ -1056,5 +1097,14 @@ TEST_CASE("enrollment builds the documented request and reads the answer", "[syn
     CHECK(refused.status().message() ==
           "enrollment refused (403 enrollment_invalid): test double says no");
     CHECK(parse_enrollment_response(error(503, "unavailable")).status().code() == Code::io);
+    // Enrollment is rate-limited per client address: a 429 is "try again later", after the
+    // answer's Retry-After, not "this code is no good".
+    HttpResponse throttled = error(429, "rate_limited");
+    throttled.retry_after_s = 7;
+    auto later = parse_enrollment_response(throttled);
+    CHECK(later.status().code() == Code::io);
+    CHECK(later.status().retry_after_ms() == 7'000);
+    CHECK(later.status().message() == "enrollment refused (429 rate_limited): test double says no");
+    CHECK(parse_enrollment_response(error(408, "timeout")).status().code() == Code::io);
     CHECK(parse_enrollment_response({200, "junk"}).status().code() == Code::invalid_argument);
 }

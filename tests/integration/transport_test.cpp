@@ -24,9 +24,10 @@ namespace {
 
 // What the scripted server does with one request.
 enum class Act {
-    answer,  // 200 "ok", keeping the connection alive
-    close,   // read it, then close the connection without a word (a stale keep-alive)
-    stall,   // read it and never answer, until the client gives up
+    answer,    // 200 "ok", keeping the connection alive
+    close,     // read it, then close the connection without a word (a stale keep-alive)
+    stall,     // read it and never answer, until the client gives up
+    throttle,  // 429 rate_limited with Retry-After: 7 (and an error body), kept alive
 };
 
 // A loopback HTTP/1.1 server that follows a script: (connection number, request number on that
@@ -121,7 +122,14 @@ class ScriptedServer {
             }
             static const std::string kOk =
                 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
-            if (write(fd, kOk.data(), kOk.size()) != static_cast<ssize_t>(kOk.size())) break;
+            static const std::string kThrottled = [] {
+                const std::string body = wire::encode_error({"rate_limited", "slow down", {}});
+                return "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" + body;
+            }();
+            const std::string& answer = act == Act::throttle ? kThrottled : kOk;
+            if (write(fd, answer.data(), answer.size()) != static_cast<ssize_t>(answer.size()))
+                break;
         }
         close(fd);
     }
@@ -213,4 +221,22 @@ TEST_CASE("a request that times out on a kept-alive connection is reported, not 
     CHECK(r.status().code() == Code::io);
     CHECK(r.status().message().find("timeout") != std::string::npos);
     CHECK(server.connections() == 1);  // no second connection, no second wait
+}
+
+TEST_CASE("a 429's Retry-After reaches the response, and enrollment reports it as a delay",
+          "[integration][transport]") {
+    ScriptedServer server([](int, int) { return Act::throttle; });
+    client::HttpTransport t(*client::Endpoint::parse(server.url()));
+    auto r = t.send(post());
+    REQUIRE(r.ok());
+    CHECK(r->status == 429);
+    CHECK(r->retry_after_s == 7);
+
+    // Enrollment refused by the per-address rate limit: try again later, not a bad code.
+    const auto keys = wire::DeviceKeys::generate();
+    auto e = client::enroll(t, "ABCD-2345", keys, Uuid::random(), "throttled tablet");
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.status().code() == Code::io);
+    CHECK(e.status().retry_after_ms() == 7'000);
+    CHECK(e.status().message() == "enrollment refused (429 rate_limited): slow down");
 }

@@ -460,10 +460,12 @@ typedef struct ms_enrollment {
  * request (blocking, on the calling thread) and, on success, keeps the device id and keys
  * inside the encrypted store (the secret key never leaves it) with the server URL and CA file
  * for ms_sync_run. out_enrollment may be NULL.
- * Errors: INVALID_ARGUMENT (bad URL, http:// to a non-loopback host, empty code, bad label),
+ * Errors: INVALID_ARGUMENT (bad URL, http:// to a host other than "localhost" or a loopback
+ * address such as 127.0.0.1 or [::1], empty code, bad label),
  * INVALID_STATE (already enrolled: a device enrolls once; wipe the store to start over),
  * LOCKED, NETWORK (transient), PROTOCOL, and SERVER-domain errors (403 "enrollment_invalid": the
- * code is wrong, used or expired; 5xx: transient). Nothing is stored on failure. */
+ * code is wrong, used or expired; 429 "rate_limited", 408 and 5xx: transient, with the
+ * server's Retry-After in retry_after_ms when it gave one). Nothing is stored on failure. */
 MS_API bool ms_enroll(ms_store* store, const ms_enroll_options* options,
                       ms_enrollment* out_enrollment, ms_error* error) MS_NOEXCEPT;
 
@@ -551,8 +553,8 @@ MS_API bool ms_sync_run(ms_store* store, const ms_sync_options* options,
  *     for (;;) {
  *         if (!ms_sync_next_request(s, &req, &err)) break;       // local failure
  *         send req->method to req->url with req->headers and req->body ...
- *         ms_sync_step step = ok ? ms_sync_handle_response(s, status, NULL, 0, body, n,
- *                                                          &wait_ms, &err)
+ *         ms_sync_step step = ok ? ms_sync_handle_response(s, status, headers, header_count,
+ *                                                          body, n, &wait_ms, &err)
  *                                : ms_sync_transport_error(s, "timeout", 7, &wait_ms, &err);
  *         ms_http_request_free(req);
  *         if (step == MS_SYNC_STEP_NEXT) continue;
@@ -614,8 +616,10 @@ MS_API bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request,
                                  ms_error* error) MS_NOEXCEPT;
 /* Overwrites and frees a request. NULL is fine. */
 MS_API void ms_http_request_free(ms_http_request* request) MS_NOEXCEPT;
-/* Hands back the answer to the last request: the HTTP status, the response headers (the
- * protocol currently reads none; headers may be NULL with count 0) and the body bytes.
+/* Hands back the answer to the last request: the HTTP status, the response headers and the
+ * body bytes. Of the headers only `Retry-After` (any case; whole seconds) is read: pass it on,
+ * so that a 429 or 503 waits at least as long as the server asked (up to an hour). headers may
+ * be NULL with count 0; the wait is then the library's own backoff.
  * out_retry_after_ms (may be NULL) is written for RETRY. */
 MS_API ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
                                             const ms_http_header* headers, size_t header_count,

@@ -69,7 +69,6 @@ class MENTORSYNC_API Hlc {
     // The greatest hlc value issued or observed (persisted by the replica across restarts).
     std::uint64_t last() const noexcept { return last_; }
     const Uuid& node() const noexcept { return node_; }
-    std::int64_t wall_ms() const { return wall_->now_ms(); }
 
   private:
     Uuid node_;

@@ -1,5 +1,7 @@
-// Symbol visibility for the engine library. The build hides everything by default; only
-// declarations marked MENTORSYNC_API are exported from the shared library.
+// Symbol visibility for the engine's declarations. The build hides everything by default. The
+// engine is only built as a static library (linked into libmentorsync.so, which exports just
+// its ms_ functions), so MENTORSYNC_API is empty unless a build that makes its own shared
+// engine defines MENTORSYNC_SHARED_BUILD.
 #pragma once
 
 #if defined(MENTORSYNC_SHARED_BUILD)

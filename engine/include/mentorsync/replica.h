@@ -234,8 +234,9 @@ class MENTORSYNC_API Replica {
   public:
     // Opens (or creates) the replica at options.path and unlocks it.
     // Errors: wrong_key (wrong passphrase or raw key, or a passphrase given for a raw-key
-    // replica and vice versa), locked_out (five or more wrong keys in a row: the message says
-    // how long to wait; the delay doubles with each further failure and survives restarts),
+    // replica and vice versa), locked_out (five or more wrong keys in a row: retry_after_ms() is
+    // how long to wait, which the message also says in whole seconds; the delay doubles with
+    // each further failure and survives restarts),
     // corrupt (the file is not a replica or was tampered with), io, unsupported (newer format).
     static Result<std::unique_ptr<Replica>> open(const OpenOptions& options, const UnlockKey& key);
 

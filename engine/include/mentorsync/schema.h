@@ -77,6 +77,12 @@ class MENTORSYNC_API Schema {
     // The programme schema this build writes ("Skola–kopiena" v1, see docs/schema.md).
     static const Schema& programme();
 
+    // Whether `text` is a date as every `date` field holds it: "YYYY-MM-DD", a real calendar
+    // day, year 1900 to 2100. Also the rule for Query::from_date/to_date.
+    static bool is_valid_date(std::string_view text) noexcept;
+    static constexpr int kMinYear = 1900;
+    static constexpr int kMaxYear = 2100;
+
     Schema(std::uint32_t version, std::vector<CollectionDef> collections);
 
     std::uint32_t version() const noexcept { return version_; }

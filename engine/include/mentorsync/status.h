@@ -31,7 +31,7 @@ enum class Code {
     validation,        // a record does not satisfy the schema; message names collection.field
     not_found,         // no such record, conflict or quarantined transaction
     wrong_key,         // the passphrase or raw key does not unlock this replica
-    locked_out,        // too many wrong passphrases; retry after the delay the message states
+    locked_out,        // too many wrong passphrases; retry after retry_after_ms()
     corrupt,      // a stored blob failed authentication or does not decode: tampering or damage
     io,           // SQLite or the file system failed
     closed,       // the replica is closed or locked

@@ -64,11 +64,20 @@ struct MENTORSYNC_API HttpRequest {
     std::optional<std::string> header(std::string_view name) const;
 };
 
-// What came back: the status code and the body bytes.
+// What came back: the status code, the body bytes and the answer's `Retry-After` header as
+// parse_retry_after() reads it (nullopt: absent or not a number of seconds). A transport that
+// drops headers leaves it empty; the session then backs off on its own schedule.
 struct MENTORSYNC_API HttpResponse {
     int status = 0;
     std::string body;
+    // Initialised, so that `HttpResponse{status, body}` stays free of -Wmissing-field-initializers.
+    std::optional<std::int64_t> retry_after_s = std::nullopt;
 };
+
+// The seconds a `Retry-After` header value asks for (docs/protocol.md section 2: a whole number
+// of seconds), ignoring spaces and tabs around it. nullopt for anything else: empty, a sign, an
+// HTTP date (which this protocol never sends), or more than 9 digits.
+MENTORSYNC_API std::optional<std::int64_t> parse_retry_after(std::string_view value) noexcept;
 
 // Who this device is to the server: the id enrollment returned and the Ed25519 keys it enrolled.
 struct MENTORSYNC_API DeviceIdentity {
@@ -109,8 +118,10 @@ struct MENTORSYNC_API SyncStep {
     Kind kind = Kind::next;
     Status status;           // failed: why (the server's code and message, or the local error)
     bool transient = false;  // failed: retrying the same request later may succeed
-    std::int64_t retry_after_ms = 0;  // transient: suggested delay (1 s doubling to 5 min, ±20 %)
-    std::string server_code;          // failed with an error body: its code, e.g. "stale_timestamp"
+    // transient: suggested delay (1 s doubling to 5 min, ±20 %), or the answer's Retry-After
+    // when that is longer (honoured up to 1 h)
+    std::int64_t retry_after_ms = 0;
+    std::string server_code;  // failed with an error body: its code, e.g. "stale_timestamp"
 };
 
 // A local transaction the server refused (push result 2). It stays in the change log and is
@@ -218,7 +229,8 @@ struct MENTORSYNC_API Enrollment {
 
 // Reads the answer to enrollment_request(). A non-200 answer is an error whose message holds the
 // HTTP status and the server's code and message ("enrollment refused (403
-// enrollment_invalid): ..."): Code::io for 5xx (try again later), Code::invalid_argument for
+// enrollment_invalid): ..."): Code::io for 5xx, 408 and 429 (try again later; retry_after_ms()
+// is the answer's Retry-After, up to 1 h, or 0 when it gave none), Code::invalid_argument for
 // anything else (a new code is needed). A malformed 200 body is Code::invalid_argument too.
 MENTORSYNC_API Result<Enrollment> parse_enrollment_response(const HttpResponse& response);
 
