@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/roles.h"
 #include "mentorsync/clock.h"
 #include "mentorsync/schema.h"
 #include "mentorsync/status.h"
@@ -34,8 +35,6 @@ struct ApiResult {
     ApiError error;
     bool ok() const { return value.has_value(); }
 };
-
-enum class Role { mentor, centre_staff, coordinator, admin };
 
 // The authenticated caller of a device request.
 struct Principal {

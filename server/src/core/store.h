@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/roles.h"
 #include "core/server_key.h"
 #include "core/service.h"
 #include "mentorsync/clock.h"
@@ -41,9 +42,6 @@
 #include "mentorsync/types.h"
 
 namespace mentorsync::server {
-
-std::string_view role_name(Role role) noexcept;
-std::optional<Role> parse_role(std::string_view text) noexcept;
 
 struct Municipality {
     Uuid id;

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "core/store.h"
+#include "core/roles.h"
 #include "mentorsync/wire.h"
 
 namespace mentorsync::server::http {
