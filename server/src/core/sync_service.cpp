@@ -7,6 +7,8 @@
 #include <limits>
 #include <map>
 
+#include "common/encoding.h"
+#include "common/text.h"
 #include "core/ledger.h"
 #include "core/stored_answer.h"
 #include "mentorsync/transaction.h"
@@ -24,11 +26,6 @@ using wire::Error;
 Status internal(const Status& s) {
     if (wire::error_of(s)) return s;
     return wire::error(Error::internal, "server fault, nothing was stored: " + s.to_string());
-}
-
-std::size_t utf8_length(std::string_view s) {
-    return static_cast<std::size_t>(std::count_if(
-        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // --- cursors (§8) ---------------------------------------------------------------------------
@@ -79,15 +76,12 @@ constexpr std::uint8_t kFlagPurgedUnknown = 4;
 // 2 x 16 x 16 + 16 = 564 bytes). Beyond it the pull falls back to what is safe (see the pull).
 constexpr std::size_t kMaxListed = 16;
 
-void put_be64(std::string& out, std::int64_t v) {
-    for (int i = 7; i >= 0; --i)
-        out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF));
+void put_int64(std::string& out, std::int64_t v) {
+    common::append_be64(out, static_cast<std::uint64_t>(v));
 }
-std::int64_t get_be64(std::string_view in) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-        v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
-    return static_cast<std::int64_t>(v);
+// The caller has checked that 8 bytes are there.
+std::int64_t get_int64(std::string_view in) {
+    return static_cast<std::int64_t>(common::read_be64(in).value_or(0));
 }
 std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_view body) {
     std::string data = "ms-cursor";
@@ -98,13 +92,13 @@ std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_vie
 
 std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
     std::string out(1, static_cast<char>(kCursorVersion));
-    put_be64(out, c.pos);
+    put_int64(out, c.pos);
     std::uint8_t flags = c.purged_unknown ? kFlagPurgedUnknown : 0;
     if (c.learner) flags |= kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
     out.push_back(static_cast<char>(flags));
     if (c.learner) {
         out.append(c.learner->raw());
-        put_be64(out, c.after);
+        put_int64(out, c.after);
     }
     for (const std::vector<Uuid>* list : {&c.purged, &c.kept}) {
         out.push_back(static_cast<char>(list->size()));
@@ -125,7 +119,7 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     const auto version = static_cast<std::uint8_t>(body[0]);
     if (version != kCursorVersion && version != kCursorVersion1) return std::nullopt;
     Cursor c;
-    c.pos = get_be64(body.substr(1));
+    c.pos = get_int64(body.substr(1));
     if (c.pos < 0) return std::nullopt;
     const auto flags = static_cast<std::uint8_t>(body[9]);
     const std::uint8_t allowed = version == kCursorVersion
@@ -137,7 +131,7 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     if (flags & kFlagBackfill) {
         if (rest.size() < 24) return std::nullopt;
         c.learner = Uuid::from_bytes(rest.substr(0, 16));
-        c.after = get_be64(rest.substr(16));
+        c.after = get_int64(rest.substr(16));
         c.holds_learner = (flags & kFlagHolds) != 0;
         rest.remove_prefix(24);
     }
@@ -203,7 +197,9 @@ SyncServiceImpl::SyncServiceImpl(std::shared_ptr<ServerStore> store,
 
 // --- §4 enrollment --------------------------------------------------------------------------
 Result<wire::EnrollResponse> SyncServiceImpl::enroll(const wire::EnrollRequest& request) {
-    if (utf8_length(request.label) > 100)
+    const auto label_chars = common::utf8_length(request.label);
+    if (!label_chars) return wire::error(Error::bad_request, "label: not valid UTF-8");
+    if (*label_chars > wire::kMaxLabelChars)
         return wire::error(Error::bad_request, "label: longer than 100 characters");
     if (request.node.is_nil()) return wire::error(Error::bad_request, "node: nil id");
     if (crypto_core_ed25519_is_valid_point(request.public_key.data()) != 1)

@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "common/text.h"
 #include "http/coord_api.h"
 #include "http/handlers.h"
 #include "http/msgpack_io.h"
@@ -53,17 +54,6 @@ bool is_protocol_path(std::string_view path) noexcept {
     while (i < path.size() && std::isdigit(static_cast<unsigned char>(path[i])))
         ++i;
     return i > 2 && (i == path.size() || path[i] == '/');
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // Route limits: what each route reads at most.
@@ -138,7 +128,7 @@ bool is_api(std::string_view path) noexcept {
 
 std::string_view Request::header(std::string_view name) const {
     for (const auto& [key, value] : headers) {
-        if (iequals(key, name)) return value;
+        if (common::iequals_ascii(key, name)) return value;
     }
     return {};
 }
@@ -148,13 +138,8 @@ std::string_view Request::path() const {
 }
 
 bool is_msgpack_content_type(std::string_view content_type) noexcept {
-    std::string_view media = content_type.substr(0, content_type.find(';'));
-    while (!media.empty() && (media.back() == ' ' || media.back() == '\t'))
-        media.remove_suffix(1);
-    while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) {
-        media.remove_prefix(1);
-    }
-    return iequals(media, kMsgpackType);
+    const std::string_view media = common::trim(content_type.substr(0, content_type.find(';')));
+    return common::iequals_ascii(media, kMsgpackType);
 }
 
 Router::Router(SyncService& service, Metrics& metrics, const ServerConfig& config,

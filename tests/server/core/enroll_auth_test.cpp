@@ -197,3 +197,20 @@ TEST_CASE("authentication refuses each bad request with the documented code", "[
         CHECK(f.service->authenticate(f.signed_request(t, "b")).ok());
     }
 }
+
+TEST_CASE("an enrollment label that is not UTF-8 is bad_request, and 100 characters are counted",
+          "[server]") {
+    // The HTTP decoder refuses such a label already; the service, which other callers reach
+    // directly, counts characters the same validating way (common::utf8_length).
+    CoreFixture f;
+    const std::string code = f.code_for(f.mentor1);
+    auto req = enroll_request(code, Uuid::random());
+    req.label = std::string(10, '\xc4');  // lead bytes without their continuation bytes
+    auto r = f.service->enroll(req);
+    CHECK(error_code(r) == "bad_request");
+    CHECK(r.status().message() == "label: not valid UTF-8");
+    req.label.clear();
+    for (int i = 0; i < 100; ++i)
+        req.label += "\xc4\x81";  // 100 characters, 200 bytes
+    CHECK(f.service->enroll(req).ok());
+}

@@ -231,3 +231,44 @@ TEST_CASE(
     CHECK(u->results.at(2).code == "invalid");
     CHECK(u->results.at(2).message.find("contacts.place") != std::string::npos);
 }
+
+TEST_CASE("a malformed transaction is rejected in the words every receiver uses", "[server]") {
+    // The server's check of protocol §6 is the engine's (wire::check_transaction), so a device
+    // shows the same message whichever side refused the transaction; only the server's bound
+    // on changes per transaction is its own.
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    const Uuid node = t.replica->node();
+    const std::int64_t now = f.clock->now_ms();
+
+    std::vector<Transaction> txns;
+    Transaction empty;
+    empty.stamp = Stamp{static_cast<std::uint64_t>(now) << 16, node};
+    txns.push_back(empty);
+    Transaction twice = contact_txn(node, now + 1, f.learner1);
+    twice.changes.push_back(twice.changes.front());
+    txns.push_back(twice);
+    Transaction late_prev = contact_txn(node, now + 2, f.learner1);
+    late_prev.changes.front().prev = Stamp{late_prev.stamp.hlc + 1, node};
+    txns.push_back(late_prev);
+    Transaction nil_row = contact_txn(node, now + 3, f.learner1);
+    nil_row.changes.front().row = Uuid();
+    txns.push_back(nil_row);
+    Transaction huge = contact_txn(node, now + 4, f.learner1);
+    while (huge.changes.size() <= wire::kMaxChangesPerTransaction)
+        huge.changes.push_back({"contacts", Uuid::random(), "notes", Value("x"), {}, {}});
+    txns.push_back(huge);
+
+    auto r = f.service->push(t.who, Uuid::random(), "h", txns);
+    REQUIRE(r.ok());
+    REQUIRE(r->results.size() == txns.size());
+    for (std::size_t i = 0; i + 1 < txns.size(); ++i) {
+        INFO(i);
+        CHECK(r->results[i].code == "invalid");
+        const Status engine = wire::check_transaction(Schema::programme(), txns[i]);
+        REQUIRE_FALSE(engine.ok());
+        CHECK(r->results[i].message == engine.message());
+    }
+    CHECK(r->results.back().code == "invalid");
+    CHECK(r->results.back().message == "the transaction has more than 1000 changes");
+}
