@@ -90,8 +90,8 @@ struct ServiceOptions {
     std::string data_dir;                    // holds server.db, server.key and state.db
     bool create_if_missing = true;           // first start: create the directory, key and database
     std::shared_ptr<const WallClock> clock;  // null: the system clock
-    // Receives the core's own JSON log lines (merged-state warnings; ids and counts only).
-    // Null: written to stderr in the HTTP layer's format.
+    // Receives the core's own JSON log lines (merged state and store; ids, file names and
+    // counts only), e.g. Logger::sink() (core/log.h). Null: stderr, the logger's default sink.
     std::function<void(std::string_view line)> log;
 };
 

@@ -720,6 +720,7 @@ Result<ServerCore> open_server_core(const ServiceOptions& options) {
     so.data_dir = options.data_dir;
     so.create_if_missing = options.create_if_missing;
     so.clock = options.clock;
+    so.log = options.log;
     auto store = open_sqlite_store(so);
     if (!store.ok()) return store.status();
     ServerCore core;

@@ -2,8 +2,10 @@
 // (docs/operations.md, "Logs"): {"time","level","event",<fields in order>} on one line.
 #include <catch2/catch.hpp>
 
+#include <iostream>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,4 +58,32 @@ TEST_CASE("log fields escape control characters and quotes as JSON", "[http][log
     REQUIRE(lines.size() == 1);
     CHECK(without_time(lines[0]) ==
           R"({"time":"T","level":"warn","event":"odd","code":"a\tb\u0001\\"})");
+}
+
+TEST_CASE("without a sink, the HTTP layer's and the core's lines go to std::cerr, whole lines",
+          "[http][log]") {
+    // One default sink for both (std::cerr under one process-wide lock), so tests and
+    // operators redirecting std::cerr see every line of the server.
+    std::ostringstream captured;
+    std::streambuf* old = std::cerr.rdbuf(captured.rdbuf());
+    http::Logger logger;
+    logger.info("listening", {{"port", std::int64_t{8443}}});
+    log_event({}, "info", "checkpoint", {{"frames", std::int64_t{3}}});
+    std::cerr.rdbuf(old);
+    const std::string out = captured.str();
+    CHECK(out.find("\"event\":\"listening\",\"port\":8443}\n") != std::string::npos);
+    CHECK(out.find("\"event\":\"checkpoint\",\"frames\":3}\n") != std::string::npos);
+}
+
+TEST_CASE("a logger's sink hands the core's lines to the logger's own sink", "[http][log]") {
+    std::vector<std::string> lines;
+    http::Logger logger([&](std::string_view line) { lines.emplace_back(line); });
+    const LogSink core = logger.sink();
+    log_event(core, "warn", "state_apply_failed", {{"seq", std::int64_t{7}}});
+    logger.info("request", {{"status", std::int64_t{200}}});
+    REQUIRE(lines.size() == 2);
+    CHECK(without_time(lines[0]) ==
+          R"({"time":"T","level":"warn","event":"state_apply_failed","seq":7})");
+    CHECK(without_time(lines[1]) ==
+          R"({"time":"T","level":"info","event":"request","status":200})");
 }
