@@ -242,6 +242,8 @@ int serve(int argc, char** argv, int first) {
     // A mistyped --data-dir must not start an empty server that devices would then sync
     // against: the directory is created only by `admin init`.
     options.create_if_missing = false;
+    // One log: the core's lines (merged state, store) go through the same logger, one lock.
+    options.log = logger.sink();
     // This process owns state.db from here on (state.lock, core/data_dir_lock.h): a second
     // server on the same directory stops here.
     auto core = mentorsync::server::open_server_core(options);
@@ -252,7 +254,8 @@ int serve(int argc, char** argv, int first) {
     // The coordinator API (/api/v1, docs/api/openapi.yaml): coord.db, and the same merged state
     // as the pushes (one owner of state.db), read through a store connection of its own so that
     // its reads do not queue behind pushes. Secure cookies exactly when the server speaks TLS.
-    auto coord = mentorsync::server::http::CoordApi::open(data_dir, core->state, config.tls());
+    auto coord = mentorsync::server::http::CoordApi::open(data_dir, core->state, config.tls(),
+                                                          logger.sink());
     if (!coord.ok()) {
         logger.error("startup_failed", {{"error", std::string_view(coord.status().to_string())}});
         return 1;

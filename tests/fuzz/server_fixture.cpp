@@ -33,11 +33,6 @@ T ok(Result<T> r, const char* what) {
 void ok(const Status& s, const char* what) {
     if (!s.ok()) setup_failed(std::string(what) + ": " + s.to_string());
 }
-template <class T>
-T ok(ApiResult<T> r, const char* what) {
-    if (!r.ok()) setup_failed(std::string(what) + ": " + r.error.code + " " + r.error.message);
-    return std::move(*r.value);
-}
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -77,7 +72,7 @@ struct Tablet {
 
     void pull_all(SyncService& service) {
         for (;;) {
-            PullResponse page = ok(service.pull(who, cursor, 500), "pull");
+            wire::PullResponse page = ok(service.pull(who, cursor, 500), "pull");
             ok(replica->apply_remote(page.txns), "apply pulled transactions");
             cursor = page.cursor;
             if (!page.more) return;
@@ -85,12 +80,13 @@ struct Tablet {
     }
     void push_pending(SyncService& service) {
         auto txns = ok(replica->pending(1000), "pending");
-        PushResponse r =
+        wire::PushResponse r =
             ok(service.push(who, Uuid::random(), wire::sha256_hex(Uuid::random().raw()), txns),
                "push");
         std::vector<Stamp> acked;
         for (std::size_t i = 0; i < txns.size(); ++i)
-            if (r.results.at(i).kind != PushResult::Kind::rejected) acked.push_back(txns[i].stamp);
+            if (r.results.at(i).kind != wire::PushResult::Kind::rejected)
+                acked.push_back(txns[i].stamp);
         ok(replica->acknowledge(acked), "acknowledge");
     }
 };
@@ -104,9 +100,9 @@ Tablet enroll(SyncService& service, Admin& admin, const Uuid& mentor, const std:
     o.durability = Durability::normal;
     t.replica = ok(Replica::open(o, UnlockKey::passphrase("fuzz tablet passphrase")), "replica");
     const IssuedCode code = ok(admin.issue_enrollment_code(mentor), "enrollment code");
-    EnrollRequest rq{code.code, t.keys.public_key, t.replica->node(), label};
-    EnrollResponse r = ok(service.enroll(rq), "enroll");
-    t.who = Principal{r.device_id, r.user_id, t.replica->node(), r.role};
+    wire::EnrollRequest rq{code.code, t.keys.public_key, t.replica->node(), label};
+    wire::EnrollResponse r = ok(service.enroll(rq), "enroll");
+    t.who = Principal{r.device_id, r.user_id, t.replica->node(), *parse_role(r.role)};
     return t;
 }
 

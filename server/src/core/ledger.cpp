@@ -39,39 +39,11 @@ std::string learner_field_of(const Schema& schema, std::string_view collection) 
 }
 
 Status Ledger::validate(const Transaction& txn) const {
-    if (txn.stamp.hlc == 0 || txn.stamp.node.is_nil())
-        return Status::invalid_argument("the transaction's stamp is zero");
-    if (txn.changes.empty()) return Status::invalid_argument("the transaction has no changes");
+    // The server's own bound, checked first so that an oversized transaction costs no more
+    // work; the rest is the check every receiver makes (protocol §6), in the engine's words.
     if (txn.changes.size() > wire::kMaxChangesPerTransaction)
         return Status::invalid_argument("the transaction has more than 1000 changes");
-    std::set<std::pair<Uuid, std::string_view>> seen;
-    for (const Change& ch : txn.changes) {
-        auto where = [&] { return ch.collection + "." + ch.field; };
-        if (ch.collection.empty() || ch.field.empty())
-            return Status::invalid_argument("a change has an empty collection or field name");
-        if (ch.row.is_nil()) return Status::invalid_argument(where() + ": the row id is nil");
-        if (!seen.emplace(ch.row, ch.field).second)
-            return Status::invalid_argument(where() + ": the field appears twice for one row");
-        if (!(ch.prev < txn.stamp))
-            return Status::invalid_argument(where() +
-                                            ": a seen stamp is not below the transaction's stamp");
-        for (const Stamp& r : ch.resolves)
-            if (r.is_zero() || !(r < txn.stamp))
-                return Status::invalid_argument(
-                    where() + ": a seen stamp is not below the transaction's stamp");
-        if (ch.field == kDeletedField) {
-            if (!ch.value.is_bool() && !ch.value.is_null())
-                return Status::validation(where() + ": expected true or false");
-            continue;
-        }
-        const CollectionDef* c = schema_.collection(ch.collection);
-        if (!c) continue;  // a newer app's collection: kept and passed on
-        const FieldDef* f = c->field(ch.field);
-        if (!f) continue;  // a newer app's field: kept and passed on
-        MS_RETURN_IF_ERROR(schema_.check_value(*c, *f, ch.value));
-    }
-    // Records as wholes: a created record has every required field (protocol §6).
-    return schema_.check_received(txn);
+    return wire::check_transaction(schema_, txn);
 }
 
 Result<std::vector<RowPlan>> Ledger::plan(const Transaction& txn) {

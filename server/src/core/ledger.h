@@ -34,8 +34,10 @@ class Ledger {
 
     // Protocol §6: a non-zero stamp, 1 to 1,000 changes, no field twice for one row, every
     // seen stamp below the transaction's own, known fields valid for the schema, and a record
-    // it creates holding every required field (Schema::check_received). Errors are
-    // Code::validation or Code::invalid_argument naming collection.field, never a value.
+    // it creates holding every required field (Schema::check_received): the server's bound of
+    // 1,000 changes, then wire::check_transaction, so a device reads the engine's own words.
+    // Errors are Code::validation or Code::invalid_argument naming collection.field, never a
+    // value.
     Status validate(const Transaction& txn) const;
 
     // The rows the transaction touches and the learner of each. A known row keeps the

@@ -1,5 +1,11 @@
-// SyncService: the sync server's logic without HTTP. The HTTP layer (server/src/http_*.cpp)
-// parses requests, calls these functions and encodes their results; tests call them directly.
+// SyncService: the sync server's logic without HTTP. The HTTP layer (server/src/http/: the
+// router and handlers) decodes the bodies with the wire codec (mentorsync/wire.h), calls these
+// functions and encodes their results; tests call them directly.
+//
+// Errors: every failure is a Status whose Reason is a wire::Error (docs/protocol.md §2), which
+// decides the HTTP status and code; the message is for people and never quotes what the client
+// sent. A store fault is wire::Error::internal, "server fault, nothing was stored: ...". The
+// 401s' server_time_ms is added by the HTTP layer, from now_ms().
 //
 // Thread-safety: every member function may be called concurrently from the io threads.
 #pragma once
@@ -12,30 +18,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/roles.h"
 #include "mentorsync/clock.h"
 #include "mentorsync/schema.h"
 #include "mentorsync/status.h"
 #include "mentorsync/transaction.h"
 #include "mentorsync/types.h"
+#include "mentorsync/wire.h"
 
 namespace mentorsync::server {
-
-// An error answered to a client: HTTP status plus the protocol's code (docs/protocol.md §2).
-struct ApiError {
-    int http_status = 500;
-    std::string code = "internal";
-    std::string message;
-    std::optional<std::int64_t> server_time_ms;  // set on 401s
-};
-
-template <typename T>
-struct ApiResult {
-    std::optional<T> value;
-    ApiError error;
-    bool ok() const { return value.has_value(); }
-};
-
-enum class Role { mentor, centre_staff, coordinator, admin };
 
 // The authenticated caller of a device request.
 struct Principal {
@@ -43,19 +34,6 @@ struct Principal {
     Uuid user_id;
     Uuid node;  // the replica node bound at enrollment
     Role role = Role::mentor;
-};
-
-struct EnrollRequest {
-    std::string code;
-    std::array<std::uint8_t, 32> public_key{};
-    Uuid node;
-    std::string label;
-};
-struct EnrollResponse {
-    Uuid device_id;
-    Uuid user_id;
-    Role role = Role::mentor;
-    std::int64_t server_time_ms = 0;
 };
 
 // What the HTTP layer extracted from a signed request (docs/protocol.md §5).
@@ -66,35 +44,18 @@ struct SignedRequest {
     std::string_view body;
 };
 
-struct PushResult {
-    enum class Kind { accepted = 0, duplicate = 1, rejected = 2 } kind = Kind::accepted;
-    std::string code;  // rejected: out_of_scope | invalid | future_stamp | foreign_node
-    std::string message;
-};
-struct PushResponse {
-    std::vector<PushResult> results;
-    std::int64_t server_time_ms = 0;
-};
-
-struct PullResponse {
-    std::vector<Transaction> txns;
-    std::vector<Uuid> purge;
-    std::string cursor;
-    bool more = false;
-    std::int64_t server_time_ms = 0;
-};
-
 class SyncService {
   public:
     virtual ~SyncService() = default;
 
-    virtual ApiResult<EnrollResponse> enroll(const EnrollRequest& request) = 0;
+    // The answer's role is role_name() of the user's role.
+    virtual Result<wire::EnrollResponse> enroll(const wire::EnrollRequest& request) = 0;
     // Verifies headers, device, signature, timestamp and nonce in the documented order, and
     // records the nonce and last-seen time (protocol §5: they stay recorded when the handler
     // then refuses the body); for a pull that will be answered and carries a device report
     // (§8), the report too, in the same commit. A pull body that does not decode, or whose
     // cursor the pull refuses, records no report (the pull handler then answers 400).
-    virtual ApiResult<Principal> authenticate(const SignedRequest& request) = 0;
+    virtual Result<Principal> authenticate(const SignedRequest& request) = 0;
     // What the header alone shows of a signed request, checked before its body is read (the
     // HTTP layer must not buffer megabytes for a request that cannot be genuine): the
     // Authorization header's form, the device known and not revoked, and the timestamp
@@ -103,18 +64,19 @@ class SyncService {
     // except that a stale timestamp is reported even when the signature would not verify.
     // Records nothing. The default answers a nil id: a service that cannot tell lets the body
     // be read and authenticate() decide.
-    virtual ApiResult<Uuid> precheck(std::string_view authorization) {
+    virtual Result<Uuid> precheck(std::string_view authorization) {
         (void)authorization;
-        ApiResult<Uuid> r;
-        r.value = Uuid();
-        return r;
+        return Uuid();
     }
     // `body_hash` is the SHA-256 of the request body (batch idempotency, §7).
-    virtual ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
-                                         std::string_view body_hash,
-                                         std::vector<Transaction> txns) = 0;
-    virtual ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
-                                         std::size_t limit) = 0;
+    virtual Result<wire::PushResponse> push(const Principal& who, const Uuid& batch_id,
+                                            std::string_view body_hash,
+                                            std::vector<Transaction> txns) = 0;
+    virtual Result<wire::PullResponse> pull(const Principal& who, std::string_view cursor,
+                                            std::size_t limit) = 0;
+
+    // The service's clock (ms since the epoch): the server_time_ms of its 401 answers.
+    virtual std::int64_t now_ms() const = 0;
 
     virtual const Schema& schema() const = 0;
 
@@ -128,8 +90,8 @@ struct ServiceOptions {
     std::string data_dir;                    // holds server.db, server.key and state.db
     bool create_if_missing = true;           // first start: create the directory, key and database
     std::shared_ptr<const WallClock> clock;  // null: the system clock
-    // Receives the core's own JSON log lines (merged-state warnings; ids and counts only).
-    // Null: written to stderr in the HTTP layer's format.
+    // Receives the core's own JSON log lines (merged state and store; ids, file names and
+    // counts only), e.g. Logger::sink() (core/log.h). Null: stderr, the logger's default sink.
     std::function<void(std::string_view line)> log;
 };
 

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.h"
+#include "core/roles.h"
 #include "core/server_key.h"
 #include "core/service.h"
 #include "mentorsync/clock.h"
@@ -41,9 +43,6 @@
 #include "mentorsync/types.h"
 
 namespace mentorsync::server {
-
-std::string_view role_name(Role role) noexcept;
-std::optional<Role> parse_role(std::string_view text) noexcept;
 
 struct Municipality {
     Uuid id;
@@ -278,6 +277,9 @@ struct StoreOptions {
     // server.key is always an error: the history could not be read.
     bool create_if_missing = true;
     std::shared_ptr<const WallClock> clock;  // null: the system clock
+    // Receives the store's own JSON log lines (its checkpointer's; file names and SQLite codes
+    // only). Null: stderr (core/log.h's default sink).
+    LogSink log;
 };
 
 // Opens the SQLite store `server.db` (WAL, synchronous=FULL) in options.data_dir with the key

@@ -6,9 +6,11 @@
 #include <cctype>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+#include "common/text.h"
 #include "core/ledger.h"
+#include "core/stored_answer.h"
 #include "mentorsync/transaction.h"
 #include "mentorsync/wire.h"
 
@@ -16,57 +18,14 @@ namespace mentorsync::server {
 
 namespace {
 
-template <typename T>
-ApiResult<T> fail(int http_status, std::string code, std::string message,
-                  std::optional<std::int64_t> server_time = std::nullopt) {
-    ApiResult<T> r;
-    r.error = ApiError{http_status, std::move(code), std::move(message), server_time};
-    return r;
-}
-template <typename T>
-ApiResult<T> succeed(T value) {
-    ApiResult<T> r;
-    r.value = std::move(value);
-    return r;
-}
-// A store failure. Store messages name tables and SQLite errors, never personal data.
-template <typename T>
-ApiResult<T> internal(const Status& s) {
-    return fail<T>(500, "internal", "server fault, nothing was stored: " + s.to_string());
-}
+using wire::Error;
 
-std::size_t utf8_length(std::string_view s) {
-    return static_cast<std::size_t>(std::count_if(
-        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-// --- stored push responses (batch idempotency, §7) ------------------------------------------
-std::string encode_push_response(const PushResponse& r) {
-    nlohmann::json j;
-    j["t"] = r.server_time_ms;
-    j["r"] = nlohmann::json::array();
-    for (const PushResult& x : r.results)
-        j["r"].push_back({static_cast<int>(x.kind), x.code, x.message});
-    auto bytes = nlohmann::json::to_msgpack(j);
-    return std::string(bytes.begin(), bytes.end());
-}
-
-Result<PushResponse> decode_push_response(const std::string& bytes) {
-    try {
-        auto j = nlohmann::json::from_msgpack(bytes);
-        PushResponse r;
-        r.server_time_ms = j.at("t").get<std::int64_t>();
-        for (const auto& x : j.at("r")) {
-            PushResult p;
-            p.kind = static_cast<PushResult::Kind>(x.at(0).get<int>());
-            p.code = x.at(1).get<std::string>();
-            p.message = x.at(2).get<std::string>();
-            r.results.push_back(std::move(p));
-        }
-        return r;
-    } catch (const std::exception&) {
-        return Status::corrupt("a stored push response does not decode");
-    }
+// A store fault, or a refusal passed through. Store messages name tables and SQLite errors, never
+// personal data. A Status that already stands for a protocol error (a refusal returned from
+// inside a transaction, which rolled back what little it wrote) is answered as it is.
+Status internal(const Status& s) {
+    if (wire::error_of(s)) return s;
+    return wire::error(Error::internal, "server fault, nothing was stored: " + s.to_string());
 }
 
 // --- cursors (§8) ---------------------------------------------------------------------------
@@ -117,15 +76,12 @@ constexpr std::uint8_t kFlagPurgedUnknown = 4;
 // 2 x 16 x 16 + 16 = 564 bytes). Beyond it the pull falls back to what is safe (see the pull).
 constexpr std::size_t kMaxListed = 16;
 
-void put_be64(std::string& out, std::int64_t v) {
-    for (int i = 7; i >= 0; --i)
-        out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF));
+void put_int64(std::string& out, std::int64_t v) {
+    common::append_be64(out, static_cast<std::uint64_t>(v));
 }
-std::int64_t get_be64(std::string_view in) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-        v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
-    return static_cast<std::int64_t>(v);
+// The caller has checked that 8 bytes are there.
+std::int64_t get_int64(std::string_view in) {
+    return static_cast<std::int64_t>(common::read_be64(in).value_or(0));
 }
 std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_view body) {
     std::string data = "ms-cursor";
@@ -136,13 +92,13 @@ std::string cursor_mac(const ServerKey& key, const Uuid& device, std::string_vie
 
 std::string encode_cursor(const ServerKey& key, const Uuid& device, const Cursor& c) {
     std::string out(1, static_cast<char>(kCursorVersion));
-    put_be64(out, c.pos);
+    put_int64(out, c.pos);
     std::uint8_t flags = c.purged_unknown ? kFlagPurgedUnknown : 0;
     if (c.learner) flags |= kFlagBackfill | (c.holds_learner ? kFlagHolds : 0);
     out.push_back(static_cast<char>(flags));
     if (c.learner) {
         out.append(c.learner->raw());
-        put_be64(out, c.after);
+        put_int64(out, c.after);
     }
     for (const std::vector<Uuid>* list : {&c.purged, &c.kept}) {
         out.push_back(static_cast<char>(list->size()));
@@ -163,7 +119,7 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     const auto version = static_cast<std::uint8_t>(body[0]);
     if (version != kCursorVersion && version != kCursorVersion1) return std::nullopt;
     Cursor c;
-    c.pos = get_be64(body.substr(1));
+    c.pos = get_int64(body.substr(1));
     if (c.pos < 0) return std::nullopt;
     const auto flags = static_cast<std::uint8_t>(body[9]);
     const std::uint8_t allowed = version == kCursorVersion
@@ -175,7 +131,7 @@ std::optional<Cursor> decode_cursor(const ServerKey& key, const Uuid& device,
     if (flags & kFlagBackfill) {
         if (rest.size() < 24) return std::nullopt;
         c.learner = Uuid::from_bytes(rest.substr(0, 16));
-        c.after = get_be64(rest.substr(16));
+        c.after = get_int64(rest.substr(16));
         c.holds_learner = (flags & kFlagHolds) != 0;
         rest.remove_prefix(24);
     }
@@ -240,18 +196,20 @@ SyncServiceImpl::SyncServiceImpl(std::shared_ptr<ServerStore> store,
       schema_(schema ? *schema : Schema::programme()) {}
 
 // --- §4 enrollment --------------------------------------------------------------------------
-ApiResult<EnrollResponse> SyncServiceImpl::enroll(const EnrollRequest& request) {
-    if (utf8_length(request.label) > 100)
-        return fail<EnrollResponse>(400, "bad_request", "label: longer than 100 characters");
-    if (request.node.is_nil()) return fail<EnrollResponse>(400, "bad_request", "node: nil id");
+Result<wire::EnrollResponse> SyncServiceImpl::enroll(const wire::EnrollRequest& request) {
+    const auto label_chars = common::utf8_length(request.label);
+    if (!label_chars) return wire::error(Error::bad_request, "label: not valid UTF-8");
+    if (*label_chars > wire::kMaxLabelChars)
+        return wire::error(Error::bad_request, "label: longer than 100 characters");
+    if (request.node.is_nil()) return wire::error(Error::bad_request, "node: nil id");
     if (crypto_core_ed25519_is_valid_point(request.public_key.data()) != 1)
-        return fail<EnrollResponse>(400, "bad_request",
-                                    "public_key: not a valid Ed25519 public key");
+        return wire::error(Error::bad_request, "public_key: not a valid Ed25519 public key");
     const std::int64_t t = now();
     const std::string hash =
         enrollment_code_hash(store_->key(), normalize_enrollment_code(request.code));
-    std::optional<ApiError> refused;
-    EnrollResponse out;
+    wire::EnrollResponse out;
+    // A refusal returns its Status from inside the transaction: nothing was written by then, and
+    // the rollback leaves the code unused (a rejected request stores nothing).
     Status s = store_->transact([&]() -> Status {
         auto code = store_->find_enrollment_code(hash);
         if (!code.ok()) return code.status();
@@ -265,20 +223,17 @@ ApiResult<EnrollResponse> SyncServiceImpl::enroll(const EnrollRequest& request) 
         // so the endpoint is no oracle for which codes exist.
         if (!*code || (*code)->used_ms || t >= (*code)->expires_ms || !user ||
             (user->role != Role::mentor && user->role != Role::centre_staff)) {
-            refused = ApiError{403, "enrollment_invalid",
-                               "the enrollment code is unknown, used or expired", std::nullopt};
-            return {};
+            return wire::error(Error::enrollment_invalid,
+                               "the enrollment code is unknown, used or expired");
         }
         auto bound = store_->find_device_by_node(request.node);
         if (!bound.ok()) return bound.status();
         if (*bound) {
             // Checked after the code so that nothing about devices leaks to a caller without
-            // a valid code; the code stays unused (a rejected request stores nothing).
-            refused = ApiError{409, "node_in_use",
+            // a valid code.
+            return wire::error(Error::node_in_use,
                                "this replica's node id is already bound to another device; "
-                               "a new replica is needed",
-                               std::nullopt};
-            return {};
+                               "a new replica is needed");
         }
         Device d;
         d.id = Uuid::random();
@@ -289,49 +244,58 @@ ApiResult<EnrollResponse> SyncServiceImpl::enroll(const EnrollRequest& request) 
         d.enrolled_ms = t;
         MS_RETURN_IF_ERROR(store_->add_device(d));
         MS_RETURN_IF_ERROR(store_->mark_enrollment_code_used(hash, t));
-        out = EnrollResponse{d.id, user->id, user->role, t};
+        out = wire::EnrollResponse{d.id, user->id, std::string(role_name(user->role)), t};
         return {};
     });
-    if (!s.ok()) return internal<EnrollResponse>(s);
-    if (refused) {
-        ApiResult<EnrollResponse> r;
-        r.error = *refused;
-        return r;
-    }
-    return succeed(out);
+    if (!s.ok()) return internal(s);
+    return out;
 }
 
 // --- §5 signed requests ---------------------------------------------------------------------
-ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
-    const std::int64_t t = now();
-    auto unauthorized = [&](std::string code, std::string message) {
-        return fail<Principal>(401, std::move(code), std::move(message), t);
-    };
+
+// Steps 1-3 of §5 on the Authorization header alone, shared by authenticate() and precheck():
+// the header present and well formed, the device known, not revoked.
+Result<SyncServiceImpl::SignedHeader> SyncServiceImpl::check_header(
+    std::string_view authorization) {
     // 1. Header present and well formed.
-    auto cred = wire::parse_authorization(rq.authorization);
-    if (!cred.ok()) return unauthorized("unsigned", cred.status().message());
+    auto cred = wire::parse_authorization(authorization);
+    if (!cred.ok()) return wire::error(Error::unsigned_request, cred.status().message());
     const auto device_id = Uuid::from_bytes(*wire::from_base64url(cred->device, 16));
-    if (!device_id) return unauthorized("unsigned", "Authorization: the device id is malformed");
+    if (!device_id)
+        return wire::error(Error::unsigned_request, "Authorization: the device id is malformed");
     // 2. Known device; 3. not revoked.
     auto device = store_->find_device(*device_id);
-    if (!device.ok()) return internal<Principal>(device.status());
-    if (!*device) return unauthorized("unknown_device", "this device is not enrolled");
+    if (!device.ok()) return internal(device.status());
+    if (!*device) return wire::error(Error::unknown_device, "this device is not enrolled");
     if ((*device)->revoked)
-        return fail<Principal>(403, "device_revoked",
-                               "this device was revoked by an administrator");
-    // 4. Signature.
-    const std::string message = wire::signing_string(rq.method, rq.path, cred->timestamp,
-                                                     cred->nonce, cred->device, rq.body);
-    if (!wire::verify((*device)->public_key, message, cred->signature))
-        return unauthorized("bad_signature", "the request signature does not verify");
-    // 5. Timestamp within the window.
-    const std::int64_t client_ms = std::stoll(cred->timestamp);
+        return wire::error(Error::device_revoked, "this device was revoked by an administrator");
+    return SignedHeader{std::move(cred).value(), *device_id, std::move(**device)};
+}
+
+// Step 5 of §5: the timestamp within the window around the server's time `t`.
+Status SyncServiceImpl::check_window(const wire::Credentials& cred, std::int64_t t) {
+    const std::int64_t client_ms = std::stoll(cred.timestamp);
     if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
-        return unauthorized("stale_timestamp",
-                            "the request timestamp is more than 300 s from the server's clock");
-    auto user = store_->find_user((*device)->user);
-    if (!user.ok()) return internal<Principal>(user.status());
-    if (!*user) return internal<Principal>(Status::corrupt("a device's user is missing"));
+        return wire::error(Error::stale_timestamp,
+                           "the request timestamp is more than 300 s from the server's clock");
+    return {};
+}
+
+Result<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
+    const std::int64_t t = now();
+    MS_ASSIGN_OR_RETURN(SignedHeader header, check_header(rq.authorization));
+    const wire::Credentials& cred = header.credentials;
+    const Uuid& device_id = header.device_id;
+    // 4. Signature.
+    const std::string message =
+        wire::signing_string(rq.method, rq.path, cred.timestamp, cred.nonce, cred.device, rq.body);
+    if (!wire::verify(header.device.public_key, message, cred.signature))
+        return wire::error(Error::bad_signature, "the request signature does not verify");
+    // 5. Timestamp within the window.
+    MS_RETURN_IF_ERROR(check_window(cred, t));
+    auto user = store_->find_user(header.device.user);
+    if (!user.ok()) return internal(user.status());
+    if (!*user) return internal(Status::corrupt("a device's user is missing"));
     // 6. Nonce unused within the memory window (recording it is part of the check), and the
     // last-seen time: one commit, not synced on its own. A power cut may forget the last
     // requests' nonces, and only until the next push commit syncs the log; a replay in that
@@ -342,58 +306,43 @@ ApiResult<Principal> SyncServiceImpl::authenticate(const SignedRequest& rq) {
     // a refused request would go unnoticed; a retry must be signed afresh.
     // A pull's device report (§8) rides along in the same commit, but only from a pull that
     // will be answered: a body that does not decode or a cursor the pull refuses carries none.
-    const std::optional<DeviceReportRow> report = pull_report(rq, t, store_->key(), *device_id);
+    const std::optional<DeviceReportRow> report = pull_report(rq, t, store_->key(), device_id);
     bool fresh = false;
     Status s = store_->transact_unsynced(
         [&]() -> Status {
-            auto used = store_->use_nonce(*device_id, *wire::from_base64url(cred->nonce, 16), t,
+            auto used = store_->use_nonce(device_id, *wire::from_base64url(cred.nonce, 16), t,
                                           t - kNonceMemoryMs);
             if (!used.ok()) return used.status();
             fresh = *used;
             if (!fresh) return {};
-            MS_RETURN_IF_ERROR(store_->touch_device(*device_id, t));
-            if (report) return store_->set_device_report(*device_id, *report);
+            MS_RETURN_IF_ERROR(store_->touch_device(device_id, t));
+            if (report) return store_->set_device_report(device_id, *report);
             return {};
         },
         false);
-    if (!s.ok()) return internal<Principal>(s);
-    if (!fresh) return unauthorized("replayed_nonce", "this nonce was already used");
-    return succeed(Principal{*device_id, (*user)->id, (*device)->node, (*user)->role});
+    if (!s.ok()) return internal(s);
+    if (!fresh) return wire::error(Error::replayed_nonce, "this nonce was already used");
+    return Principal{device_id, (*user)->id, header.device.node, (*user)->role};
 }
 
 // Steps 1-3 and 5 of authenticate() on the header alone, for the HTTP layer to run before it
-// reads the body. Kept in step with authenticate() above: same checks, same errors.
-ApiResult<Uuid> SyncServiceImpl::precheck(std::string_view authorization) {
+// reads the body: the same checks, in the same order, with the same errors.
+Result<Uuid> SyncServiceImpl::precheck(std::string_view authorization) {
     const std::int64_t t = now();
-    auto unauthorized = [&](std::string code, std::string message) {
-        return fail<Uuid>(401, std::move(code), std::move(message), t);
-    };
-    auto cred = wire::parse_authorization(authorization);
-    if (!cred.ok()) return unauthorized("unsigned", cred.status().message());
-    const auto device_id = Uuid::from_bytes(*wire::from_base64url(cred->device, 16));
-    if (!device_id) return unauthorized("unsigned", "Authorization: the device id is malformed");
-    auto device = store_->find_device(*device_id);
-    if (!device.ok()) return internal<Uuid>(device.status());
-    if (!*device) return unauthorized("unknown_device", "this device is not enrolled");
-    if ((*device)->revoked)
-        return fail<Uuid>(403, "device_revoked", "this device was revoked by an administrator");
-    const std::int64_t client_ms = std::stoll(cred->timestamp);
-    if (client_ms > t + wire::kSignatureWindowMs || client_ms < t - wire::kSignatureWindowMs)
-        return unauthorized("stale_timestamp",
-                            "the request timestamp is more than 300 s from the server's clock");
-    return succeed(*device_id);
+    MS_ASSIGN_OR_RETURN(SignedHeader header, check_header(authorization));
+    MS_RETURN_IF_ERROR(check_window(header.credentials, t));
+    return header.device_id;
 }
 
 // --- §7 push --------------------------------------------------------------------------------
-ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& batch_id,
-                                              std::string_view body_hash,
-                                              std::vector<Transaction> txns) {
+Result<wire::PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& batch_id,
+                                                 std::string_view body_hash,
+                                                 std::vector<Transaction> txns) {
+    using Kind = wire::PushResult::Kind;
     if (txns.size() > wire::kMaxTransactionsPerPush)
-        return fail<PushResponse>(413, "too_many_transactions",
-                                  "more than 1000 transactions in one push");
+        return wire::error(Error::too_many_transactions, "more than 1000 transactions in one push");
     const std::int64_t t = now();
-    std::optional<ApiError> refused;
-    PushResponse out;
+    wire::PushResponse out;
     out.server_time_ms = t;
     // Index into txns and seq of each accepted transaction, for the merged state.
     std::vector<std::pair<std::size_t, std::int64_t>> accepted;
@@ -415,13 +364,11 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
             auto batch = store_->find_batch(who.device_id, batch_id);
             if (!batch.ok()) return batch.status();
             if (*batch) {
-                if ((*batch)->body_hash != body_hash) {
-                    refused = ApiError{409, "batch_mismatch",
-                                       "this batch id was used before with different content",
-                                       std::nullopt};
-                    return {};
-                }
-                auto stored = decode_push_response((*batch)->response);
+                // A refusal: nothing was written yet, so the rollback loses nothing.
+                if ((*batch)->body_hash != body_hash)
+                    return wire::error(Error::batch_mismatch,
+                                       "this batch id was used before with different content");
+                auto stored = decode_stored_answer((*batch)->response);
                 if (!stored.ok()) return stored.status();
                 out = std::move(stored).value();
                 return {};
@@ -437,8 +384,7 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                 }
             }
             auto reject = [&](std::string code, std::string message) {
-                out.results.push_back(
-                    {PushResult::Kind::rejected, std::move(code), std::move(message)});
+                out.results.push_back({Kind::rejected, std::move(code), std::move(message)});
             };
             for (std::size_t i = 0; i < txns.size(); ++i) {
                 const Transaction& txn = txns[i];
@@ -449,7 +395,7 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                 auto held = store_->has_txn(txn.stamp);
                 if (!held.ok()) return held.status();
                 if (*held) {
-                    out.results.push_back({PushResult::Kind::duplicate, {}, {}});
+                    out.results.push_back({Kind::held, {}, {}});
                     continue;
                 }
                 if (static_cast<std::int64_t>(txn.stamp.millis()) > t + wire::kSignatureWindowMs) {
@@ -488,27 +434,22 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
                 }
                 auto seq = ledger.apply(txn, *rows, who.device_id, t, encoded[i]);
                 if (!seq.ok()) return seq.status();
-                out.results.push_back({PushResult::Kind::accepted, {}, {}});
+                out.results.push_back({Kind::accepted, {}, {}});
                 accepted.emplace_back(i, *seq);
             }
             // Counted with the batch that answers them: a replayed batch returned above and
             // adds nothing. One extra write, and only when something was rejected.
-            const auto rejected = std::count_if(
-                out.results.begin(), out.results.end(),
-                [](const PushResult& r) { return r.kind == PushResult::Kind::rejected; });
+            const auto rejected =
+                std::count_if(out.results.begin(), out.results.end(),
+                              [](const wire::PushResult& r) { return r.kind == Kind::rejected; });
             if (rejected > 0)
                 MS_RETURN_IF_ERROR(store_->add_device_rejections(who.device_id, rejected));
             return store_->add_batch(who.device_id, batch_id,
-                                     StoredBatch{std::string(body_hash), encode_push_response(out)},
+                                     StoredBatch{std::string(body_hash), encode_stored_answer(out)},
                                      t);
         },
         true);
-    if (!s.ok()) return internal<PushResponse>(s);
-    if (refused) {
-        ApiResult<PushResponse> r;
-        r.error = *refused;
-        return r;
-    }
+    if (!s.ok()) return internal(s);
     // After the commit: the accepted transactions are in the history whatever happens to the
     // merged state, and a failure there is healed by the next catch-up. They are handed to its
     // background applier as decoded here, so the state need not read and decrypt them back
@@ -529,8 +470,8 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
     // Durable before acknowledged (§7). After handing in, so that concurrent pushes have had
     // time to commit and share this sync. A stored answer (a retried batch) waits too: its
     // first commit may still be unsynced.
-    if (Status d = store_->sync_log(); !d.ok()) return internal<PushResponse>(d);
-    return succeed(std::move(out));
+    if (Status d = store_->sync_log(); !d.ok()) return internal(d);
+    return out;
 }
 
 // --- §8 pull --------------------------------------------------------------------------------
@@ -555,18 +496,18 @@ ApiResult<PushResponse> SyncServiceImpl::push(const Principal& who, const Uuid& 
 //
 // Own pushes are skipped in the steady walk (the device has them) and in partial backfills,
 // but included in whole ones: the device purged them with the learner.
-ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
-                                              std::size_t limit) {
+Result<wire::PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_view cursor,
+                                                 std::size_t limit) {
     if (cursor.size() > wire::kMaxCursorBytes)
-        return fail<PullResponse>(400, "bad_request", "cursor: longer than 1024 bytes");
+        return wire::error(Error::bad_request, "cursor: longer than 1024 bytes");
     auto start = decode_cursor(store_->key(), who.device_id, cursor);
     if (!start)
-        return fail<PullResponse>(400, "bad_request",
-                                  "cursor: not a cursor this server issued to this device");
+        return wire::error(Error::bad_request,
+                           "cursor: not a cursor this server issued to this device");
     if (limit == 0) limit = wire::kDefaultPullLimit;
     limit = std::min(limit, wire::kMaxPullLimit);
 
-    PullResponse out;
+    wire::PullResponse out;
     out.server_time_ms = now();
     std::vector<std::int64_t> page;
     std::set<std::int64_t> in_page;  // page's seqs: a backfill never repeats what the walk sent
@@ -758,20 +699,20 @@ ApiResult<PullResponse> SyncServiceImpl::pull(const Principal& who, std::string_
         if (next.kept.size() > kMaxListed) next.kept.resize(kMaxListed);
         return {};
     });
-    if (!s.ok()) return internal<PullResponse>(s);
+    if (!s.ok()) return internal(s);
     // The page may have ended exactly at the last readable transaction; then the next pull is
     // simply empty. Good enough for "pull again straight away".
     out.more = page.size() >= limit;
     for (std::int64_t seq : page) {
         auto t = store_->load_txn(seq);
-        if (!t.ok()) return internal<PullResponse>(t.status());
+        if (!t.ok()) return internal(t.status());
         out.txns.push_back(std::move(t->txn));
     }
     out.cursor = encode_cursor(store_->key(), who.device_id, next);
     // Never deliver a transaction a power cut could still take back: its seq would be reused
     // and the cursor would skip the transaction that got it.
-    if (Status d = store_->sync_log(); !d.ok()) return internal<PullResponse>(d);
-    return succeed(std::move(out));
+    if (Status d = store_->sync_log(); !d.ok()) return internal(d);
+    return out;
 }
 
 Result<ServerCore> open_server_core(const ServiceOptions& options) {
@@ -779,6 +720,7 @@ Result<ServerCore> open_server_core(const ServiceOptions& options) {
     so.data_dir = options.data_dir;
     so.create_if_missing = options.create_if_missing;
     so.clock = options.clock;
+    so.log = options.log;
     auto store = open_sqlite_store(so);
     if (!store.ok()) return store.status();
     ServerCore core;

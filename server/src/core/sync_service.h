@@ -27,14 +27,15 @@ class SyncServiceImpl final : public SyncService {
     SyncServiceImpl(std::shared_ptr<ServerStore> store, std::shared_ptr<MergedState> state,
                     std::shared_ptr<const WallClock> clock = {}, const Schema* schema = nullptr);
 
-    ApiResult<EnrollResponse> enroll(const EnrollRequest& request) override;
-    ApiResult<Principal> authenticate(const SignedRequest& request) override;
-    ApiResult<Uuid> precheck(std::string_view authorization) override;
-    ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
-                                 std::string_view body_hash,
-                                 std::vector<Transaction> txns) override;
-    ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
-                                 std::size_t limit) override;
+    Result<wire::EnrollResponse> enroll(const wire::EnrollRequest& request) override;
+    Result<Principal> authenticate(const SignedRequest& request) override;
+    Result<Uuid> precheck(std::string_view authorization) override;
+    Result<wire::PushResponse> push(const Principal& who, const Uuid& batch_id,
+                                    std::string_view body_hash,
+                                    std::vector<Transaction> txns) override;
+    Result<wire::PullResponse> pull(const Principal& who, std::string_view cursor,
+                                    std::size_t limit) override;
+    std::int64_t now_ms() const override { return now(); }
     const Schema& schema() const override { return schema_; }
     std::optional<std::int64_t> merged_state_lag() const override {
         if (!state_) return std::nullopt;
@@ -45,6 +46,15 @@ class SyncServiceImpl final : public SyncService {
     MergedState* state() { return state_.get(); }
 
   private:
+    // What steps 1-3 of §5 established from the Authorization header.
+    struct SignedHeader {
+        wire::Credentials credentials;
+        Uuid device_id;
+        Device device;
+    };
+    Result<SignedHeader> check_header(std::string_view authorization);
+    static Status check_window(const wire::Credentials& credentials, std::int64_t t);
+
     std::int64_t now() const { return clock_->now_ms(); }
 
     std::shared_ptr<ServerStore> store_;

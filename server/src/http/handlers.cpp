@@ -1,8 +1,9 @@
 #include "http/handlers.h"
 
-#include <sodium.h>
+#include <algorithm>
 
 #include "http/msgpack_io.h"
+#include "mentorsync/wire.h"
 
 namespace mentorsync::server::http {
 
@@ -14,30 +15,6 @@ Response msgpack_ok(std::string body) {
     r.content_type = std::string(kMsgpackType);
     r.body = std::move(body);
     return r;
-}
-
-// A service error is passed through as it is, except that a "success" status in an error
-// would be a service bug, and is answered as one rather than as a 200 without a body.
-Response service_error(const ApiError& error) {
-    if (error.http_status < 400 || error.http_status > 599) {
-        return error_response(500, "internal", "internal server error");
-    }
-    return error_response(error);
-}
-
-// Lower-case hex SHA-256 of the body: the same form as the body line of the signed string
-// (docs/protocol.md §5), which is what batch idempotency compares (§7).
-std::string sha256_hex(std::string_view body) {
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(2 * sizeof digest);
-    for (unsigned char b : digest) {
-        hex.push_back(kHex[b >> 4]);
-        hex.push_back(kHex[b & 0xF]);
-    }
-    return hex;
 }
 
 }  // namespace
@@ -63,48 +40,55 @@ Response handle_metrics(const HandlerContext& ctx, const Request&) {
     return r;
 }
 
+std::size_t pull_limit(std::optional<std::uint64_t> requested) noexcept {
+    // Out-of-range limits are clamped, not refused (docs/protocol.md §3).
+    return requested ? static_cast<std::size_t>(
+                           std::clamp<std::uint64_t>(*requested, 1, wire::kMaxPullLimit))
+                     : wire::kDefaultPullLimit;
+}
+
 Response handle_enroll(const HandlerContext& ctx, const Request& request) {
-    auto parsed = parse_enroll(request.body);
-    if (!parsed.ok()) return error_response(parsed.error);
-    auto result = ctx.service.enroll(*parsed.value);
-    if (!result.ok()) return service_error(result.error);
-    Response r = msgpack_ok(encode_enroll_response(*result.value));
+    auto parsed = wire::decode_enroll_request(request.body);
+    if (!parsed.ok()) return decode_error_response(parsed.status());
+    auto result = ctx.service.enroll(*parsed);
+    if (!result.ok()) return service_error_response(result.status());
+    Response r = msgpack_ok(wire::encode_enroll_response(*result));
     // The new device's id is not personal data and makes the enrollment traceable in the log.
-    r.device = result.value->device_id.to_string();
+    r.device = result->device_id.to_string();
     return r;
 }
 
 Response handle_push(const HandlerContext& ctx, const Request& request, const Principal& who) {
-    auto parsed = parse_push(request.body, ctx.service.schema());
-    if (!parsed.ok()) return error_response(parsed.error);
+    auto parsed = wire::decode_push_request(ctx.service.schema(), request.body);
+    if (!parsed.ok()) return decode_error_response(parsed.status());
     // Per-transaction change counts, taken before the transactions move into the service, so
     // that the ingest counter can add up the accepted ones.
     std::vector<std::size_t> changes;
-    changes.reserve(parsed.value->txns.size());
-    for (const Transaction& t : parsed.value->txns)
+    changes.reserve(parsed->txns.size());
+    for (const Transaction& t : parsed->txns)
         changes.push_back(t.changes.size());
 
-    auto result = ctx.service.push(who, parsed.value->batch, sha256_hex(request.body),
-                                   std::move(parsed.value->txns));
-    if (!result.ok()) return service_error(result.error);
+    auto result = ctx.service.push(who, parsed->batch, wire::sha256_hex(request.body),
+                                   std::move(parsed->txns));
+    if (!result.ok()) return service_error_response(result.status());
     std::uint64_t accepted = 0, accepted_changes = 0;
-    const auto& results = result.value->results;
+    const auto& results = result->results;
     for (std::size_t i = 0; i < results.size() && i < changes.size(); ++i) {
-        if (results[i].kind == PushResult::Kind::accepted) {
+        if (results[i].kind == wire::PushResult::Kind::accepted) {
             ++accepted;
             accepted_changes += changes[i];
         }
     }
     ctx.metrics.add_ingested(accepted, accepted_changes);
-    return msgpack_ok(encode_push_response(*result.value));
+    return msgpack_ok(wire::encode_push_response(*result));
 }
 
 Response handle_pull(const HandlerContext& ctx, const Request& request, const Principal& who) {
-    auto parsed = parse_pull(request.body);
-    if (!parsed.ok()) return error_response(parsed.error);
-    auto result = ctx.service.pull(who, parsed.value->cursor, parsed.value->limit);
-    if (!result.ok()) return service_error(result.error);
-    return msgpack_ok(encode_pull_response(*result.value, ctx.service.schema()));
+    auto parsed = wire::decode_pull_request(request.body);
+    if (!parsed.ok()) return decode_error_response(parsed.status());
+    auto result = ctx.service.pull(who, parsed->cursor, pull_limit(parsed->limit));
+    if (!result.ok()) return service_error_response(result.status());
+    return msgpack_ok(wire::encode_pull_response(ctx.service.schema(), *result));
 }
 
 }  // namespace mentorsync::server::http

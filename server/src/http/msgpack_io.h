@@ -1,48 +1,34 @@
-// The msgpack bodies of docs/protocol.md: parsing the request maps of §4, §7 and §8 with the
-// limits of §3, and encoding responses and the error body of §2. No HTTP here: the handlers call
-// these functions, tests may call them directly.
-//
-// Parsing never throws: every malformed input is an ApiError whose code is the protocol's
-// (bad_request, too_deep, string_too_long, too_many_transactions) and whose message names the
-// offending key. Messages never quote what the client sent.
+// The error body of docs/protocol.md §2 as an HTTP answer. The request and response bodies are
+// the engine's wire codec (mentorsync/wire.h), which the handlers call directly, so that the
+// server, SyncSession and test clients read the contract with one decoder.
 // Thread-safety: pure functions.
 #pragma once
 
-#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "core/service.h"
 #include "http/message.h"
-#include "mentorsync/schema.h"
-#include "mentorsync/transaction.h"
-#include "mentorsync/types.h"
+#include "mentorsync/status.h"
+#include "mentorsync/wire.h"
 
 namespace mentorsync::server::http {
 
 inline constexpr std::string_view kMsgpackType = "application/msgpack";
 
-// The error body {code, message, server_time_ms?} as a response with `error.http_status`.
-Response error_response(const ApiError& error);
-Response error_response(int status, std::string code, std::string message);
-std::string encode_error(const ApiError& error);
+// The error body {code, message, server_time_ms?} for `error`, with its HTTP status.
+Response error_response(wire::Error error, std::string message,
+                        std::optional<std::int64_t> server_time_ms = std::nullopt);
 
-struct PushBody {
-    Uuid batch;
-    std::vector<Transaction> txns;
-};
-struct PullBody {
-    std::string cursor;
-    std::size_t limit = 0;  // already clamped to 1..kMaxPullLimit
-};
+// A request body the wire codec refused: the HTTP status and code of the Status's wire::Error,
+// 400 bad_request when it has none (wire::error_reply_for).
+Response decode_error_response(const Status& decode_error);
 
-ApiResult<EnrollRequest> parse_enroll(std::string_view body);
-ApiResult<PushBody> parse_push(std::string_view body, const Schema& schema);
-ApiResult<PullBody> parse_pull(std::string_view body);
-
-std::string encode_enroll_response(const EnrollResponse& response);
-std::string encode_push_response(const PushResponse& response);
-std::string encode_pull_response(const PullResponse& response, const Schema& schema);
+// A failure of the SyncService: the HTTP status and code of its wire::Error. A Status without
+// one would be a service bug, and is answered as 500 internal without its message.
+// `server_time_ms` goes into the body of a 401 (protocol §2), not of other statuses.
+Response service_error_response(const Status& error,
+                                std::optional<std::int64_t> server_time_ms = std::nullopt);
 
 }  // namespace mentorsync::server::http

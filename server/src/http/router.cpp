@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "common/text.h"
 #include "http/coord_api.h"
 #include "http/handlers.h"
 #include "http/msgpack_io.h"
@@ -55,17 +56,6 @@ bool is_protocol_path(std::string_view path) noexcept {
     return i > 2 && (i == path.size() || path[i] == '/');
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Route limits: what each route reads at most.
 struct Limits {
     std::size_t sync;
@@ -82,18 +72,18 @@ std::size_t body_limit_of(const RouteEntry& route, const Limits& limits) noexcep
 std::optional<Response> route_head_checks(const RouteEntry& route, const Request& request,
                                           std::uint64_t length, std::size_t limit) {
     if (request.method != route.method) {
-        Response r = error_response(405, "method_not_allowed",
+        Response r = error_response(wire::Error::method_not_allowed,
                                     "use " + std::string(route.method) + " for this endpoint");
         r.headers.emplace_back("Allow", std::string(route.method));
         return r;
     }
     if (route.msgpack_body) {
         if (!is_msgpack_content_type(request.header("Content-Type"))) {
-            return error_response(415, "unsupported_media_type",
+            return error_response(wire::Error::unsupported_media_type,
                                   "the Content-Type must be application/msgpack");
         }
         if (length > limit) {
-            return error_response(413, "body_too_large",
+            return error_response(wire::Error::body_too_large,
                                   "the body is larger than " + std::to_string(limit) + " bytes");
         }
     }
@@ -101,9 +91,9 @@ std::optional<Response> route_head_checks(const RouteEntry& route, const Request
 }
 
 Response rate_limited(std::int64_t wait_s, std::string_view who) {
-    Response r = error_response(429, "rate_limited",
-                                "too many requests from this " + std::string(who) +
-                                    ": retry after " + std::to_string(wait_s) + " s");
+    Response r = error_response(wire::Error::rate_limited, "too many requests from this " +
+                                                               std::string(who) + ": retry after " +
+                                                               std::to_string(wait_s) + " s");
     r.headers.emplace_back("Retry-After", std::to_string(wait_s));
     return r;
 }
@@ -120,18 +110,13 @@ Response dispatch(const RouteEntry& route, const HandlerContext& ctx, const Requ
     SignedRequest signed_request{request.method, request.target,
                                  std::string(request.header("Authorization")), request.body};
     auto who = ctx.service.authenticate(signed_request);
-    if (!who.ok()) {
-        if (who.error.http_status < 400 || who.error.http_status > 599) {
-            return error_response(500, "internal", "internal server error");
-        }
-        return error_response(who.error);
-    }
+    if (!who.ok()) return service_error_response(who.status(), ctx.service.now_ms());
     // Genuine now: the device pays for the request (check_head refused it if it had nothing
     // left to pay with).
-    devices.charge(who.value->device_id.to_string());
-    ctx.metrics.saw_device(who.value->device_id);
-    Response r = std::get<SignedHandler>(route.handler)(ctx, request, *who.value);
-    r.device = who.value->device_id.to_string();
+    devices.charge(who->device_id.to_string());
+    ctx.metrics.saw_device(who->device_id);
+    Response r = std::get<SignedHandler>(route.handler)(ctx, request, *who);
+    r.device = who->device_id.to_string();
     return r;
 }
 
@@ -143,7 +128,7 @@ bool is_api(std::string_view path) noexcept {
 
 std::string_view Request::header(std::string_view name) const {
     for (const auto& [key, value] : headers) {
-        if (iequals(key, name)) return value;
+        if (common::iequals_ascii(key, name)) return value;
     }
     return {};
 }
@@ -153,13 +138,8 @@ std::string_view Request::path() const {
 }
 
 bool is_msgpack_content_type(std::string_view content_type) noexcept {
-    std::string_view media = content_type.substr(0, content_type.find(';'));
-    while (!media.empty() && (media.back() == ' ' || media.back() == '\t'))
-        media.remove_suffix(1);
-    while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) {
-        media.remove_prefix(1);
-    }
-    return iequals(media, kMsgpackType);
+    const std::string_view media = common::trim(content_type.substr(0, content_type.find(';')));
+    return common::iequals_ascii(media, kMsgpackType);
 }
 
 Router::Router(SyncService& service, Metrics& metrics, const ServerConfig& config,
@@ -180,7 +160,7 @@ RouteId Router::route_of(std::string_view target) noexcept {
 Response Router::overloaded(const Request& head, std::string message) const {
     Response r = coord_ != nullptr && is_api(head.path())
                      ? CoordApi::error(503, "unavailable", message)
-                     : error_response(503, "unavailable", message);
+                     : error_response(wire::Error::unavailable, message);
     r.headers.emplace_back("Retry-After", "1");
     if (const RouteEntry* route = find_route(head.path())) r.route = std::string(route->path);
     return r;
@@ -239,14 +219,10 @@ HeadCheck Router::check_head(const Request& head, std::optional<std::uint64_t> c
     }
     if (std::holds_alternative<SignedHandler>(route->handler)) {
         auto device = context_.service.precheck(head.header("Authorization"));
-        if (!device.ok()) {
-            if (device.error.http_status < 400 || device.error.http_status > 599) {
-                return answer(error_response(500, "internal", "internal server error"));
-            }
-            return answer(error_response(device.error));
-        }
-        if (!device.value->is_nil()) {
-            if (const auto wait = device_limiter_.wait_s(device.value->to_string()); wait > 0) {
+        if (!device.ok())
+            return answer(service_error_response(device.status(), context_.service.now_ms()));
+        if (!device->is_nil()) {
+            if (const auto wait = device_limiter_.wait_s(device->to_string()); wait > 0) {
                 return answer(rate_limited(wait, "device"));
             }
         }
@@ -267,7 +243,7 @@ Response Router::handle(const Request& request) const {
         if (!is_protocol_path(request.path()) && !request.path().starts_with("/api/")) {
             return serve_static_asset(request);
         }
-        return error_response(404, "not_found", "no such endpoint");
+        return error_response(wire::Error::not_found, "no such endpoint");
     }
     Response r;
     try {
@@ -276,9 +252,9 @@ Response Router::handle(const Request& request) const {
                      device_limiter_);
     } catch (const std::exception&) {
         // The exception text may quote stored data; the log gets the fact, the client the code.
-        r = error_response(500, "internal", "internal server error");
+        r = error_response(wire::Error::internal, "internal server error");
     } catch (...) {
-        r = error_response(500, "internal", "internal server error");
+        r = error_response(wire::Error::internal, "internal server error");
     }
     r.route = std::string(route->path);
     return r;

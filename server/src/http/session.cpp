@@ -186,7 +186,7 @@ asio::awaitable<void> Session<Stream>::run() {
     if (!registered_) {
         busy_ = true;
         Response refused = error_response(
-            503, "unavailable",
+            wire::Error::unavailable,
             admission_ == Admission::stopping       ? "the server is shutting down"
             : admission_ == Admission::address_full ? "too many connections from this address"
                                                     : "too many connections");
@@ -230,7 +230,7 @@ asio::awaitable<void> Session<Stream>::serve() {
         auto started = Clock::now();
         if (ec == bhttp::error::header_limit) {
             busy_ = true;
-            co_await write(error_response(431, "headers_too_large",
+            co_await write(error_response(wire::Error::headers_too_large,
                                           "the request header block is larger than " +
                                               std::to_string(cfg.max_header_bytes) + " bytes"),
                            RouteId::other, "", false, started);
@@ -242,7 +242,7 @@ asio::awaitable<void> Session<Stream>::serve() {
             // never read, let alone buffered.
             busy_ = true;
             const auto& head = parser.get();
-            co_await write(error_response(413, "body_too_large",
+            co_await write(error_response(wire::Error::body_too_large,
                                           "the body is larger than " +
                                               std::to_string(cfg.max_body_bytes) + " bytes"),
                            Router::route_of(sv(head.target())), sv(head.method_string()), false,
@@ -255,7 +255,7 @@ asio::awaitable<void> Session<Stream>::serve() {
         if (ec) {
             if (is_http_parse_error(ec)) {
                 busy_ = true;
-                co_await write(error_response(400, "bad_request", "malformed HTTP request"),
+                co_await write(error_response(wire::Error::bad_request, "malformed HTTP request"),
                                RouteId::other, "", false, started);
                 co_await close(kDrainRefused);
                 co_return;
@@ -324,7 +324,7 @@ asio::awaitable<void> Session<Stream>::serve() {
             co_await bhttp::async_read(stream_, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
             if (ec == bhttp::error::body_limit) {
-                co_await write(error_response(413, "body_too_large",
+                co_await write(error_response(wire::Error::body_too_large,
                                               "the body is larger than " +
                                                   std::to_string(check.body_limit) + " bytes"),
                                Router::route_of(request.target), request.method, false, started);
@@ -333,8 +333,9 @@ asio::awaitable<void> Session<Stream>::serve() {
             }
             if (ec) {
                 if (is_http_parse_error(ec)) {
-                    co_await write(error_response(400, "bad_request", "malformed HTTP request"),
-                                   RouteId::other, "", false, started);
+                    co_await write(
+                        error_response(wire::Error::bad_request, "malformed HTTP request"),
+                        RouteId::other, "", false, started);
                     co_await close(kDrainRefused);
                     co_return;
                 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "common/text.h"
+
 namespace mentorsync::server::http {
 
 namespace {
@@ -26,20 +28,12 @@ Response plain(int status, std::string code, std::string_view text) {
     return r;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // RFC 9110 §13.1.2: If-None-Match uses the weak comparison, so W/"x" matches "x".
 bool none_match(std::string_view header, std::string_view etag) noexcept {
-    if (trim(header) == "*") return true;
+    if (common::trim(header) == "*") return true;
     while (!header.empty()) {
         const std::size_t comma = header.find(',');
-        std::string_view tag = trim(header.substr(0, comma));
+        std::string_view tag = common::trim(header.substr(0, comma));
         if (tag.starts_with("W/")) tag.remove_prefix(2);
         if (tag == etag) return true;
         if (comma == std::string_view::npos) break;

@@ -343,7 +343,7 @@ TEST_CASE("data quality sums the devices' own reports and the server's rejection
                                           {"place", "school"},
                                           {"form", "individual"}})
                     .ok());
-        const PushResponse r = p.push_pending(t);
+        const wire::PushResponse r = p.push_pending(t);
         REQUIRE(r.results.size() == 1);
         CHECK(r.results[0].code == "out_of_scope");
     };

@@ -18,6 +18,7 @@
 #include "core/sync_service.h"
 #include "mentorsync/replica.h"
 #include "mentorsync/wire.h"
+#include "service_errors.h"
 #include "test_support.h"
 
 namespace mstest {
@@ -154,11 +155,11 @@ struct CoreFixture {
         t.replica = open_replica(dir.file("tablet" + std::to_string(tablets_made++) + ".db"),
                                  "correct horse battery", clock);
         t.keys = wire::DeviceKeys::generate();
-        EnrollRequest rq{code_for(user), t.keys.public_key, t.replica->node(), label};
+        wire::EnrollRequest rq{code_for(user), t.keys.public_key, t.replica->node(), label};
         auto r = service->enroll(rq);
-        INFO(r.error.code + ": " + r.error.message);
+        INFO(error_code(r) + ": " + r.status().message());
         REQUIRE(r.ok());
-        t.who = Principal{r.value->device_id, r.value->user_id, t.replica->node(), r.value->role};
+        t.who = Principal{r->device_id, r->user_id, t.replica->node(), *parse_role(r->role)};
         return t;
     }
 
@@ -175,40 +176,40 @@ struct CoreFixture {
     }
 
     // Pushes the tablet's pending transactions in one new batch; acknowledges accepted ones.
-    PushResponse push_pending(Tablet& t) {
+    wire::PushResponse push_pending(Tablet& t) {
         auto txns = ok(t.replica->pending(1000));
         auto r = service->push(t.who, Uuid::random(), hex(Uuid::random().raw()), txns);
-        INFO(r.error.code + ": " + r.error.message);
+        INFO(error_code(r) + ": " + r.status().message());
         REQUIRE(r.ok());
         std::vector<Stamp> acked;
         for (std::size_t i = 0; i < txns.size(); ++i)
-            if (r.value->results[i].kind != PushResult::Kind::rejected)
+            if (r->results[i].kind != wire::PushResult::Kind::rejected)
                 acked.push_back(txns[i].stamp);
         REQUIRE(t.replica->acknowledge(acked).ok());
         // The merged state applies pushes in the background: wait for it, so that tests which
         // read state.db directly (not through a view, which catches up) see this push.
         if (state) state->drain();
-        return *r.value;
+        return *r;
     }
 
-    PullResponse pull(const Tablet& t, const std::string& cursor, std::size_t limit = 500) {
+    wire::PullResponse pull(const Tablet& t, const std::string& cursor, std::size_t limit = 500) {
         auto r = service->pull(t.who, cursor, limit);
-        INFO(r.error.code + ": " + r.error.message);
+        INFO(error_code(r) + ": " + r.status().message());
         REQUIRE(r.ok());
-        return *r.value;
+        return *r;
     }
 
     // A pull as the HTTP layer makes it: the signed request (whose authentication records the
     // report with the nonce, protocol §8) and then the pull itself, from the tablet's cursor.
-    PullResponse signed_pull(Tablet& t, std::optional<wire::DeviceReport> report) {
+    wire::PullResponse signed_pull(Tablet& t, std::optional<wire::DeviceReport> report) {
         wire::PullRequest pr;
         pr.cursor = t.cursor;
         pr.report = report;
         const std::string body = wire::encode_pull_request(pr);
         auto who = service->authenticate(signed_request(t, body, "/v1/sync/pull"));
-        INFO(who.error.code + ": " + who.error.message);
+        INFO(error_code(who) + ": " + who.status().message());
         REQUIRE(who.ok());
-        PullResponse p = pull(t, t.cursor);
+        wire::PullResponse p = pull(t, t.cursor);
         REQUIRE(t.replica->apply_remote(p.txns).ok());
         t.cursor = p.cursor;
         return p;
@@ -218,7 +219,7 @@ struct CoreFixture {
     std::vector<Transaction> pull_all(Tablet& t, std::size_t limit = 500) {
         std::vector<Transaction> all;
         for (int i = 0; i < 1000; ++i) {
-            PullResponse p = pull(t, t.cursor, limit);
+            wire::PullResponse p = pull(t, t.cursor, limit);
             REQUIRE(t.replica->apply_remote(p.txns).ok());
             all.insert(all.end(), p.txns.begin(), p.txns.end());
             t.cursor = p.cursor;

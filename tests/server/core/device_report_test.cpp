@@ -84,7 +84,7 @@ TEST_CASE("a signed pull's report is stored for its device only, the latest one 
     f.signed_pull(a, wire::DeviceReport{1, 1, 1});
     auto replay = f.service->authenticate(once);
     REQUIRE_FALSE(replay.ok());
-    CHECK(replay.error.code == "replayed_nonce");
+    CHECK(error_code(replay) == "replayed_nonce");
     CHECK(report_of(f, a)->pending == 1);
 
     // A report over the bound does not decode: nothing of it is stored (the pull handler
@@ -126,36 +126,36 @@ TEST_CASE("rejections are counted once per batch; a retried batch adds nothing",
     const Uuid batch = Uuid::random();
     auto first = f.service->push(t.who, batch, "hash-1", txns);
     REQUIRE(first.ok());
-    REQUIRE(first.value->results.size() == 3);
-    CHECK(first.value->results[0].code == "out_of_scope");
-    CHECK(first.value->results[1].kind == PushResult::Kind::accepted);
-    CHECK(first.value->results[2].code == "foreign_node");
+    REQUIRE(first->results.size() == 3);
+    CHECK(first->results[0].code == "out_of_scope");
+    CHECK(first->results[1].kind == wire::PushResult::Kind::accepted);
+    CHECK(first->results[2].code == "foreign_node");
     CHECK(rejected_total_of(f, t) == 2);
 
     // The same batch again (a lost answer): the stored answer, and no second count.
     auto again = f.service->push(t.who, batch, "hash-1", txns);
     REQUIRE(again.ok());
-    REQUIRE(again.value->results.size() == 3);
-    CHECK(again.value->results[0].code == "out_of_scope");
+    REQUIRE(again->results.size() == 3);
+    CHECK(again->results[0].code == "out_of_scope");
     CHECK(rejected_total_of(f, t) == 2);
     // The same batch id with other content is refused whole: nothing counted.
     auto mismatch = f.service->push(t.who, batch, "hash-2", txns);
     REQUIRE_FALSE(mismatch.ok());
-    CHECK(mismatch.error.code == "batch_mismatch");
+    CHECK(error_code(mismatch) == "batch_mismatch");
     CHECK(rejected_total_of(f, t) == 2);
 
     // A push with nothing rejected leaves the count alone (no extra write).
     auto fine =
         f.service->push(t.who, Uuid::random(), "hash-3", {contact_on(t, f.learner1, f.mentor1)});
     REQUIRE(fine.ok());
-    CHECK(fine.value->results.at(0).kind == PushResult::Kind::accepted);
+    CHECK(fine->results.at(0).kind == wire::PushResult::Kind::accepted);
     CHECK(rejected_total_of(f, t) == 2);
 
     // Sent again in a new batch (the user's retry), the out-of-scope one is a new rejection
     // answer and counts again: the figure counts rejection answers, not distinct transactions.
     auto resent = f.service->push(t.who, Uuid::random(), "hash-4", {txns[0]});
     REQUIRE(resent.ok());
-    CHECK(resent.value->results.at(0).code == "out_of_scope");
+    CHECK(resent->results.at(0).code == "out_of_scope");
     CHECK(rejected_total_of(f, t) == 3);
 
     // Other devices are untouched.
@@ -248,9 +248,9 @@ TEST_CASE(
     SignedRequest rq = f.signed_request(a, body, "/v1/sync/pull");
     auto who = f.service->authenticate(rq);
     REQUIRE(who.ok());
-    auto refused = f.service->pull(*who.value, pr.cursor, 10);
+    auto refused = f.service->pull(*who, pr.cursor, 10);
     REQUIRE_FALSE(refused.ok());
-    CHECK(refused.error.http_status == 400);
+    CHECK(http_status_of(refused) == 400);
     CHECK_FALSE(report_of(f, a));
     CHECK(CoreFixture::ok(f.store->find_device(a.who.device_id))->last_seen_ms == t);
 
@@ -258,7 +258,7 @@ TEST_CASE(
     // signed afresh (new nonce and timestamp).
     auto again = f.service->authenticate(rq);
     REQUIRE_FALSE(again.ok());
-    CHECK(again.error.code == "replayed_nonce");
+    CHECK(error_code(again) == "replayed_nonce");
     CHECK(f.service->authenticate(f.signed_request(a, body, "/v1/sync/pull")).ok());
 
     // A pull whose cursor is good keeps its report.

@@ -370,7 +370,7 @@ TEST_CASE("a shared assignment keeps both mentors in scope and a plain assign st
     REQUIRE(f.admin->assign({f.learner1, f.mentor2, std::nullopt, "", true}).ok());
 
     // Mentor 2 receives learner 1 with its history; mentor 1 loses nothing.
-    PullResponse p1 = f.pull(m1, m1.cursor);
+    wire::PullResponse p1 = f.pull(m1, m1.cursor);
     CHECK(p1.purge.empty());
     auto got = f.pull_all(m2);
     CHECK(f.learners_of(got) == std::set<Uuid>{f.learner1});
@@ -381,8 +381,8 @@ TEST_CASE("a shared assignment keeps both mentors in scope and a plain assign st
     // Both may write about the learner, and each receives the other's writes.
     REQUIRE(m1.replica->create("absences", absence_fields(f.learner1)).ok());
     REQUIRE(m2.replica->create("absences", absence_fields(f.learner1)).ok());
-    CHECK(f.push_pending(m1).results.at(0).kind == PushResult::Kind::accepted);
-    CHECK(f.push_pending(m2).results.at(0).kind == PushResult::Kind::accepted);
+    CHECK(f.push_pending(m1).results.at(0).kind == wire::PushResult::Kind::accepted);
+    CHECK(f.push_pending(m2).results.at(0).kind == wire::PushResult::Kind::accepted);
     q.collection = "absences";
     f.pull_all(m1);
     f.pull_all(m2);
@@ -422,7 +422,7 @@ TEST_CASE("closing a case purges the learner from that mentor's tablets only", "
     REQUIRE(m1.replica->create("absences", absence_fields(f.learner1)).ok());
     CHECK(f.push_pending(m1).results.at(0).code == "out_of_scope");
     REQUIRE(m2.replica->create("absences", absence_fields(f.learner1)).ok());
-    CHECK(f.push_pending(m2).results.at(0).kind == PushResult::Kind::accepted);
+    CHECK(f.push_pending(m2).results.at(0).kind == wire::PushResult::Kind::accepted);
 
     // The merged state shows the closed case as the tablets of mentor 2 will.
     auto rec = CoreFixture::ok(f.state->replica().get("assignments", case1));

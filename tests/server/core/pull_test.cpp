@@ -49,15 +49,15 @@ TEST_CASE("pulls page with limit, resume from the cursor and repeat identically"
     f.push_pending(writer);
 
     Tablet reader = f.tablet(f.mentor1);
-    PullResponse p1 = f.pull(reader, "", 10);
+    wire::PullResponse p1 = f.pull(reader, "", 10);
     CHECK(p1.txns.size() == 10);
     CHECK(p1.more);
-    PullResponse p1again = f.pull(reader, "", 10);
+    wire::PullResponse p1again = f.pull(reader, "", 10);
     CHECK(p1again.txns == p1.txns);
     CHECK(p1again.cursor == p1.cursor);
 
-    PullResponse p2 = f.pull(reader, p1.cursor, 10);
-    PullResponse p3 = f.pull(reader, p2.cursor, 10);
+    wire::PullResponse p2 = f.pull(reader, p1.cursor, 10);
+    wire::PullResponse p3 = f.pull(reader, p2.cursor, 10);
     CHECK(p2.txns.size() == 10);
     CHECK(p3.txns.size() == 5);  // 2 admin transactions + 23 absences
     CHECK_FALSE(p3.more);
@@ -70,7 +70,7 @@ TEST_CASE("pulls page with limit, resume from the cursor and repeat identically"
         stamps.insert(t.stamp);
     CHECK(stamps.size() == 25);
 
-    PullResponse p4 = f.pull(reader, p3.cursor, 10);
+    wire::PullResponse p4 = f.pull(reader, p3.cursor, 10);
     CHECK(p4.txns.empty());
     CHECK_FALSE(p4.more);
     CHECK(p4.cursor == p3.cursor);
@@ -85,16 +85,16 @@ TEST_CASE("a cursor is refused unless this server issued it to this device", "[s
     CoreFixture f;
     Tablet a = f.tablet(f.mentor1);
     Tablet b = f.tablet(f.mentor1);
-    PullResponse p = f.pull(a, "");
+    wire::PullResponse p = f.pull(a, "");
     auto stolen = f.service->pull(b.who, p.cursor, 10);
     REQUIRE_FALSE(stolen.ok());
-    CHECK(stolen.error.http_status == 400);
-    CHECK(stolen.error.code == "bad_request");
+    CHECK(http_status_of(stolen) == 400);
+    CHECK(error_code(stolen) == "bad_request");
     std::string forged = p.cursor;
     forged[3] ^= 1;
-    CHECK(f.service->pull(a.who, forged, 10).error.code == "bad_request");
-    CHECK(f.service->pull(a.who, std::string(1025, 'x'), 10).error.code == "bad_request");
-    CHECK(f.service->pull(a.who, "garbage", 10).error.code == "bad_request");
+    CHECK(error_code(f.service->pull(a.who, forged, 10)) == "bad_request");
+    CHECK(error_code(f.service->pull(a.who, std::string(1025, 'x'), 10)) == "bad_request");
+    CHECK(error_code(f.service->pull(a.who, "garbage", 10)) == "bad_request");
 }
 
 TEST_CASE("a learner newly assigned to a mentor arrives with its full history", "[server]") {
@@ -153,7 +153,7 @@ TEST_CASE(
     REQUIRE(m2.replica->create("contacts", contact_fields(f.learner1, "after the move")).ok());
     f.push_pending(m2);
 
-    PullResponse p = f.pull(m1, before_move);
+    wire::PullResponse p = f.pull(m1, before_move);
     CHECK(p.purge == std::vector<Uuid>{f.learner1});
     CHECK(p.txns.empty());
     // A lost response: the same cursor gives the purge again.
@@ -187,7 +187,7 @@ TEST_CASE(
 
     // Six absences were written while mentor 1 still had the learner, but it has lost it
     // now: they are not delivered, only the purge.
-    PullResponse p = f.pull(m1, m1.cursor, 2);
+    wire::PullResponse p = f.pull(m1, m1.cursor, 2);
     CHECK(p.purge == std::vector<Uuid>{f.learner1});
     CHECK(p.txns.empty());
     CHECK_FALSE(p.more);
@@ -236,7 +236,7 @@ TEST_CASE(
     f.push_pending(writer);
 
     Tablet fresh = f.tablet(f.mentor1);
-    PullResponse p = f.pull(fresh, "");
+    wire::PullResponse p = f.pull(fresh, "");
     CHECK_FALSE(p.more);
     CHECK(repeated(p.txns).empty());
     // The learner, the first case, an absence, the close, the new case, a second absence.
@@ -309,7 +309,7 @@ TEST_CASE(
     REQUIRE(f.admin->close_case({open_case(f, f.learner1, f.mentor1), "other", ""}).ok());
 
     // A page that ends before the close: the purge is listed, the cursor stays before it.
-    PullResponse p = f.pull(m1, m1.cursor, 2);
+    wire::PullResponse p = f.pull(m1, m1.cursor, 2);
     REQUIRE(p.purge == std::vector<Uuid>{f.learner1});
     REQUIRE(p.more);
     REQUIRE(m1.replica->purge_learner(f.learner1).ok());
@@ -362,7 +362,7 @@ void pull_walk_run(std::uint64_t seed) {
         return learner_of[t.stamp] = row->learner;
     };
     auto pull_page = [&](Device& d, std::size_t limit, bool lose) {
-        PullResponse p = f.pull(d.t, d.t.cursor, limit);
+        wire::PullResponse p = f.pull(d.t, d.t.cursor, limit);
         if (tracing) {
             std::string line = "pull dev " + d.t.who.device_id.to_string().substr(0, 4) +
                                " limit " + std::to_string(limit) + (lose ? " LOST" : "") +
@@ -437,7 +437,7 @@ void pull_walk_run(std::uint64_t seed) {
             REQUIRE(r.ok());
             std::vector<Stamp> acked;
             for (std::size_t i = 0; i < txns.size(); ++i)
-                if (r.value->results[i].kind != PushResult::Kind::rejected) {
+                if (r->results[i].kind != wire::PushResult::Kind::rejected) {
                     acked.push_back(txns[i].stamp);
                     d.held.insert(txns[i].stamp);
                     learner_of_txn(txns[i]);
@@ -518,7 +518,7 @@ TEST_CASE("cursors stay small: 28 bytes steady, 52 in a backfill, the lists only
     REQUIRE(other.replica->create("absences", absence_fields(learner3)).ok());
     f.push_pending(other);
     REQUIRE(f.admin->assign({f.learner1, f.mentor1, std::nullopt, ""}).ok());
-    PullResponse gap = f.pull(fresh, fresh.cursor, 1);  // learner3's absence, inside the gap
+    wire::PullResponse gap = f.pull(fresh, fresh.cursor, 1);  // learner3's absence, inside the gap
     REQUIRE(gap.txns.size() == 1);
     CHECK(gap.purge.empty());
     CHECK(gap.cursor.size() == 28 + 16);

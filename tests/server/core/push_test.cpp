@@ -30,10 +30,10 @@ TEST_CASE("a push of transactions in scope is accepted and stored durably", "[se
     const auto before = history_size(f);
     Uuid contact = CoreFixture::ok(t.replica->create("contacts", contact_fields(f.learner1)));
     REQUIRE(t.replica->create("absences", absence_fields(f.learner1)).ok());
-    PushResponse r = f.push_pending(t);
+    wire::PushResponse r = f.push_pending(t);
     REQUIRE(r.results.size() == 2);
-    CHECK(r.results[0].kind == PushResult::Kind::accepted);
-    CHECK(r.results[1].kind == PushResult::Kind::accepted);
+    CHECK(r.results[0].kind == wire::PushResult::Kind::accepted);
+    CHECK(r.results[1].kind == wire::PushResult::Kind::accepted);
     CHECK(r.server_time_ms == f.clock->now_ms());
     CHECK(history_size(f) == before + 2);
     auto row = CoreFixture::ok(f.store->find_row(contact));
@@ -47,12 +47,12 @@ TEST_CASE("a device may update its learner but not create learners or touch assi
     Tablet t = f.tablet(f.mentor1);
     f.pull_all(t);  // the learner and its assignment arrive on the tablet
     REQUIRE(t.replica->update("learners", f.learner1, {{"grade", 9}}).ok());
-    PushResponse updated = f.push_pending(t);
-    CHECK(updated.results.at(0).kind == PushResult::Kind::accepted);
+    wire::PushResponse updated = f.push_pending(t);
+    CHECK(updated.results.at(0).kind == wire::PushResult::Kind::accepted);
 
     REQUIRE(t.replica->create("learners", learner_fields("New Learner")).ok());
-    PushResponse created = f.push_pending(t);
-    CHECK(created.results.at(0).kind == PushResult::Kind::rejected);
+    wire::PushResponse created = f.push_pending(t);
+    CHECK(created.results.at(0).kind == wire::PushResult::Kind::rejected);
     CHECK(created.results.at(0).code == "out_of_scope");
 
     Query q;
@@ -60,7 +60,7 @@ TEST_CASE("a device may update its learner but not create learners or touch assi
     auto cases = CoreFixture::ok(t.replica->query(q));
     REQUIRE(cases.size() == 1);
     REQUIRE(t.replica->update("assignments", cases[0].id, {{"status", "paused"}}).ok());
-    PushResponse assignment = f.push_pending(t);
+    wire::PushResponse assignment = f.push_pending(t);
     CHECK(assignment.results.at(0).code == "out_of_scope");
 }
 
@@ -74,7 +74,7 @@ TEST_CASE("a transaction already held is result 1, by stamp, in any batch", "[se
     const auto size = history_size(f);
     auto second = f.service->push(t.who, Uuid::random(), "hash-2", txns);
     REQUIRE(second.ok());
-    CHECK(second.value->results.at(0).kind == PushResult::Kind::duplicate);
+    CHECK(second->results.at(0).kind == wire::PushResult::Kind::held);
     CHECK(history_size(f) == size);
 }
 
@@ -94,14 +94,14 @@ TEST_CASE(
     auto again = f.service->push(t.who, batch, "same-hash", txns);
     REQUIRE(again.ok());
     // The very response given the first time: accepted (0), not "already held" (1).
-    CHECK(again.value->results.at(0).kind == PushResult::Kind::accepted);
-    CHECK(again.value->server_time_ms == first.value->server_time_ms);
+    CHECK(again->results.at(0).kind == wire::PushResult::Kind::accepted);
+    CHECK(again->server_time_ms == first->server_time_ms);
     CHECK(history_size(f) == size);
 
     auto mismatch = f.service->push(t.who, batch, "other-hash", txns);
     REQUIRE_FALSE(mismatch.ok());
-    CHECK(mismatch.error.http_status == 409);
-    CHECK(mismatch.error.code == "batch_mismatch");
+    CHECK(http_status_of(mismatch) == 409);
+    CHECK(error_code(mismatch) == "batch_mismatch");
 
     // Batch ids are per device: another device may use the same id.
     Tablet other = f.tablet(f.mentor1);
@@ -137,7 +137,7 @@ TEST_CASE("rejected transactions get their code and nothing of them is stored", 
 
     auto r = f.service->push(t.who, Uuid::random(), "h", txns);
     REQUIRE(r.ok());
-    const auto& res = r.value->results;
+    const auto& res = r->results;
     REQUIRE(res.size() == txns.size());
     CHECK(res[0].code == "out_of_scope");
     CHECK(res[1].code == "invalid");
@@ -148,10 +148,10 @@ TEST_CASE("rejected transactions get their code and nothing of them is stored", 
     CHECK(res[5].code == "invalid");
     CHECK(res[6].code == "invalid");
     CHECK(res[7].code == "invalid");
-    CHECK(res[8].kind == PushResult::Kind::accepted);
+    CHECK(res[8].kind == wire::PushResult::Kind::accepted);
     for (std::size_t i = 0; i + 1 < res.size(); ++i) {
         INFO(i);
-        CHECK(res[i].kind == PushResult::Kind::rejected);
+        CHECK(res[i].kind == wire::PushResult::Kind::rejected);
         // Messages never carry values (the notes were "pushed notes").
         CHECK(res[i].message.find("pushed notes") == std::string::npos);
     }
@@ -171,7 +171,7 @@ TEST_CASE("a record's learner cannot be changed by a later transaction", "[serve
     move.changes.push_back({"contacts", contact, "learner_id", f.learner2.to_string(), {}, {}});
     auto r = f.service->push(t.who, Uuid::random(), "h", {move});
     REQUIRE(r.ok());
-    CHECK(r.value->results.at(0).code == "invalid");
+    CHECK(r->results.at(0).code == "invalid");
 }
 
 TEST_CASE("more than 1000 transactions in one push is too_many_transactions", "[server]") {
@@ -180,8 +180,8 @@ TEST_CASE("more than 1000 transactions in one push is too_many_transactions", "[
     std::vector<Transaction> txns(1001);
     auto r = f.service->push(t.who, Uuid::random(), "h", txns);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error.http_status == 413);
-    CHECK(r.error.code == "too_many_transactions");
+    CHECK(http_status_of(r) == 413);
+    CHECK(error_code(r) == "too_many_transactions");
 }
 
 TEST_CASE(
@@ -202,13 +202,13 @@ TEST_CASE(
     Transaction good = contact_txn(node, now + 2, f.learner1);
     auto r = f.service->push(t.who, Uuid::random(), "h1", {no_place, nil_form, good});
     REQUIRE(r.ok());
-    const auto& res = r.value->results;
+    const auto& res = r->results;
     REQUIRE(res.size() == 3);
     CHECK(res[0].code == "invalid");
     CHECK(res[0].message.find("contacts.place") != std::string::npos);
     CHECK(res[1].code == "invalid");
     CHECK(res[1].message.find("contacts.form") != std::string::npos);
-    CHECK(res[2].kind == PushResult::Kind::accepted);
+    CHECK(res[2].kind == wire::PushResult::Kind::accepted);
     CHECK(history_size(f) == size + 1);
     CHECK_FALSE(CoreFixture::ok(f.store->find_row(no_place.changes.front().row)));
 
@@ -226,8 +226,49 @@ TEST_CASE(
     cleared.changes.push_back({"contacts", row, "place", Value(), good.stamp, {}});
     auto u = f.service->push(t.who, Uuid::random(), "h2", {notes, longer, cleared});
     REQUIRE(u.ok());
-    CHECK(u.value->results.at(0).kind == PushResult::Kind::accepted);
-    CHECK(u.value->results.at(1).kind == PushResult::Kind::accepted);
-    CHECK(u.value->results.at(2).code == "invalid");
-    CHECK(u.value->results.at(2).message.find("contacts.place") != std::string::npos);
+    CHECK(u->results.at(0).kind == wire::PushResult::Kind::accepted);
+    CHECK(u->results.at(1).kind == wire::PushResult::Kind::accepted);
+    CHECK(u->results.at(2).code == "invalid");
+    CHECK(u->results.at(2).message.find("contacts.place") != std::string::npos);
+}
+
+TEST_CASE("a malformed transaction is rejected in the words every receiver uses", "[server]") {
+    // The server's check of protocol §6 is the engine's (wire::check_transaction), so a device
+    // shows the same message whichever side refused the transaction; only the server's bound
+    // on changes per transaction is its own.
+    CoreFixture f;
+    Tablet t = f.tablet(f.mentor1);
+    const Uuid node = t.replica->node();
+    const std::int64_t now = f.clock->now_ms();
+
+    std::vector<Transaction> txns;
+    Transaction empty;
+    empty.stamp = Stamp{static_cast<std::uint64_t>(now) << 16, node};
+    txns.push_back(empty);
+    Transaction twice = contact_txn(node, now + 1, f.learner1);
+    twice.changes.push_back(twice.changes.front());
+    txns.push_back(twice);
+    Transaction late_prev = contact_txn(node, now + 2, f.learner1);
+    late_prev.changes.front().prev = Stamp{late_prev.stamp.hlc + 1, node};
+    txns.push_back(late_prev);
+    Transaction nil_row = contact_txn(node, now + 3, f.learner1);
+    nil_row.changes.front().row = Uuid();
+    txns.push_back(nil_row);
+    Transaction huge = contact_txn(node, now + 4, f.learner1);
+    while (huge.changes.size() <= wire::kMaxChangesPerTransaction)
+        huge.changes.push_back({"contacts", Uuid::random(), "notes", Value("x"), {}, {}});
+    txns.push_back(huge);
+
+    auto r = f.service->push(t.who, Uuid::random(), "h", txns);
+    REQUIRE(r.ok());
+    REQUIRE(r->results.size() == txns.size());
+    for (std::size_t i = 0; i + 1 < txns.size(); ++i) {
+        INFO(i);
+        CHECK(r->results[i].code == "invalid");
+        const Status engine = wire::check_transaction(Schema::programme(), txns[i]);
+        REQUIRE_FALSE(engine.ok());
+        CHECK(r->results[i].message == engine.message());
+    }
+    CHECK(r->results.back().code == "invalid");
+    CHECK(r->results.back().message == "the transaction has more than 1000 changes");
 }

@@ -363,7 +363,7 @@ TEST_CASE("pushes and pulls from many threads at once all land, each exactly onc
                 auto rq = f.signed_request(w, "body");
                 if (!f.service->authenticate(rq).ok()) ++failures;
                 auto r = f.service->push(w.who, Uuid::random(), "h", {t});
-                if (!r.ok() || r.value->results.at(0).kind != PushResult::Kind::accepted)
+                if (!r.ok() || r->results.at(0).kind != wire::PushResult::Kind::accepted)
                     ++failures;
             }
         });
@@ -372,7 +372,7 @@ TEST_CASE("pushes and pulls from many threads at once all land, each exactly onc
         for (int i = 0; i < 20; ++i) {
             auto r = f.service->pull(reader.who, cursor, 7);
             if (!r.ok()) return void(++failures);
-            cursor = r.value->cursor;
+            cursor = r->cursor;
         }
     });
     for (auto& t : threads)

@@ -210,7 +210,8 @@ TEST_CASE("a signed request the precheck refuses is answered before its body is 
           "[http][limits]") {
     ServerFixture f;
     f.service.precheck_error =
-        ApiError{401, "unknown_device", "this device is not enrolled", std::int64_t{1795392000140}};
+        wire::error(wire::Error::unknown_device, "this device is not enrolled");
+    f.service.now = 1795392000140;
     auto c = f.client();
     // 4 MiB announced, 1 KiB sent: the answer must come from the header alone.
     REQUIRE(c.write_raw(post_head("/v1/sync/push", 4u << 20) + std::string(1024, '\0')));
@@ -225,7 +226,7 @@ TEST_CASE("a signed request the precheck refuses is answered before its body is 
 
 TEST_CASE("a refused request with a small body keeps its connection", "[http][limits]") {
     ServerFixture f;
-    f.service.precheck_error = ApiError{403, "device_revoked", "revoked", std::nullopt};
+    f.service.precheck_error = wire::error(wire::Error::device_revoked, "revoked");
     auto c = f.client();
     require_error(c.request("POST", "/v1/sync/pull", pull_body(), "application/msgpack", kSigned),
                   403, "device_revoked");
@@ -315,7 +316,8 @@ TEST_CASE("a refused signature costs the device nothing", "[http][limits]") {
     config.device_rate_per_s = 0.01;
     ServerFixture f(config);
     // Someone who knows the device id but not its key sends requests in its name.
-    f.service.auth_error = ApiError{401, "bad_signature", "no", std::int64_t{1}};
+    f.service.auth_error = wire::error(wire::Error::bad_signature, "no");
+    f.service.now = 1;
     auto forger = f.client();
     for (int i = 0; i < 5; ++i)
         require_error(

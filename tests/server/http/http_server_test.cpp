@@ -257,8 +257,8 @@ TEST_CASE("malformed, too deep and incomplete msgpack bodies are 400 with the co
 TEST_CASE("authentication errors pass through with server_time_ms", "[http]") {
     ServerFixture f;
     f.service.auth_error =
-        ApiError{401, "stale_timestamp", "the timestamp is 400 s from the server's clock",
-                 std::int64_t{1795392000140}};
+        wire::error(wire::Error::stale_timestamp, "the timestamp is 400 s from the server's clock");
+    f.service.now = 1795392000140;
     auto c = f.client();
     const std::string body = push_body(Uuid::random(), sample_txns(1));
     auto d =
@@ -273,7 +273,7 @@ TEST_CASE("authentication errors pass through with server_time_ms", "[http]") {
     CHECK(f.service.last_signed.authorization == kAuthorization);
     CHECK(f.service.last_signed_body == body);
 
-    f.service.auth_error = ApiError{403, "device_revoked", "revoked", std::nullopt};
+    f.service.auth_error = wire::error(wire::Error::device_revoked, "revoked");
     require_error(
         c.request("POST", "/v1/sync/pull", pull_body("", 10), "application/msgpack", kSigned), 403,
         "device_revoked");
@@ -284,9 +284,9 @@ TEST_CASE("push decodes the transactions and encodes the results", "[http]") {
     ServerFixture f;
     f.service.push_response.server_time_ms = 1795392000140;
     f.service.push_response.results = {
-        {PushResult::Kind::accepted, "", ""},
-        {PushResult::Kind::duplicate, "", ""},
-        {PushResult::Kind::rejected, "out_of_scope", "not your learner"}};
+        {wire::PushResult::Kind::accepted, "", ""},
+        {wire::PushResult::Kind::held, "", ""},
+        {wire::PushResult::Kind::rejected, "out_of_scope", "not your learner"}};
     const Uuid batch = Uuid::random();
     const auto txns = sample_txns(3);
     const std::string body = push_body(batch, txns);
@@ -375,7 +375,7 @@ TEST_CASE("enroll passes the request through and encodes the answer", "[http]") 
     ServerFixture f;
     f.service.enroll_response.device_id = Uuid::random();
     f.service.enroll_response.user_id = Uuid::random();
-    f.service.enroll_response.role = Role::centre_staff;
+    f.service.enroll_response.role = std::string(role_name(Role::centre_staff));
     f.service.enroll_response.server_time_ms = 42;
     auto c = f.client();
     auto r = c.request("POST", "/v1/enroll", enroll_body());
@@ -390,7 +390,7 @@ TEST_CASE("enroll passes the request through and encodes the answer", "[http]") 
     CHECK(d.str("role") == "centre_staff");
     CHECK(d.find("server_time_ms")->as<std::uint64_t>() == 42u);
 
-    f.service.enroll_error = ApiError{403, "enrollment_invalid", "unknown code", std::nullopt};
+    f.service.enroll_error = wire::error(wire::Error::enrollment_invalid, "unknown code");
     require_error(c.request("POST", "/v1/enroll", enroll_body()), 403, "enrollment_invalid");
 }
 

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "http_client.h"
 #include "mentorsync/schema.h"
+#include "service_errors.h"
 
 namespace mstest {
 
@@ -30,37 +31,31 @@ class FakeService final : public SyncService {
     std::optional<std::int64_t> merged_state_lag() const override { return state_lag; }
     std::optional<std::int64_t> state_lag;  // what merged_state_lag() answers
 
-    ApiResult<EnrollResponse> enroll(const EnrollRequest& request) override {
+    Result<wire::EnrollResponse> enroll(const wire::EnrollRequest& request) override {
         std::lock_guard lock(mutex);
         ++enroll_calls;
         last_enroll = request;
-        if (enroll_error) return fail<EnrollResponse>(*enroll_error);
-        ApiResult<EnrollResponse> r;
-        r.value = enroll_response;
-        return r;
+        if (enroll_error) return *enroll_error;
+        return enroll_response;
     }
-    ApiResult<Principal> authenticate(const SignedRequest& request) override {
+    Result<Principal> authenticate(const SignedRequest& request) override {
         std::lock_guard lock(mutex);
         ++auth_calls;
         last_signed = request;
         last_signed_body = std::string(request.body);
-        if (auth_error) return fail<Principal>(*auth_error);
-        ApiResult<Principal> r;
-        r.value = principal;
-        return r;
+        if (auth_error) return *auth_error;
+        return principal;
     }
-    ApiResult<Uuid> precheck(std::string_view authorization) override {
+    Result<Uuid> precheck(std::string_view authorization) override {
         std::lock_guard lock(mutex);
         ++precheck_calls;
         last_precheck = std::string(authorization);
-        if (precheck_error) return fail<Uuid>(*precheck_error);
-        ApiResult<Uuid> r;
-        r.value = principal.device_id;
-        return r;
+        if (precheck_error) return *precheck_error;
+        return principal.device_id;
     }
-    ApiResult<PushResponse> push(const Principal& who, const Uuid& batch_id,
-                                 std::string_view body_hash,
-                                 std::vector<Transaction> txns) override {
+    Result<wire::PushResponse> push(const Principal& who, const Uuid& batch_id,
+                                    std::string_view body_hash,
+                                    std::vector<Transaction> txns) override {
         if (on_push) on_push();  // outside the lock: may block on purpose
         std::lock_guard lock(mutex);
         ++push_calls;
@@ -68,31 +63,21 @@ class FakeService final : public SyncService {
         last_batch = batch_id;
         last_body_hash = std::string(body_hash);
         last_txns = std::move(txns);
-        ApiResult<PushResponse> r;
-        r.value = push_response;
-        return r;
+        return push_response;
     }
-    ApiResult<PullResponse> pull(const Principal& who, std::string_view cursor,
-                                 std::size_t limit) override {
+    Result<wire::PullResponse> pull(const Principal& who, std::string_view cursor,
+                                    std::size_t limit) override {
         std::lock_guard lock(mutex);
         ++pull_calls;
         last_who = who;
         last_cursor = std::string(cursor);
         last_limit = limit;
-        ApiResult<PullResponse> r;
-        r.value = pull_response;
-        return r;
+        return pull_response;
     }
+    std::int64_t now_ms() const override { return now; }
     const Schema& schema() const override { return Schema::programme(); }
 
     int calls() const { return enroll_calls + auth_calls + push_calls + pull_calls; }
-
-    template <typename T>
-    static ApiResult<T> fail(const ApiError& e) {
-        ApiResult<T> r;
-        r.error = e;
-        return r;
-    }
 
     std::mutex mutex;
     std::atomic<int> enroll_calls{0}, auth_calls{0}, push_calls{0}, pull_calls{0};
@@ -100,13 +85,14 @@ class FakeService final : public SyncService {
     // Canned answers.
     Principal principal{*Uuid::parse("0f8fad5b-d9cb-469f-a165-70867728950e"), Uuid::random(),
                         Uuid::random(), Role::mentor};
-    EnrollResponse enroll_response;
-    PushResponse push_response;
-    PullResponse pull_response;
-    std::optional<ApiError> auth_error, enroll_error, precheck_error;
+    wire::EnrollResponse enroll_response;
+    wire::PushResponse push_response;
+    wire::PullResponse pull_response;
+    std::optional<Status> auth_error, enroll_error, precheck_error;  // wire::error(...)
+    std::int64_t now = 0;  // now_ms(): the server_time_ms of 401 answers
     std::function<void()> on_push;
     // Recorded.
-    EnrollRequest last_enroll;
+    wire::EnrollRequest last_enroll;
     SignedRequest last_signed;
     std::string last_precheck;
     std::string last_signed_body;

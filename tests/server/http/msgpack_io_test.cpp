@@ -1,6 +1,8 @@
-// The msgpack request parsing and response encoding of the HTTP layer, without sockets.
+// The request bodies as the handlers decode them (the wire codec, with the answer a server gives
+// for its errors), the pull limit clamp and the error body, without sockets.
 #include <catch2/catch.hpp>
 
+#include "http/handlers.h"
 #include "http/msgpack_io.h"
 #include "http_test_support.h"
 #include "mentorsync/wire.h"
@@ -39,11 +41,11 @@ std::string nested(int levels) {
 }  // namespace
 
 TEST_CASE("a well-formed enroll body parses into the service's request", "[http]") {
-    auto r = parse_enroll(enroll_body());
+    auto r = wire::decode_enroll_request(enroll_body());
     REQUIRE(r.ok());
-    CHECK(r.value->code == "ABCD-EFGH");
-    CHECK(r.value->label == "Ilze's tablet");
-    CHECK(r.value->public_key[0] == 7);
+    CHECK(r->code == "ABCD-EFGH");
+    CHECK(r->label == "Ilze's tablet");
+    CHECK(r->public_key[0] == 7);
 }
 
 TEST_CASE("request map errors name the key that is missing or mistyped", "[http]") {
@@ -53,27 +55,27 @@ TEST_CASE("request map errors name the key that is missing or mistyped", "[http]
         pk.pack_map(1);
         pack_str(pk, "code");
         pack_str(pk, "X");
-        auto r = parse_enroll(to_string(b));
+        auto r = wire::decode_enroll_request(to_string(b));
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.http_status == 400);
-        CHECK(r.error.code == "bad_request");
-        CHECK_THAT(r.error.message, Catch::Contains("public_key"));
+        CHECK(reply_status(r) == 400);
+        CHECK(reply_code(r) == "bad_request");
+        CHECK_THAT(r.status().message(), Catch::Contains("public_key"));
     }
     SECTION("wrong length of a binary") {
-        auto r = parse_enroll(enroll_body("x", 31));
+        auto r = wire::decode_enroll_request(enroll_body("x", 31));
         REQUIRE_FALSE(r.ok());
-        CHECK_THAT(r.error.message, Catch::Contains("public_key: is 31 bytes, expected 32"));
+        CHECK_THAT(r.status().message(), Catch::Contains("public_key: is 31 bytes, expected 32"));
     }
     SECTION("label longer than 100 characters") {
         // Lead bytes without their continuation bytes: not UTF-8 at all.
-        CHECK_FALSE(parse_enroll(enroll_body(std::string(10, '\xc4'))).ok());
+        CHECK_FALSE(wire::decode_enroll_request(enroll_body(std::string(10, '\xc4'))).ok());
         std::string label;
         for (int i = 0; i < 100; ++i)
             label += "\xc4\x81";  // 100 characters, 200 bytes
-        CHECK(parse_enroll(enroll_body(label)).ok());
-        auto r = parse_enroll(enroll_body(label + "a"));
+        CHECK(wire::decode_enroll_request(enroll_body(label)).ok());
+        auto r = wire::decode_enroll_request(enroll_body(label + "a"));
         REQUIRE_FALSE(r.ok());
-        CHECK_THAT(r.error.message, Catch::Contains("label"));
+        CHECK_THAT(r.status().message(), Catch::Contains("label"));
     }
     SECTION("a key given twice") {
         msgpack::sbuffer b;
@@ -83,49 +85,51 @@ TEST_CASE("request map errors name the key that is missing or mistyped", "[http]
         pack_bin(pk, "");
         pack_str(pk, "cursor");
         pack_bin(pk, "x");
-        auto r = parse_pull(to_string(b));
+        auto r = wire::decode_pull_request(to_string(b));
         REQUIRE_FALSE(r.ok());
-        CHECK_THAT(r.error.message, Catch::Contains("'cursor' appears twice"));
+        CHECK_THAT(r.status().message(), Catch::Contains("'cursor' appears twice"));
     }
     SECTION("not a map") {
-        auto r = parse_pull("\x90");
+        auto r = wire::decode_pull_request("\x90");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.code == "bad_request");
+        CHECK(reply_code(r) == "bad_request");
     }
 }
 
 TEST_CASE("msgpack limits give too_deep, string_too_long and bad_request", "[http]") {
     SECTION("16 levels are accepted, 17 are too deep") {
-        auto ok = parse_pull(nested(16));
-        CHECK(ok.error.code != "too_deep");  // fails later, for the missing cursor
-        auto r = parse_pull(nested(17));
+        auto ok = wire::decode_pull_request(nested(16));
+        CHECK(reply_code(ok) != "too_deep");  // fails later, for the missing cursor
+        auto r = wire::decode_pull_request(nested(17));
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.code == "too_deep");
-        CHECK(r.error.http_status == 400);
+        CHECK(reply_code(r) == "too_deep");
+        CHECK(reply_status(r) == 400);
     }
     SECTION("a 65,536-byte string is accepted, one more byte is too long") {
-        CHECK(parse_enroll(enroll_body(std::string(65536, 'a'))).error.code != "string_too_long");
-        auto r = parse_enroll(enroll_body(std::string(65537, 'a')));
+        CHECK(reply_code(wire::decode_enroll_request(enroll_body(std::string(65536, 'a')))) !=
+              "string_too_long");
+        auto r = wire::decode_enroll_request(enroll_body(std::string(65537, 'a')));
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.code == "string_too_long");
+        CHECK(reply_code(r) == "string_too_long");
     }
     SECTION("trailing bytes") {
-        auto r = parse_enroll(enroll_body() + "\xc0");
+        auto r = wire::decode_enroll_request(enroll_body() + "\xc0");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.code == "bad_request");
-        CHECK_THAT(r.error.message, Catch::Contains("trailing"));
+        CHECK(reply_code(r) == "bad_request");
+        CHECK_THAT(r.status().message(), Catch::Contains("trailing"));
     }
     SECTION("truncated and garbage bodies") {
         const std::string body = enroll_body();
-        CHECK(parse_enroll(body.substr(0, body.size() - 3)).error.code == "bad_request");
-        CHECK(parse_enroll("\xc1").error.code == "bad_request");
-        CHECK(parse_enroll("").error.code == "bad_request");
+        CHECK(reply_code(wire::decode_enroll_request(body.substr(0, body.size() - 3))) ==
+              "bad_request");
+        CHECK(reply_code(wire::decode_enroll_request("\xc1")) == "bad_request");
+        CHECK(reply_code(wire::decode_enroll_request("")) == "bad_request");
     }
     SECTION("a count larger than the body is refused without allocating for it") {
         // array32 claiming 4 billion elements, in 6 bytes
-        auto r = parse_pull(std::string("\xdd\xff\xff\xff\xff\xc0", 6));
+        auto r = wire::decode_pull_request(std::string("\xdd\xff\xff\xff\xff\xc0", 6));
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error.code == "bad_request");
+        CHECK(reply_code(r) == "bad_request");
     }
 }
 
@@ -142,21 +146,22 @@ TEST_CASE("pull limits are clamped and cursors are bounded", "[http]") {
         }
         return to_string(b);
     };
-    CHECK(parse_pull(body(std::nullopt)).value->limit == 500);
-    CHECK(parse_pull(body(0)).value->limit == 1);
-    CHECK(parse_pull(body(20)).value->limit == 20);
-    CHECK(parse_pull(body(5000)).value->limit == 1000);
-    CHECK(parse_pull(body(-1)).error.code == "bad_request");
-    CHECK(parse_pull(body(std::nullopt, 1024)).ok());
-    auto r = parse_pull(body(std::nullopt, 1025));
+    CHECK(pull_limit(wire::decode_pull_request(body(std::nullopt))->limit) == 500);
+    CHECK(pull_limit(wire::decode_pull_request(body(0))->limit) == 1);
+    CHECK(pull_limit(wire::decode_pull_request(body(20))->limit) == 20);
+    CHECK(pull_limit(wire::decode_pull_request(body(5000))->limit) == 1000);
+    CHECK(reply_code(wire::decode_pull_request(body(-1))) == "bad_request");
+    CHECK(wire::decode_pull_request(body(std::nullopt, 1024)).ok());
+    auto r = wire::decode_pull_request(body(std::nullopt, 1025));
     REQUIRE_FALSE(r.ok());
-    CHECK_THAT(r.error.message, Catch::Contains("cursor"));
+    CHECK_THAT(r.status().message(), Catch::Contains("cursor"));
 }
 
 TEST_CASE("the error body carries server_time_ms only when set", "[http]") {
-    auto plain = decode(encode_error({400, "bad_request", "missing key \"x\"", std::nullopt}));
+    auto plain = decode(error_response(wire::Error::bad_request, "missing key \"x\"").body);
     CHECK(plain.get().via.map.size == 2);
-    auto timed = decode(encode_error({401, "stale_timestamp", "clock is off", 1795392000123}));
+    auto timed =
+        decode(error_response(wire::Error::stale_timestamp, "clock is off", 1795392000123).body);
     REQUIRE(timed.find("server_time_ms") != nullptr);
     CHECK(timed.find("server_time_ms")->as<std::uint64_t>() == 1795392000123u);
 }
