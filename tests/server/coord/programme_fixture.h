@@ -16,6 +16,56 @@
 namespace mstest {
 
 using namespace mentorsync::server::coord;
+using nlohmann::json;
+
+// A view's refusal, as the view tests see it: the HTTP status its coord::Error answers with.
+struct Refused {
+    int status;
+};
+
+// CoordViews with every Result unwrapped, so that the view tests read a view's value directly:
+// a failed Result throws Refused (Programme::view_status() returns its status).
+class UnwrappedViews {
+  public:
+    explicit UnwrappedViews(std::unique_ptr<CoordViews> views) : v_(std::move(views)) {}
+
+    json municipalities(const Account& who) { return unwrap(v_->municipalities(who)); }
+    json institutions(const Account& who, std::optional<Uuid> m) {
+        return unwrap(v_->institutions(who, m));
+    }
+    json records(const Account& who, const RecordFilter& f) { return unwrap(v_->records(who, f)); }
+    Table records_table(const Account& who, RecordFilter f) {
+        return unwrap(v_->records_table(who, std::move(f)));
+    }
+    json learner_file(const Account& who, const Uuid& l) {
+        return unwrap(v_->learner_file(who, l));
+    }
+    json indicators(const Account& who, const std::string& sy, std::optional<Uuid> m) {
+        return unwrap(v_->indicators(who, sy, m));
+    }
+    Table indicators_table(const json& ind) { return v_->indicators_table(ind); }
+    json escalations(const Account& who, const std::string& sem, std::optional<Uuid> m) {
+        return unwrap(v_->escalations(who, sem, m));
+    }
+    json devices(const Account& who, std::optional<Uuid> m) { return unwrap(v_->devices(who, m)); }
+    json conflicts(const Account& who, std::optional<Uuid> m, std::optional<Uuid> l,
+                   std::size_t limit, const std::string& cursor) {
+        return unwrap(v_->conflicts(who, m, l, limit, cursor));
+    }
+    json resolve(const Account& who, const std::string& id, const std::string& how,
+                 const json& value) {
+        return unwrap(v_->resolve(who, id, how, value));
+    }
+    std::string today() const { return v_->today(); }
+
+  private:
+    template <typename T>
+    static T unwrap(Result<T> r) {
+        if (!r.ok()) throw Refused{http_status(answer_of(r.status()))};
+        return std::move(r).value();
+    }
+    std::unique_ptr<CoordViews> v_;
+};
 
 struct CaseRow {
     std::string name;
@@ -42,7 +92,7 @@ struct Programme : CoreFixture {
     std::vector<Uuid> learner_mentor;  // the mentor of each
     std::vector<bool> learner_in_b;
     std::shared_ptr<Admin> shared_admin;
-    std::unique_ptr<CoordViews> views;
+    std::unique_ptr<UnwrappedViews> views;
     Account admin_acc, muni_a, muni_b_acc, national;
 
     // The synthetic cases. Learners 0 and 1 are the fixture's (A, started 2026-09-01).
@@ -159,7 +209,7 @@ struct Programme : CoreFixture {
             push_pending(t);
 
         shared_admin = std::make_shared<Admin>(store, state, clock);
-        views = std::make_unique<CoordViews>(shared_admin, clock);
+        views = std::make_unique<UnwrappedViews>(std::make_unique<CoordViews>(shared_admin, clock));
         admin_acc = {Uuid::random(), "admin", CoordRole::admin, std::nullopt, 0, false};
         muni_a = {Uuid::random(), "riga", CoordRole::municipality, municipality, 0, false};
         muni_b_acc = {Uuid::random(), "otrs", CoordRole::municipality, muni_b, 0, false};
@@ -182,7 +232,7 @@ struct Programme : CoreFixture {
     int view_status(const std::function<void()>& f) {
         try {
             f();
-        } catch (const ViewError& e) {
+        } catch (const Refused& e) {
             return e.status;
         }
         return 200;
