@@ -56,6 +56,7 @@ using Decoder = std::function<Status(std::string_view)>;
 struct Named {
     std::string what;  // the decoder's name in its messages
     Decoder decode;
+    bool client_body;  // decodes what a client sends (only those are under the value bound)
 };
 
 const std::vector<Named>& decoders() {
@@ -63,23 +64,27 @@ const std::vector<Named>& decoders() {
         {"txns",
          [](std::string_view b) {
              return wire::decode_transactions(Schema::programme(), b).status();
-         }},
-        {"error", [](std::string_view b) { return wire::decode_error(b).status(); }},
+         },
+         true},
+        {"error", [](std::string_view b) { return wire::decode_error(b).status(); }, false},
         {"enroll request",
-         [](std::string_view b) { return wire::decode_enroll_request(b).status(); }},
+         [](std::string_view b) { return wire::decode_enroll_request(b).status(); }, true},
         {"enroll response",
-         [](std::string_view b) { return wire::decode_enroll_response(b).status(); }},
+         [](std::string_view b) { return wire::decode_enroll_response(b).status(); }, false},
         {"push request",
          [](std::string_view b) {
              return wire::decode_push_request(Schema::programme(), b).status();
-         }},
-        {"push response",
-         [](std::string_view b) { return wire::decode_push_response(b).status(); }},
-        {"pull request", [](std::string_view b) { return wire::decode_pull_request(b).status(); }},
+         },
+         true},
+        {"push response", [](std::string_view b) { return wire::decode_push_response(b).status(); },
+         false},
+        {"pull request", [](std::string_view b) { return wire::decode_pull_request(b).status(); },
+         true},
         {"pull response",
          [](std::string_view b) {
              return wire::decode_pull_response(Schema::programme(), b).status();
-         }},
+         },
+         false},
     };
     return k;
 }
@@ -89,6 +94,7 @@ struct Row {
     int http_status;
     std::string code;
     std::string message_tail;  // the message is the decoder's name, ": ", then this
+    bool client_only = false;  // only a client's body is refused for this
 };
 
 void check_row(const Named& d, const Row& row) {
@@ -145,7 +151,8 @@ TEST_CASE("every decoder answers the same status and code for the same kind of b
         {wide_map, 400, "bad_request", "a map has more than 65536 entries"},
         {bomb, 400, "bad_request",
          "holds more than 32786 msgpack values, the limit for 65541 bytes (one value per 2 "
-         "bytes)"},
+         "bytes)",
+         true},
         {"\xd4\x01\x00"s, 400, "bad_request",
          "holds a msgpack extension type, which the protocol does not use"},
         {"\x82\xa1", 400, "bad_request", "is truncated"},
@@ -154,6 +161,9 @@ TEST_CASE("every decoder answers the same status and code for the same kind of b
     };
     for (const Named& d : decoders()) {
         for (const Row& row : rows) {
+            // Answers are exempt from the value bound (docs/security.md): a tablet reads a
+            // large push answer of its own server.
+            if (row.client_only && !d.client_body) continue;
             // One section per decoder and row, so that a failure names both.
             DYNAMIC_SECTION(d.what << " / " << row.message_tail.substr(0, 30)) {
                 check_row(d, row);
