@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/merged_state.h"
+#include "core/log.h"
 #include "core/server_key.h"
 #include "core/sql.h"
 #include "mentorsync/clock.h"
