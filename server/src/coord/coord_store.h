@@ -193,9 +193,4 @@ class CoordStore {
     sql::Db db_;
 };
 
-// Lower-case hex of raw bytes.
-std::string to_hex(std::string_view raw);
-// URL-safe base64 without padding.
-std::string to_base64url(std::string_view raw);
-
 }  // namespace mentorsync::server::coord

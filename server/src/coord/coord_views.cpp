@@ -1,13 +1,14 @@
 #include "coord/coord_views.h"
 #include "mentorsync/value_json.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
 #include <set>
+
+#include "common/calendar.h"
+#include "common/encoding.h"
 
 namespace mentorsync::server::coord {
 
@@ -16,12 +17,7 @@ using nlohmann::json;
 namespace {
 
 std::string iso_time(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return common::iso_utc_seconds(ms);
 }
 
 std::optional<Value> from_json(const json& j) {
@@ -131,18 +127,14 @@ std::string cell(const Value& v) {
 
 // Cursor: base64url("r1\n" key "\n" id). Opaque to clients; decoded strictly.
 std::string make_cursor(const std::string& key, const std::string& id) {
-    return to_base64url("r1\n" + key + "\n" + id);
+    return common::base64url_encode("r1\n" + key + "\n" + id);
 }
 
 std::optional<std::pair<std::string, std::string>> parse_cursor(const std::string& c) {
     if (c.empty() || c.size() > 400) return std::nullopt;
-    std::string raw(c.size(), '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), c.data(),
-                          c.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return std::nullopt;
-    raw.resize(len);
+    const auto decoded = common::base64url_decode(c);
+    if (!decoded) return std::nullopt;
+    const std::string& raw = *decoded;
     if (raw.rfind("r1\n", 0) != 0) return std::nullopt;
     const auto nl = raw.find('\n', 3);
     if (nl == std::string::npos) return std::nullopt;
@@ -150,28 +142,17 @@ std::optional<std::pair<std::string, std::string>> parse_cursor(const std::strin
 }
 
 std::string days_from_civil_date(int y, int m, int d) {
-    char buf[40];  // room for any three ints: -Wformat-truncation cannot prove the years' range
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
-    return buf;
+    return common::format_iso_date({y, m, d});
 }
 
 int last_day(int y, int m) {
-    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
-    return kDays[m - 1];
+    return common::days_in_month(y, m);
 }
 
-// Whole days between two YYYY-MM-DD dates (b - a).
+// The day number (days since 1970-01-01) of a YYYY-MM-DD date this server wrote.
 std::int64_t day_number(const std::string& d) {
-    int y = std::stoi(d.substr(0, 4)), m = std::stoi(d.substr(5, 2)),
-        dd = std::stoi(d.substr(8, 2));
-    // days from civil (Howard Hinnant's algorithm)
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = static_cast<unsigned>((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1);
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
+    const auto date = common::parse_iso_date(d);
+    return date ? common::days_from_civil(*date) : 0;
 }
 
 // Does a case [start, end] (end "" = open) overlap [from, to]?
@@ -185,14 +166,10 @@ bool case_overlaps(const Record& a, const std::string& from, const std::string& 
 }  // namespace
 
 bool is_date(const std::string& s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
-        if (s[i] < '0' || s[i] > '9') return false;
-    const int y = std::stoi(s.substr(0, 4)), m = std::stoi(s.substr(5, 2)),
-              d = std::stoi(s.substr(8, 2));
+    const auto date = common::parse_iso_date(s);
     // The years of the schema's date fields (engine/src/schema.cpp), which the replica's date
     // query checks again: a filter outside them is refused here with the parameter's name.
-    return y >= 1900 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 && d <= last_day(y, m);
+    return date && date->year >= 1900 && date->year <= 2100;
 }
 
 std::optional<std::pair<std::string, std::string>> school_year_period(const std::string& sy) {
@@ -256,12 +233,7 @@ CoordViews::CoordViews(std::shared_ptr<Admin> admin, std::shared_ptr<const WallC
       schema_(Schema::programme()) {}
 
 std::string CoordViews::today() const {
-    std::time_t secs = static_cast<std::time_t>(clock_->now_ms() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return common::format_iso_date(common::utc_date_of_ms(clock_->now_ms()));
 }
 
 Result<CoordViews::Scope> CoordViews::scope_for(const Account& who,
@@ -867,12 +839,9 @@ Result<std::vector<CoordViews::DeviceRow>> CoordViews::device_rows(const Scope& 
         r.enrolled_ms = d.enrolled_ms;
         r.last_seen_ms = d.last_seen_ms;
         if (d.last_seen_ms) {
-            std::time_t secs = static_cast<std::time_t>(*d.last_seen_ms / 1000);
-            std::tm tm{};
-            gmtime_r(&secs, &tm);
-            char buf[16];
-            std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-            r.days_since_sync = std::max<std::int64_t>(0, today_n - day_number(buf));
+            const std::int64_t seen =
+                common::days_from_civil(common::utc_date_of_ms(*d.last_seen_ms));
+            r.days_since_sync = std::max<std::int64_t>(0, today_n - seen);
         }
         auto q = quarantined_by_node.find(d.node);
         r.quarantined = q == quarantined_by_node.end() ? 0 : q->second;
@@ -918,11 +887,10 @@ namespace {
 // Conflict id: base64url(row 16 | loser hlc 8 big-endian | loser node 16 | field).
 std::string conflict_id(const Conflict& c) {
     std::string raw(c.row.raw());
-    for (int i = 7; i >= 0; --i)
-        raw.push_back(static_cast<char>((c.loser.hlc >> (8 * i)) & 0xFF));
+    common::append_be64(raw, c.loser.hlc);
     raw.append(c.loser.node.raw());
     raw.append(c.field);
-    return to_base64url(raw);
+    return common::base64url_encode(raw);
 }
 
 struct ConflictKey {
@@ -933,18 +901,12 @@ struct ConflictKey {
 
 std::optional<ConflictKey> parse_conflict_id(const std::string& id) {
     if (id.empty() || id.size() > 300) return std::nullopt;
-    std::string raw(id.size(), '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), id.data(),
-                          id.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len <= 40)
-        return std::nullopt;
-    raw.resize(len);
+    const auto decoded = common::base64url_decode(id);
+    if (!decoded || decoded->size() <= 40) return std::nullopt;
+    const std::string& raw = *decoded;
     ConflictKey k;
     k.row = *Uuid::from_bytes(raw.substr(0, 16));
-    for (int i = 0; i < 8; ++i)
-        k.loser.hlc = (k.loser.hlc << 8) | static_cast<unsigned char>(raw[16 + i]);
+    k.loser.hlc = *common::read_be64(std::string_view(raw).substr(16, 8));
     k.loser.node = *Uuid::from_bytes(raw.substr(24, 16));
     k.field = raw.substr(40);
     return k;

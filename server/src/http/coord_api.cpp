@@ -5,6 +5,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "http/coord_handlers.h"
 
 namespace mentorsync::server::http {
@@ -83,21 +84,6 @@ const CoordRoute* match(std::string_view path, std::string& path_part) {
     return nullptr;
 }
 
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 std::string host_of_origin(std::string_view origin) {
     const auto p = origin.find("://");
     if (p == std::string_view::npos) return {};
@@ -115,8 +101,8 @@ Response json_error(int status, const std::string& code, const std::string& mess
 Status read_body(const CoordRoute& route, const Request& request, json& body) {
     if (route.body == BodyKind::json || !request.body.empty()) {
         std::string_view ct = request.header("Content-Type");
-        ct = trim(ct.substr(0, ct.find(';')));
-        if (!iequal(ct, "application/json"))
+        ct = common::trim(ct.substr(0, ct.find(';')));
+        if (!common::iequals_ascii(ct, "application/json"))
             return coord::error(Error::unsupported_media_type,
                                 "the Content-Type must be application/json");
         body = json::parse(request.body, nullptr, false);
@@ -139,9 +125,10 @@ Result<coord::Caller> authenticate(coord::CoordStore& store, const CoordRoute& r
     std::optional<coord::Caller> caller;
     const std::string_view authz = request.header("Authorization");
     if (!authz.empty()) {
-        if (authz.size() < 7 || !iequal(authz.substr(0, 7), "Bearer "))
+        if (authz.size() < 7 || !common::iequals_ascii(authz.substr(0, 7), "Bearer "))
             return coord::error(Error::unauthenticated, "Authorization must be 'Bearer <token>'");
-        MS_ASSIGN_OR_RETURN(caller, coord::storage(store.token_caller(trim(authz.substr(7)))));
+        MS_ASSIGN_OR_RETURN(caller,
+                            coord::storage(store.token_caller(common::trim(authz.substr(7)))));
         if (!caller)
             return coord::error(Error::unauthenticated, "unknown, expired or revoked token");
     } else {

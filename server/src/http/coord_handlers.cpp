@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 
+#include "common/calendar.h"
+#include "common/encoding.h"
+#include "common/text.h"
 #include "coord/csv.h"
 #include "http/coord_api.h"
 
@@ -17,21 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 std::optional<std::string> url_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -39,7 +26,7 @@ std::optional<std::string> url_decode(std::string_view s) {
             out.push_back(' ');
         } else if (s[i] == '%') {
             if (i + 2 >= s.size()) return std::nullopt;
-            const int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            const int h = common::hex_digit(s[i + 1]), l = common::hex_digit(s[i + 2]);
             if (h < 0 || l < 0) return std::nullopt;
             out.push_back(static_cast<char>(h * 16 + l));
             i += 2;
@@ -59,12 +46,7 @@ json account_json(const coord::Account& a) {
 }
 
 std::string iso(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return common::iso_utc_seconds(ms);
 }
 
 // Compact JSON of only the given (non-empty) filters, for audit details. Built before the
@@ -234,7 +216,7 @@ Response json_response(int status, const json& body) {
 std::string cookie_value(std::string_view header, std::string_view name) {
     while (!header.empty()) {
         const auto semi = header.find(';');
-        std::string_view part = trim(header.substr(0, semi));
+        std::string_view part = common::trim(header.substr(0, semi));
         header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
         const auto eq = part.find('=');
         if (eq != std::string_view::npos && part.substr(0, eq) == name)
@@ -478,7 +460,7 @@ Result<Response> audit(const CoordContext& ctx, Call& call) {
                          {"event", e.event},
                          {"outcome", e.outcome},
                          {"detail", d.is_discarded() ? json::object() : d},
-                         {"hash", coord::to_hex(e.hash)}});
+                         {"hash", common::hex_lower(e.hash)}});
     }
     return json_response(200, {{"items", items}, {"next_cursor", next}});
 }

@@ -275,3 +275,25 @@ TEST_CASE("CSV: BOM, RFC 4180 quoting, Latvian letters, formula guard", "[server
     const std::string doc = csv_document({"vārds", "skaits"}, {{"Jānis, Ķegums", "3"}, {"", "x"}});
     CHECK(doc == "\xEF\xBB\xBFvārds,skaits\r\n\"Jānis, Ķegums\",3\r\n,x\r\n");
 }
+
+TEST_CASE("a coordinator password or an organisation name that is not valid UTF-8 is refused",
+          "[server][coord]") {
+    StoreFixture f;
+    // 12 lead bytes, so counting lead bytes (as before) saw 12 characters; \xff is never UTF-8.
+    const std::string bad_password = "abcdefghijk\xff";
+    auto acc = f.store->add_account("riga", CoordRole::admin, std::nullopt, bad_password);
+    REQUIRE_FALSE(acc.ok());
+    CHECK(acc.status().code() == Code::invalid_argument);
+    CHECK(acc.status().message() == "password: not valid UTF-8");
+    REQUIRE(f.store->add_account("riga", CoordRole::admin, std::nullopt, kPassword).ok());
+    CHECK(f.store->set_password("riga", "\xc3\x28 twelve bytes").message() ==
+          "password: not valid UTF-8");
+
+    auto admin = Admin::open(
+        f.data(), false, f.clock, [](std::string_view) {}, false);
+    REQUIRE(admin.ok());
+    auto m = (*admin)->add_municipality("Novads \xe2\x82");  // a truncated 3-byte sequence
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.status().message() == "name: not valid UTF-8");
+    CHECK((*admin)->add_municipality("Ādažu novads").ok());
+}
