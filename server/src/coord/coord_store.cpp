@@ -12,6 +12,8 @@
 
 namespace mentorsync::server::coord {
 
+namespace sql = common::sql;
+
 namespace {
 
 // At most this many Argon2id computations at once: each takes 64 MiB.
@@ -140,7 +142,11 @@ Result<std::unique_ptr<CoordStore>> CoordStore::open(const CoordStoreOptions& op
     auto key = ServerKey::load(options.data_dir + "/server.key", false);
     if (!key.ok()) return key.status();
     std::unique_ptr<CoordStore> s(new CoordStore(options, std::move(key).value()));
-    MS_RETURN_IF_ERROR(s->db_.open(options.data_dir + "/coord.db"));
+    sql::Options db_options;
+    db_options.label = sql::kCoordDb;
+    // The admin command line may write while the server runs: wait for its lock.
+    db_options.busy_timeout_ms = 10'000;
+    MS_RETURN_IF_ERROR(s->db_.open(options.data_dir + "/coord.db", db_options));
     MS_RETURN_IF_ERROR(s->init_schema());
     // A hash of 32 random bytes: verifying any password against it fails, at full cost.
     auto dummy = hash_password(random_bytes(32));
@@ -203,7 +209,7 @@ Result<std::optional<Account>> CoordStore::account_by_id_locked(const Uuid& id) 
     auto row = st->step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Account>();
-    const std::string name = st->text(0);
+    const std::string name(st->text(0));
     st = sql::Stmt();
     return find_account_locked(name);
 }
@@ -299,7 +305,7 @@ Result<std::vector<Account>> CoordStore::list_accounts() {
             auto row = st->step();
             if (!row.ok()) return row.status();
             if (!*row) break;
-            names.push_back(st->text(0));
+            names.emplace_back(st->text(0));
         }
     }
     std::vector<Account> out;
@@ -554,7 +560,7 @@ Result<std::optional<Caller>> CoordStore::token_caller(std::string_view token) {
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Caller>();
     const auto account_id = Uuid::from_bytes(st->blob(0));
-    const std::string stored = st->blob(1);
+    const std::string stored(st->blob(1));
     const auto expires = opt_int(*st, 2);
     const bool revoked = !st->is_null(3);
     const auto last_used = opt_int(*st, 4);

@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -296,4 +297,25 @@ TEST_CASE("a coordinator password or an organisation name that is not valid UTF-
     REQUIRE_FALSE(m.ok());
     CHECK(m.status().message() == "name: not valid UTF-8");
     CHECK((*admin)->add_municipality("Ādažu novads").ok());
+}
+
+TEST_CASE("a damaged coord.db is reported as coord.db, not as server.db", "[server][coord]") {
+    StoreFixture f;
+    f.store.reset();
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(f.dir.file(std::string("data/coord.db") + suffix));
+    {
+        std::ofstream out(f.dir.file("data/coord.db"), std::ios::binary);
+        out << std::string(4096, 'x');
+    }
+    CoordStoreOptions o;
+    o.data_dir = f.data();
+    o.clock = f.clock;
+    o.log = [](std::string_view) {};
+    auto s = CoordStore::open(o);
+    REQUIRE_FALSE(s.ok());
+    INFO(s.status().to_string());
+    CHECK(s.status().message().find("coord.db is not a MentorSync coordinator database") !=
+          std::string::npos);
+    CHECK(s.status().message().find("server.db") == std::string::npos);
 }
