@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/admin.h"
+#include "cli/admin_cli.h"
 #include "core/service.h"
 #include "core/sync_service.h"
 #include "http/config.h"

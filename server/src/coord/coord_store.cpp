@@ -7,7 +7,12 @@
 #include <cstring>
 #include <semaphore>
 
+#include "common/encoding.h"
+#include "common/text.h"
+
 namespace mentorsync::server::coord {
+
+namespace sql = common::sql;
 
 namespace {
 
@@ -47,10 +52,7 @@ bool verify_password(const std::string& stored, std::string_view password) {
 }
 
 std::string normalize_username(std::string_view u) {
-    while (!u.empty() && std::isspace(static_cast<unsigned char>(u.front())))
-        u.remove_prefix(1);
-    while (!u.empty() && std::isspace(static_cast<unsigned char>(u.back())))
-        u.remove_suffix(1);
+    u = common::trim(u, " \t\n\v\f\r");  // what std::isspace calls space in the C locale
     std::string out(u.substr(0, 100));
     for (char& c : out)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -69,10 +71,9 @@ Status check_username(const std::string& u) {
 }
 
 Status check_password(std::string_view p) {
-    std::size_t chars = 0;
-    for (char c : p)
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
-    if (chars < CoordStore::kMinPasswordChars)
+    const auto chars = common::utf8_length(p);
+    if (!chars) return Status::invalid_argument("password: not valid UTF-8");
+    if (*chars < CoordStore::kMinPasswordChars)
         return Status::invalid_argument("password: at least 12 characters");
     if (p.size() > CoordStore::kMaxPasswordBytes)
         return Status::invalid_argument("password: at most 1024 bytes");
@@ -126,26 +127,6 @@ std::optional<CoordRole> parse_coord_role(std::string_view text) noexcept {
     return std::nullopt;
 }
 
-std::string to_hex(std::string_view raw) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(raw.size() * 2);
-    for (unsigned char b : raw) {
-        out.push_back(kHex[b >> 4]);
-        out.push_back(kHex[b & 0xF]);
-    }
-    return out;
-}
-
-std::string to_base64url(std::string_view raw) {
-    std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                    '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                      raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    out.resize(std::strlen(out.c_str()));
-    return out;
-}
-
 CoordStore::CoordStore(CoordStoreOptions options, std::unique_ptr<ServerKey> key)
     : options_(std::move(options)),
       clock_(options_.clock ? options_.clock : SystemClock::shared()),
@@ -161,7 +142,11 @@ Result<std::unique_ptr<CoordStore>> CoordStore::open(const CoordStoreOptions& op
     auto key = ServerKey::load(options.data_dir + "/server.key", false);
     if (!key.ok()) return key.status();
     std::unique_ptr<CoordStore> s(new CoordStore(options, std::move(key).value()));
-    MS_RETURN_IF_ERROR(s->db_.open(options.data_dir + "/coord.db"));
+    sql::Options db_options;
+    db_options.label = sql::kCoordDb;
+    // The admin command line may write while the server runs: wait for its lock.
+    db_options.busy_timeout_ms = 10'000;
+    MS_RETURN_IF_ERROR(s->db_.open(options.data_dir + "/coord.db", db_options));
     MS_RETURN_IF_ERROR(s->init_schema());
     // A hash of 32 random bytes: verifying any password against it fails, at full cost.
     auto dummy = hash_password(random_bytes(32));
@@ -224,7 +209,7 @@ Result<std::optional<Account>> CoordStore::account_by_id_locked(const Uuid& id) 
     auto row = st->step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Account>();
-    const std::string name = st->text(0);
+    const std::string name(st->text(0));
     st = sql::Stmt();
     return find_account_locked(name);
 }
@@ -320,7 +305,7 @@ Result<std::vector<Account>> CoordStore::list_accounts() {
             auto row = st->step();
             if (!row.ok()) return row.status();
             if (!*row) break;
-            names.push_back(st->text(0));
+            names.emplace_back(st->text(0));
         }
     }
     std::vector<Account> out;
@@ -407,7 +392,7 @@ Result<SignInResult> CoordStore::sign_in(std::string_view username_in, std::stri
     out.kind = SignInResult::Kind::ok;
     out.failures = 0;
     out.account = account;
-    out.session_id = to_base64url(random_bytes(32));
+    out.session_id = common::base64url_encode(random_bytes(32));
     out.csrf_token = csrf_token(out.session_id);
     out.expires_ms = now + kSessionMaxMs;
     // Expired sessions of anyone are dropped on the way: the table stays small.
@@ -479,7 +464,7 @@ Status CoordStore::end_session(std::string_view session_id) {
 }
 
 std::string CoordStore::csrf_token(std::string_view session_id) const {
-    return to_base64url(blake(session_id, csrf_key_));
+    return common::base64url_encode(blake(session_id, csrf_key_));
 }
 
 bool CoordStore::check_csrf(std::string_view session_id, std::string_view presented) const {
@@ -500,12 +485,12 @@ Result<IssuedToken> CoordStore::issue_token(std::string_view username, std::stri
     if (!acc.ok()) return acc.status();
     if (!*acc) return Status::not_found("no account " + normalize_username(username));
     IssuedToken out;
-    out.info.id = to_hex(random_bytes(8));
+    out.info.id = common::hex_lower(random_bytes(8));
     out.info.account = (*acc)->id;
     out.info.name = std::string(name);
     out.info.created_ms = now_ms();
     if (days > 0) out.info.expires_ms = out.info.created_ms + days * 86'400'000LL;
-    const std::string secret = to_base64url(random_bytes(32));
+    const std::string secret = common::base64url_encode(random_bytes(32));
     out.token = "mst_" + out.info.id + "_" + secret;
     auto st = db_.prepare(
         "INSERT INTO tokens(id, account, name, secret_hash, created_ms, expires_ms) "
@@ -575,7 +560,7 @@ Result<std::optional<Caller>> CoordStore::token_caller(std::string_view token) {
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Caller>();
     const auto account_id = Uuid::from_bytes(st->blob(0));
-    const std::string stored = st->blob(1);
+    const std::string stored(st->blob(1));
     const auto expires = opt_int(*st, 2);
     const bool revoked = !st->is_null(3);
     const auto last_used = opt_int(*st, 4);
@@ -673,7 +658,7 @@ Status CoordStore::audit_locked(const std::string& account, std::string_view use
     // The head goes to the server log too: a copy outside coord.db, so that cutting off the
     // newest entries can be detected against it. Ids, events and hashes only.
     log_event(options_.log, "info", "audit",
-              {{"seq", e->seq}, {"audit_event", e->event}, {"hash", to_hex(e->hash)}});
+              {{"seq", e->seq}, {"audit_event", e->event}, {"hash", common::hex_lower(e->hash)}});
     return {};
 }
 
@@ -726,7 +711,7 @@ Result<AuditVerdict> CoordStore::verify_audit() {
         expected_seq = e.seq + 1;
         prev = e.hash;
     }
-    if (v.entries > 0) v.head_hash = to_hex(prev);
+    if (v.entries > 0) v.head_hash = common::hex_lower(prev);
     return v;
 }
 

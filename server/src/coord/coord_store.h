@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/merged_state.h"
+#include "common/sqlite.h"
+#include "core/log.h"
 #include "core/server_key.h"
-#include "core/sql.h"
 #include "mentorsync/clock.h"
 #include "mentorsync/status.h"
 #include "mentorsync/types.h"
@@ -190,12 +190,7 @@ class CoordStore {
     std::string csrf_key_;    // 32 bytes, derived from server.key
     std::string dummy_hash_;  // an Argon2id string no password matches, for unknown usernames
     mutable std::mutex mu_;
-    sql::Db db_;
+    common::sql::Db db_;
 };
-
-// Lower-case hex of raw bytes.
-std::string to_hex(std::string_view raw);
-// URL-safe base64 without padding.
-std::string to_base64url(std::string_view raw);
 
 }  // namespace mentorsync::server::coord

@@ -1,13 +1,14 @@
 #include "coord/coord_views.h"
 #include "mentorsync/value_json.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
 #include <set>
+
+#include "common/calendar.h"
+#include "common/encoding.h"
 
 namespace mentorsync::server::coord {
 
@@ -15,23 +16,8 @@ using nlohmann::json;
 
 namespace {
 
-[[noreturn]] void fail(int status, std::string code, std::string message) {
-    throw ViewError{status, std::move(code), std::move(message)};
-}
-
-template <typename T>
-T must(Result<T> r) {
-    if (!r.ok()) fail(500, "internal", "storage error");
-    return std::move(r).value();
-}
-
 std::string iso_time(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return common::iso_utc_seconds(ms);
 }
 
 std::optional<Value> from_json(const json& j) {
@@ -141,18 +127,14 @@ std::string cell(const Value& v) {
 
 // Cursor: base64url("r1\n" key "\n" id). Opaque to clients; decoded strictly.
 std::string make_cursor(const std::string& key, const std::string& id) {
-    return to_base64url("r1\n" + key + "\n" + id);
+    return common::base64url_encode("r1\n" + key + "\n" + id);
 }
 
 std::optional<std::pair<std::string, std::string>> parse_cursor(const std::string& c) {
     if (c.empty() || c.size() > 400) return std::nullopt;
-    std::string raw(c.size(), '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), c.data(),
-                          c.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return std::nullopt;
-    raw.resize(len);
+    const auto decoded = common::base64url_decode(c);
+    if (!decoded) return std::nullopt;
+    const std::string& raw = *decoded;
     if (raw.rfind("r1\n", 0) != 0) return std::nullopt;
     const auto nl = raw.find('\n', 3);
     if (nl == std::string::npos) return std::nullopt;
@@ -160,28 +142,17 @@ std::optional<std::pair<std::string, std::string>> parse_cursor(const std::strin
 }
 
 std::string days_from_civil_date(int y, int m, int d) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
-    return buf;
+    return common::format_iso_date({y, m, d});
 }
 
 int last_day(int y, int m) {
-    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
-    return kDays[m - 1];
+    return common::days_in_month(y, m);
 }
 
-// Whole days between two YYYY-MM-DD dates (b - a).
+// The day number (days since 1970-01-01) of a YYYY-MM-DD date this server wrote.
 std::int64_t day_number(const std::string& d) {
-    int y = std::stoi(d.substr(0, 4)), m = std::stoi(d.substr(5, 2)),
-        dd = std::stoi(d.substr(8, 2));
-    // days from civil (Howard Hinnant's algorithm)
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = static_cast<unsigned>((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1);
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
+    const auto date = common::parse_iso_date(d);
+    return date ? common::days_from_civil(*date) : 0;
 }
 
 // Does a case [start, end] (end "" = open) overlap [from, to]?
@@ -195,14 +166,10 @@ bool case_overlaps(const Record& a, const std::string& from, const std::string& 
 }  // namespace
 
 bool is_date(const std::string& s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
-        if (s[i] < '0' || s[i] > '9') return false;
-    const int y = std::stoi(s.substr(0, 4)), m = std::stoi(s.substr(5, 2)),
-              d = std::stoi(s.substr(8, 2));
+    const auto date = common::parse_iso_date(s);
     // The years of the schema's date fields (engine/src/schema.cpp), which the replica's date
     // query checks again: a filter outside them is refused here with the parameter's name.
-    return y >= 1900 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 && d <= last_day(y, m);
+    return date && date->year >= 1900 && date->year <= 2100;
 }
 
 std::optional<std::pair<std::string, std::string>> school_year_period(const std::string& sy) {
@@ -240,18 +207,20 @@ struct CoordViews::Scope {
 struct CoordViews::Snapshot {
     MergedState& state;
     std::map<std::string, std::vector<Record>> all;  // include deleted
-    const std::vector<Record>& load(const std::string& collection) {
+    Result<const std::vector<Record>*> load(const std::string& collection) {
         auto it = all.find(collection);
-        if (it != all.end()) return it->second;
+        if (it != all.end()) return &it->second;
         Query q;
         q.collection = collection;
         q.include_deleted = true;
-        return all.emplace(collection, must(state.replica().query(q))).first->second;
+        MS_ASSIGN_OR_RETURN(auto rows, storage(state.replica().query(q)));
+        return &all.emplace(collection, std::move(rows)).first->second;
     }
     // Learner ids (as text) whose municipality matches (all when none); deleted included.
-    std::set<std::string> learners_in(const std::optional<Uuid>& municipality) {
+    Result<std::set<std::string>> learners_in(const std::optional<Uuid>& municipality) {
         std::set<std::string> out;
-        for (const Record& l : load("learners"))
+        MS_ASSIGN_OR_RETURN(const auto* learners, load("learners"));
+        for (const Record& l : *learners)
             if (!municipality || uuid_field(l, "municipality_id") == municipality)
                 out.insert(l.id.to_string());
         return out;
@@ -264,56 +233,54 @@ CoordViews::CoordViews(std::shared_ptr<Admin> admin, std::shared_ptr<const WallC
       schema_(Schema::programme()) {}
 
 std::string CoordViews::today() const {
-    std::time_t secs = static_cast<std::time_t>(clock_->now_ms() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return common::format_iso_date(common::utc_date_of_ms(clock_->now_ms()));
 }
 
-CoordViews::Scope CoordViews::scope_for(const Account& who, std::optional<Uuid> municipality,
-                                        bool learner_level) {
+Result<CoordViews::Scope> CoordViews::scope_for(const Account& who,
+                                                std::optional<Uuid> municipality,
+                                                bool learner_level) {
     Scope s;
     s.role = who.role;
     if (learner_level && who.role == CoordRole::national)
-        fail(403, "forbidden", "the national role sees aggregated indicators only");
+        return error(Error::forbidden, "the national role sees aggregated indicators only");
     if (who.role == CoordRole::municipality) {
         if (municipality && municipality != who.municipality)
-            fail(404, "not_found", "no such municipality");
+            return error(Error::not_found, "no such municipality");
         s.municipality = who.municipality;
     } else if (municipality) {
-        auto m = must(admin_->store().find_municipality(*municipality));
-        if (!m) fail(404, "not_found", "no such municipality");
+        MS_ASSIGN_OR_RETURN(auto m, storage(admin_->store().find_municipality(*municipality)));
+        if (!m) return error(Error::not_found, "no such municipality");
         s.municipality = municipality;
     }
     s.suppress = who.role == CoordRole::national;
-    if (admin_->state() == nullptr) fail(500, "internal", "the merged state is not available");
+    if (admin_->state() == nullptr)
+        return error(Error::internal, "the merged state is not available");
     (void)admin_->state()->catch_up();  // a failure leaves the view as of the last catch-up
     return s;
 }
 
-json CoordViews::municipalities(const Account& who) {
+Result<json> CoordViews::municipalities(const Account& who) {
     json items = json::array();
-    auto all = must(admin_->store().list_municipalities());
+    MS_ASSIGN_OR_RETURN(auto all, storage(admin_->store().list_municipalities()));
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.name < b.name; });
     for (const auto& m : all) {
         if (who.role == CoordRole::municipality && who.municipality != m.id) continue;
         items.push_back({{"id", m.id.to_string()}, {"name", m.name}});
     }
-    return {{"items", items}};
+    return json{{"items", items}};
 }
 
-json CoordViews::institutions(const Account& who, std::optional<Uuid> municipality) {
+Result<json> CoordViews::institutions(const Account& who, std::optional<Uuid> municipality) {
     std::optional<Uuid> muni = municipality;
     if (who.role == CoordRole::municipality) {
         if (municipality && municipality != who.municipality)
-            fail(404, "not_found", "no such municipality");
+            return error(Error::not_found, "no such municipality");
         muni = who.municipality;
-    } else if (municipality && !must(admin_->store().find_municipality(*municipality))) {
-        fail(404, "not_found", "no such municipality");
+    } else if (municipality) {
+        MS_ASSIGN_OR_RETURN(auto m, storage(admin_->store().find_municipality(*municipality)));
+        if (!m) return error(Error::not_found, "no such municipality");
     }
-    auto all = must(admin_->store().list_institutions());
+    MS_ASSIGN_OR_RETURN(auto all, storage(admin_->store().list_institutions()));
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.name < b.name; });
     json items = json::array();
     for (const auto& i : all) {
@@ -323,38 +290,41 @@ json CoordViews::institutions(const Account& who, std::optional<Uuid> municipali
                          {"kind", std::string(institution_kind_name(i.kind))},
                          {"municipality_id", i.municipality.to_string()}});
     }
-    return {{"items", items}};
+    return json{{"items", items}};
 }
 
-std::vector<Record> CoordViews::filtered_records(const Scope& scope, const RecordFilter& f,
-                                                 Snapshot& snap) {
+Result<std::vector<Record>> CoordViews::filtered_records(const Scope& scope, const RecordFilter& f,
+                                                         Snapshot& snap) {
     const CollectionDef* def = schema_.collection(f.collection);
     if (def == nullptr || std::find(record_collections().begin(), record_collections().end(),
                                     f.collection) == record_collections().end())
-        fail(400, "bad_parameter",
-             "collection: one of learners, assignments, contacts, absences, risk_assessments, "
-             "support_plans");
+        return error(
+            Error::bad_parameter,
+            "collection: one of learners, assignments, contacts, absences, risk_assessments, "
+            "support_plans");
     if (!f.from.empty() && !is_date(f.from))
-        fail(400, "bad_parameter", "from: not a YYYY-MM-DD date from 1900 to 2100");
+        return error(Error::bad_parameter, "from: not a YYYY-MM-DD date from 1900 to 2100");
     if (!f.to.empty() && !is_date(f.to))
-        fail(400, "bad_parameter", "to: not a YYYY-MM-DD date from 1900 to 2100");
+        return error(Error::bad_parameter, "to: not a YYYY-MM-DD date from 1900 to 2100");
     if (!f.from.empty() && !f.to.empty() && f.from > f.to)
-        fail(400, "bad_parameter", "from: after to");
+        return error(Error::bad_parameter, "from: after to");
     if (def->date_field.empty() && (!f.from.empty() || !f.to.empty()))
-        fail(400, "bad_parameter", "from/to: learners have no date to filter on");
+        return error(Error::bad_parameter, "from/to: learners have no date to filter on");
 
-    const std::set<std::string> in_scope = snap.learners_in(scope.municipality);
+    MS_ASSIGN_OR_RETURN(const std::set<std::string> in_scope, snap.learners_in(scope.municipality));
     if (f.learner && !in_scope.count(f.learner->to_string()))
-        fail(404, "not_found", "no such learner");
+        return error(Error::not_found, "no such learner");
     std::optional<std::set<std::string>> centre_learners;
     if (f.centre) {
-        auto inst = must(admin_->store().find_institution(*f.centre));
+        MS_ASSIGN_OR_RETURN(auto inst, storage(admin_->store().find_institution(*f.centre)));
         if (!inst || (scope.municipality && inst->municipality != *scope.municipality))
-            fail(404, "not_found", "no such centre");
+            return error(Error::not_found, "no such centre");
         centre_learners.emplace();
-        for (const Record& l : snap.load("learners"))
+        MS_ASSIGN_OR_RETURN(const auto* learners, snap.load("learners"));
+        for (const Record& l : *learners)
             if (uuid_field(l, "school_id") == f.centre) centre_learners->insert(l.id.to_string());
-        for (const Record& a : snap.load("assignments"))
+        MS_ASSIGN_OR_RETURN(const auto* assignments, snap.load("assignments"));
+        for (const Record& a : *assignments)
             if (!a.deleted && uuid_field(a, "centre_id") == f.centre)
                 centre_learners->insert(str_field(a, "learner_id"));
     }
@@ -367,9 +337,10 @@ std::vector<Record> CoordViews::filtered_records(const Scope& scope, const Recor
         q.to_date = f.to;
         q.include_deleted = true;
         if (f.learner && !def->learner_field.empty()) q.ref = f.learner;
-        rows = must(admin_->state()->replica().query(q));
+        MS_ASSIGN_OR_RETURN(rows, storage(admin_->state()->replica().query(q)));
     } else {
-        rows = snap.load(f.collection);
+        MS_ASSIGN_OR_RETURN(const auto* loaded, snap.load(f.collection));
+        rows = *loaded;
     }
     std::vector<Record> out;
     for (Record& r : rows) {
@@ -391,15 +362,15 @@ std::vector<Record> CoordViews::filtered_records(const Scope& scope, const Recor
     return out;
 }
 
-json CoordViews::records(const Account& who, const RecordFilter& f) {
-    const Scope scope = scope_for(who, f.municipality, true);
+Result<json> CoordViews::records(const Account& who, const RecordFilter& f) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, f.municipality, true));
     Snapshot snap{*admin_->state(), {}};
     std::optional<std::pair<std::string, std::string>> after;
     if (!f.cursor.empty()) {
         after = parse_cursor(f.cursor);
-        if (!after) fail(400, "bad_cursor", "cursor: not a cursor this API gave out");
+        if (!after) return error(Error::bad_cursor, "cursor: not a cursor this API gave out");
     }
-    const std::vector<Record> all = filtered_records(scope, f, snap);
+    MS_ASSIGN_OR_RETURN(const std::vector<Record> all, filtered_records(scope, f, snap));
     const CollectionDef* def = schema_.collection(f.collection);
     auto key = [&](const Record& r) {
         return def->date_field.empty() ? std::string() : str_field(r, def->date_field);
@@ -417,17 +388,17 @@ json CoordViews::records(const Account& who, const RecordFilter& f) {
         items.push_back(record_json(*def, r, scope.role));
         last = &r;
     }
-    return {{"items", std::move(items)}, {"next_cursor", next ? json(*next) : json(nullptr)}};
+    return json{{"items", std::move(items)}, {"next_cursor", next ? json(*next) : json(nullptr)}};
 }
 
-Table CoordViews::records_table(const Account& who, RecordFilter f) {
-    const Scope scope = scope_for(who, f.municipality, true);
+Result<Table> CoordViews::records_table(const Account& who, RecordFilter f) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, f.municipality, true));
     Snapshot snap{*admin_->state(), {}};
-    std::vector<Record> all = filtered_records(scope, f, snap);
+    MS_ASSIGN_OR_RETURN(std::vector<Record> all, filtered_records(scope, f, snap));
     if (all.size() > kMaxExportRows)
-        fail(400, "bad_parameter",
-             "too many rows for one export (" + std::to_string(all.size()) +
-                 "): narrow the filters");
+        return error(Error::bad_parameter, "too many rows for one export (" +
+                                               std::to_string(all.size()) +
+                                               "): narrow the filters");
     const CollectionDef* def = schema_.collection(f.collection);
     const auto redacted = redacted_fields(*def, scope.role);
     Table t;
@@ -450,16 +421,17 @@ Table CoordViews::records_table(const Account& who, RecordFilter f) {
     return t;
 }
 
-json CoordViews::learner_file(const Account& who, const Uuid& learner) {
-    const Scope scope = scope_for(who, std::nullopt, true);
+Result<json> CoordViews::learner_file(const Account& who, const Uuid& learner) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, std::nullopt, true));
     auto rec = admin_->state()->replica().get("learners", learner);
     if (!rec.ok()) {
-        if (rec.status().code() == Code::not_found) fail(404, "not_found", "no such learner");
-        fail(500, "internal", "storage error");
+        if (rec.status().code() == Code::not_found)
+            return error(Error::not_found, "no such learner");
+        return error(Error::internal, "storage error");
     }
     if (scope.municipality && uuid_field(*rec, "municipality_id") != scope.municipality)
-        fail(404, "not_found", "no such learner");
-    auto all = must(admin_->state()->learner_records(learner));
+        return error(Error::not_found, "no such learner");
+    MS_ASSIGN_OR_RETURN(auto all, storage(admin_->state()->learner_records(learner)));
     json records = json::object();
     json learner_json;
     for (const Record& r : all) {
@@ -472,7 +444,7 @@ json CoordViews::learner_file(const Account& who, const Uuid& learner) {
         }
         records[r.collection].push_back(record_json(*def, r, scope.role));
     }
-    return {{"learner", learner_json}, {"records", records}};
+    return json{{"learner", learner_json}, {"records", records}};
 }
 
 // --- indicators -----------------------------------------------------------------------------
@@ -520,9 +492,9 @@ struct Suppressor {
 
 }  // namespace
 
-json CoordViews::indicators(const Account& who, const std::string& school_year_in,
-                            std::optional<Uuid> municipality) {
-    const Scope scope = scope_for(who, municipality, false);
+Result<json> CoordViews::indicators(const Account& who, const std::string& school_year_in,
+                                    std::optional<Uuid> municipality) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, municipality, false));
     const std::string now = today();
     std::string sy = school_year_in;
     if (sy.empty()) {
@@ -532,7 +504,8 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
         sy = std::to_string(start) + "/" + std::to_string(start + 1);
     }
     const auto period = school_year_period(sy);
-    if (!period) fail(400, "bad_parameter", "school_year: expected YYYY/YYYY+1, e.g. 2025/2026");
+    if (!period)
+        return error(Error::bad_parameter, "school_year: expected YYYY/YYYY+1, e.g. 2025/2026");
     const auto& [from, to] = *period;
     const int y0 = std::stoi(sy.substr(0, 4));
 
@@ -541,13 +514,15 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
 
     // Learners in scope (not deleted), by id.
     std::map<std::string, const Record*> learners;
-    for (const Record& l : snap.load("learners")) {
+    MS_ASSIGN_OR_RETURN(const auto* all_learners, snap.load("learners"));
+    for (const Record& l : *all_learners) {
         if (l.deleted) continue;
         if (scope.municipality && uuid_field(l, "municipality_id") != scope.municipality) continue;
         learners.emplace(l.id.to_string(), &l);
     }
     std::vector<const Record*> cases;  // non-deleted, learner in scope, active in the year
-    for (const Record& a : snap.load("assignments")) {
+    MS_ASSIGN_OR_RETURN(const auto* assignments, snap.load("assignments"));
+    for (const Record& a : *assignments) {
         if (a.deleted || !learners.count(str_field(a, "learner_id"))) continue;
         if (str_field(a, "mentor_id").empty()) continue;
         if (case_overlaps(a, from, to)) cases.push_back(&a);
@@ -572,7 +547,8 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
     };
     std::map<std::string, Month> months;
     std::set<std::string> active_mentors;
-    for (const Record& c : snap.load("contacts")) {
+    MS_ASSIGN_OR_RETURN(const auto* contacts, snap.load("contacts"));
+    for (const Record& c : *contacts) {
         if (c.deleted || !learners.count(str_field(c, "learner_id"))) continue;
         const std::string at = str_field(c, "starts_at");
         if (at.size() < 10) continue;
@@ -585,7 +561,8 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
         m.minutes += *dur;
         if (auto mentor = str_field(c, "mentor_id"); !mentor.empty()) active_mentors.insert(mentor);
     }
-    for (const Record& a : snap.load("absences")) {
+    MS_ASSIGN_OR_RETURN(const auto* absences, snap.load("absences"));
+    for (const Record& a : *absences) {
         if (a.deleted || !learners.count(str_field(a, "learner_id"))) continue;
         const std::string day = str_field(a, "date");
         if (day < from || day > to || str_field(a, "status") != "unjustified") continue;
@@ -635,7 +612,8 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
     for (int s = 1; s <= 2; ++s) {
         const std::string sem = sy + "-" + std::to_string(s);
         std::map<std::string, const Record*> latest;
-        for (const Record& r : snap.load("risk_assessments")) {
+        MS_ASSIGN_OR_RETURN(const auto* assessments, snap.load("risk_assessments"));
+        for (const Record& r : *assessments) {
             if (r.deleted || str_field(r, "semester") != sem) continue;
             const std::string l = str_field(r, "learner_id");
             if (!learners.count(l)) continue;
@@ -668,10 +646,10 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
     // Escalations: the semester containing today when in this year, else the second.
     std::string esc_sem = sy + "-2";
     if (now >= from && now <= to && now <= semester_period(sy + "-1")->second) esc_sem = sy + "-1";
-    const auto esc = escalation_list(scope, esc_sem, snap);
+    MS_ASSIGN_OR_RETURN(const auto esc, escalation_list(scope, esc_sem, snap));
 
     // Data quality.
-    const auto devs = device_rows(scope);
+    MS_ASSIGN_OR_RETURN(const auto devs, device_rows(scope));
     std::int64_t active_devices = 0, quarantined = 0, rejected_on_server = 0;
     // The devices' own reports (protocol §8): summed over the devices that sent one.
     std::int64_t reporting = 0, pending_on_devices = 0, quarantined_on_devices = 0,
@@ -702,9 +680,11 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
     }
     std::int64_t open_conflicts = 0;
     {
-        const std::set<std::string> in_scope = snap.learners_in(scope.municipality);
-        for (const Conflict& c : must(admin_->state()->conflicts())) {
-            auto row = must(admin_->store().find_row(c.row));
+        MS_ASSIGN_OR_RETURN(const std::set<std::string> in_scope,
+                            snap.learners_in(scope.municipality));
+        MS_ASSIGN_OR_RETURN(const auto open, storage(admin_->state()->conflicts()));
+        for (const Conflict& c : open) {
+            MS_ASSIGN_OR_RETURN(auto row, storage(admin_->store().find_row(c.row)));
             if (row && in_scope.count(row->learner.to_string())) ++open_conflicts;
         }
     }
@@ -756,21 +736,23 @@ json CoordViews::indicators(const Account& who, const std::string& school_year_i
 
 // --- escalations ----------------------------------------------------------------------------
 
-std::vector<json> CoordViews::escalation_list(const Scope& scope, const std::string& sem,
-                                              Snapshot& snap) {
+Result<std::vector<json>> CoordViews::escalation_list(const Scope& scope, const std::string& sem,
+                                                      Snapshot& snap) {
     const auto period = semester_period(sem);
-    if (!period) fail(400, "bad_parameter", "semester: expected YYYY/YYYY+1-1 or -2");
+    if (!period) return error(Error::bad_parameter, "semester: expected YYYY/YYYY+1-1 or -2");
     struct Sum {
         std::int64_t lessons = 0, days = 0;
         std::string parents;
     };
     std::map<std::string, Sum> sums;
     std::map<std::string, const Record*> learners;
-    for (const Record& l : snap.load("learners"))
+    MS_ASSIGN_OR_RETURN(const auto* all_learners, snap.load("learners"));
+    for (const Record& l : *all_learners)
         if (!l.deleted &&
             (!scope.municipality || uuid_field(l, "municipality_id") == scope.municipality))
             learners.emplace(l.id.to_string(), &l);
-    for (const Record& a : snap.load("absences")) {
+    MS_ASSIGN_OR_RETURN(const auto* absences, snap.load("absences"));
+    for (const Record& a : *absences) {
         if (a.deleted || str_field(a, "status") != "unjustified") continue;
         const std::string l = str_field(a, "learner_id"), day = str_field(a, "date");
         if (!learners.count(l) || day < period->first || day > period->second) continue;
@@ -801,9 +783,9 @@ std::vector<json> CoordViews::escalation_list(const Scope& scope, const std::str
     return out;
 }
 
-json CoordViews::escalations(const Account& who, const std::string& semester_in,
-                             std::optional<Uuid> municipality) {
-    const Scope scope = scope_for(who, municipality, true);
+Result<json> CoordViews::escalations(const Account& who, const std::string& semester_in,
+                                     std::optional<Uuid> municipality) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, municipality, true));
     std::string sem = semester_in;
     if (sem.empty()) {
         const std::string now = today();
@@ -813,20 +795,20 @@ json CoordViews::escalations(const Account& who, const std::string& semester_in,
                      : std::to_string(y - 1) + "/" + std::to_string(y) + "-2";
     }
     Snapshot snap{*admin_->state(), {}};
-    auto items = escalation_list(scope, sem, snap);
+    MS_ASSIGN_OR_RETURN(auto items, escalation_list(scope, sem, snap));
     const auto period = semester_period(sem);
-    return {{"semester", sem},
-            {"period", {{"from", period->first}, {"to", period->second}}},
-            {"threshold", kEscalationThreshold},
-            {"items", items}};
+    return json{{"semester", sem},
+                {"period", {{"from", period->first}, {"to", period->second}}},
+                {"threshold", kEscalationThreshold},
+                {"items", items}};
 }
 
 // --- devices --------------------------------------------------------------------------------
 
-std::vector<CoordViews::DeviceRow> CoordViews::device_rows(const Scope& scope) {
-    auto devices = must(admin_->store().list_devices());
-    auto users = must(admin_->store().list_users());
-    auto insts = must(admin_->store().list_institutions());
+Result<std::vector<CoordViews::DeviceRow>> CoordViews::device_rows(const Scope& scope) {
+    MS_ASSIGN_OR_RETURN(auto devices, storage(admin_->store().list_devices()));
+    MS_ASSIGN_OR_RETURN(auto users, storage(admin_->store().list_users()));
+    MS_ASSIGN_OR_RETURN(auto insts, storage(admin_->store().list_institutions()));
     std::map<Uuid, const User*> user_by_id;
     for (const User& u : users)
         user_by_id[u.id] = &u;
@@ -834,7 +816,8 @@ std::vector<CoordViews::DeviceRow> CoordViews::device_rows(const Scope& scope) {
     for (const Institution& i : insts)
         muni_of_inst[i.id] = i.municipality;
     std::map<Uuid, std::int64_t> quarantined_by_node;
-    for (const auto& q : must(admin_->state()->replica().quarantined()))
+    MS_ASSIGN_OR_RETURN(const auto quarantined, storage(admin_->state()->replica().quarantined()));
+    for (const auto& q : quarantined)
         quarantined_by_node[q.stamp.node] += 1;
     const std::int64_t today_n = day_number(today());
     std::vector<DeviceRow> out;
@@ -856,12 +839,9 @@ std::vector<CoordViews::DeviceRow> CoordViews::device_rows(const Scope& scope) {
         r.enrolled_ms = d.enrolled_ms;
         r.last_seen_ms = d.last_seen_ms;
         if (d.last_seen_ms) {
-            std::time_t secs = static_cast<std::time_t>(*d.last_seen_ms / 1000);
-            std::tm tm{};
-            gmtime_r(&secs, &tm);
-            char buf[16];
-            std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-            r.days_since_sync = std::max<std::int64_t>(0, today_n - day_number(buf));
+            const std::int64_t seen =
+                common::days_from_civil(common::utc_date_of_ms(*d.last_seen_ms));
+            r.days_since_sync = std::max<std::int64_t>(0, today_n - seen);
         }
         auto q = quarantined_by_node.find(d.node);
         r.quarantined = q == quarantined_by_node.end() ? 0 : q->second;
@@ -872,9 +852,9 @@ std::vector<CoordViews::DeviceRow> CoordViews::device_rows(const Scope& scope) {
     return out;
 }
 
-json CoordViews::devices(const Account& who, std::optional<Uuid> municipality) {
-    const Scope scope = scope_for(who, municipality, true);
-    auto rows = device_rows(scope);
+Result<json> CoordViews::devices(const Account& who, std::optional<Uuid> municipality) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, municipality, true));
+    MS_ASSIGN_OR_RETURN(auto rows, device_rows(scope));
     std::sort(rows.begin(), rows.end(), [](const DeviceRow& a, const DeviceRow& b) {
         const std::int64_t da = a.last_seen_ms.value_or(-1), db = b.last_seen_ms.value_or(-1);
         if (da != db) return da < db;
@@ -897,7 +877,7 @@ json CoordViews::devices(const Account& who, std::optional<Uuid> municipality) {
              {"quarantined_on_device", r.report ? json(r.report->quarantined) : json(nullptr)},
              {"rejected_on_device", r.report ? json(r.report->rejected) : json(nullptr)},
              {"reported_at", r.report ? json(iso_time(r.report->reported_ms)) : json(nullptr)}});
-    return {{"items", items}};
+    return json{{"items", items}};
 }
 
 // --- conflicts ------------------------------------------------------------------------------
@@ -907,11 +887,10 @@ namespace {
 // Conflict id: base64url(row 16 | loser hlc 8 big-endian | loser node 16 | field).
 std::string conflict_id(const Conflict& c) {
     std::string raw(c.row.raw());
-    for (int i = 7; i >= 0; --i)
-        raw.push_back(static_cast<char>((c.loser.hlc >> (8 * i)) & 0xFF));
+    common::append_be64(raw, c.loser.hlc);
     raw.append(c.loser.node.raw());
     raw.append(c.field);
-    return to_base64url(raw);
+    return common::base64url_encode(raw);
 }
 
 struct ConflictKey {
@@ -922,18 +901,12 @@ struct ConflictKey {
 
 std::optional<ConflictKey> parse_conflict_id(const std::string& id) {
     if (id.empty() || id.size() > 300) return std::nullopt;
-    std::string raw(id.size(), '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), id.data(),
-                          id.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len <= 40)
-        return std::nullopt;
-    raw.resize(len);
+    const auto decoded = common::base64url_decode(id);
+    if (!decoded || decoded->size() <= 40) return std::nullopt;
+    const std::string& raw = *decoded;
     ConflictKey k;
     k.row = *Uuid::from_bytes(raw.substr(0, 16));
-    for (int i = 0; i < 8; ++i)
-        k.loser.hlc = (k.loser.hlc << 8) | static_cast<unsigned char>(raw[16 + i]);
+    k.loser.hlc = *common::read_be64(std::string_view(raw).substr(16, 8));
     k.loser.node = *Uuid::from_bytes(raw.substr(24, 16));
     k.field = raw.substr(40);
     return k;
@@ -941,21 +914,22 @@ std::optional<ConflictKey> parse_conflict_id(const std::string& id) {
 
 }  // namespace
 
-json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
-                           std::optional<Uuid> learner, std::size_t limit,
-                           const std::string& cursor) {
-    const Scope scope = scope_for(who, municipality, true);
+Result<json> CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
+                                   std::optional<Uuid> learner, std::size_t limit,
+                                   const std::string& cursor) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, municipality, true));
     Snapshot snap{*admin_->state(), {}};
-    const std::set<std::string> in_scope = snap.learners_in(scope.municipality);
-    if (learner && !in_scope.count(learner->to_string())) fail(404, "not_found", "no such learner");
+    MS_ASSIGN_OR_RETURN(const std::set<std::string> in_scope, snap.learners_in(scope.municipality));
+    if (learner && !in_scope.count(learner->to_string()))
+        return error(Error::not_found, "no such learner");
     std::optional<std::pair<std::string, std::string>> after;
     if (!cursor.empty()) {
         after = parse_cursor(cursor);
-        if (!after) fail(400, "bad_cursor", "cursor: not a cursor this API gave out");
+        if (!after) return error(Error::bad_cursor, "cursor: not a cursor this API gave out");
     }
     const Uuid server_node = admin_->store().server_node();
     std::map<Uuid, json> writer_cache;
-    auto writer = [&](const Stamp& st, const Value& v, bool redact) {
+    auto writer = [&](const Stamp& st, const Value& v, bool redact) -> Result<json> {
         json w = {{"value", redact ? json(nullptr) : value_to_json(v)},
                   {"stamp", st.to_string()},
                   {"written_at", iso_time(static_cast<std::int64_t>(st.millis()))},
@@ -970,11 +944,12 @@ json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
         auto it = writer_cache.find(st.node);
         if (it == writer_cache.end()) {
             json who_json = {{"device_id", nullptr}, {"user_id", nullptr}, {"role", nullptr}};
-            if (auto d = must(admin_->store().find_device_by_node(st.node))) {
+            MS_ASSIGN_OR_RETURN(auto d, storage(admin_->store().find_device_by_node(st.node)));
+            if (d) {
                 who_json["device_id"] = d->id.to_string();
                 who_json["user_id"] = d->user.to_string();
-                if (auto u = must(admin_->store().find_user(d->user)))
-                    who_json["role"] = std::string(role_name(u->role));
+                MS_ASSIGN_OR_RETURN(auto u, storage(admin_->store().find_user(d->user)));
+                if (u) who_json["role"] = std::string(role_name(u->role));
             }
             it = writer_cache.emplace(st.node, who_json).first;
         }
@@ -987,8 +962,9 @@ json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
         json j;
     };
     std::vector<Item> items;
-    for (const Conflict& c : must(admin_->state()->conflicts())) {
-        auto row = must(admin_->store().find_row(c.row));
+    MS_ASSIGN_OR_RETURN(const auto open, storage(admin_->state()->conflicts()));
+    for (const Conflict& c : open) {
+        MS_ASSIGN_OR_RETURN(auto row, storage(admin_->store().find_row(c.row)));
         if (!row) continue;
         const std::string l = row->learner.to_string();
         if (!in_scope.count(l) || (learner && l != learner->to_string())) continue;
@@ -999,14 +975,16 @@ json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
         char key[32];
         std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(c.loser.hlc));
         Item it{key, conflict_id(c), {}};
+        MS_ASSIGN_OR_RETURN(json winner, writer(c.winner, c.winner_value, redact));
+        MS_ASSIGN_OR_RETURN(json loser, writer(c.loser, c.loser_value, redact));
         it.j = {{"id", it.id},
                 {"collection", c.collection},
                 {"row", c.row.to_string()},
                 {"learner_id", l},
                 {"field", c.field},
                 {"values_redacted", redact},
-                {"winner", writer(c.winner, c.winner_value, redact)},
-                {"loser", writer(c.loser, c.loser_value, redact)}};
+                {"winner", std::move(winner)},
+                {"loser", std::move(loser)}};
         items.push_back(std::move(it));
     }
     std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
@@ -1025,35 +1003,38 @@ json CoordViews::conflicts(const Account& who, std::optional<Uuid> municipality,
         out.push_back(it.j);
         last = &it;
     }
-    return {{"items", out}, {"next_cursor", next ? json(*next) : json(nullptr)}};
+    return json{{"items", out}, {"next_cursor", next ? json(*next) : json(nullptr)}};
 }
 
-json CoordViews::resolve(const Account& who, const std::string& id, const std::string& how,
-                         const json& value) {
-    const Scope scope = scope_for(who, std::nullopt, true);
+Result<json> CoordViews::resolve(const Account& who, const std::string& id, const std::string& how,
+                                 const json& value) {
+    MS_ASSIGN_OR_RETURN(const Scope scope, scope_for(who, std::nullopt, true));
     if (how != "keep_winner" && how != "take_loser" && how != "custom")
-        fail(400, "bad_parameter", "resolution: one of keep_winner, take_loser, custom");
+        return error(Error::bad_parameter, "resolution: one of keep_winner, take_loser, custom");
     if (how != "custom" && !value.is_null())
-        fail(400, "bad_parameter", "value: only with the custom resolution");
+        return error(Error::bad_parameter, "value: only with the custom resolution");
     const auto key = parse_conflict_id(id);
-    if (!key) fail(400, "bad_parameter", "id: not a conflict id this API gave out");
+    if (!key) return error(Error::bad_parameter, "id: not a conflict id this API gave out");
     // Scope first: a conflict outside the caller's municipality is "not found".
-    auto row = must(admin_->store().find_row(key->row));
-    if (!row) fail(404, "not_found", "no such open conflict");
+    MS_ASSIGN_OR_RETURN(auto row, storage(admin_->store().find_row(key->row)));
+    if (!row) return error(Error::not_found, "no such open conflict");
     if (scope.municipality) {
         auto l = admin_->state()->replica().get("learners", row->learner);
         if (!l.ok() || uuid_field(*l, "municipality_id") != scope.municipality)
-            fail(404, "not_found", "no such open conflict");
+            return error(Error::not_found, "no such open conflict");
     }
     std::optional<Conflict> found;
-    for (const Conflict& c : must(admin_->state()->conflicts(row->learner)))
+    MS_ASSIGN_OR_RETURN(const auto open, storage(admin_->state()->conflicts(row->learner)));
+    for (const Conflict& c : open)
         if (c.row == key->row && c.field == key->field && c.loser == key->loser) found = c;
-    if (!found) fail(404, "not_found", "no such open conflict");
+    if (!found) return error(Error::not_found, "no such open conflict");
     const CollectionDef* def = schema_.collection(found->collection);
     const FieldDef* fd = def ? def->field(found->field) : nullptr;
-    if (fd == nullptr) fail(403, "forbidden", "this field is not known to this server's schema");
+    if (fd == nullptr)
+        return error(Error::forbidden, "this field is not known to this server's schema");
     if (scope.role != CoordRole::admin && hidden_from_municipality(*def, *fd))
-        fail(403, "forbidden", "conflicts of special-category fields are resolved by an admin");
+        return error(Error::forbidden,
+                     "conflicts of special-category fields are resolved by an admin");
     ResolveConflictInput in;
     in.row = found->row;
     in.field = found->field;
@@ -1065,24 +1046,24 @@ json CoordViews::resolve(const Account& who, const std::string& id, const std::s
         in.value = found->loser_value;
     } else {
         auto v = from_json(value);
-        if (!v) fail(400, "bad_parameter", "value: not a value this field can hold");
+        if (!v) return error(Error::bad_parameter, "value: not a value this field can hold");
         in.value = std::move(*v);
     }
     auto r = admin_->resolve_conflict(in);
     if (!r.ok()) {
         switch (r.status().code()) {
             case Code::validation:
-                fail(400, "bad_parameter", "value: " + r.status().message());
+                return error(Error::bad_parameter, "value: " + r.status().message());
             case Code::invalid_argument:
-                fail(409, "conflict_changed",
-                     "the field was written since the queue was read: reload it");
+                return error(Error::conflict_changed,
+                             "the field was written since the queue was read: reload it");
             case Code::not_found:
-                fail(404, "not_found", "no such open conflict");
+                return error(Error::not_found, "no such open conflict");
             default:
-                fail(500, "internal", "storage error");
+                return error(Error::internal, "storage error");
         }
     }
-    return {{"ok", true}, {"stamp", r->stamp.to_string()}, {"seq", r->seq}};
+    return json{{"ok", true}, {"stamp", r->stamp.to_string()}, {"seq", r->seq}};
 }
 
 // --- indicator CSV --------------------------------------------------------------------------

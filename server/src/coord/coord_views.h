@@ -13,8 +13,9 @@
 // with decryption); no per-learner queries. At the programme's scale (~2,500 learners, tens
 // of thousands of contacts) one call decrypts at most a few tens of thousands of rows.
 //
-// Errors are thrown as ViewError (an HTTP status, a code and a message naming the bad
-// parameter); the HTTP layer turns them into JSON answers. Storage failures are ViewError 500.
+// Errors are returned as a Status whose Reason is a coord::Error (coord/api_error.h: the code
+// and its HTTP status) and whose message names the bad parameter; the HTTP layer turns them
+// into JSON answers. Storage failures are Error::internal "storage error".
 // Thread-safety: every member may be called concurrently (the store, the state and the admin
 // API are thread-safe).
 #pragma once
@@ -26,16 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "coord/api_error.h"
 #include "coord/coord_store.h"
 #include "core/admin.h"
 
 namespace mentorsync::server::coord {
-
-struct ViewError {
-    int status = 500;
-    std::string code = "internal";
-    std::string message;
-};
 
 // The collections the records API serves.
 const std::vector<std::string>& record_collections();
@@ -66,26 +62,26 @@ class CoordViews {
 
     CoordViews(std::shared_ptr<Admin> admin, std::shared_ptr<const WallClock> clock = {});
 
-    nlohmann::json municipalities(const Account& who);
-    nlohmann::json institutions(const Account& who, std::optional<Uuid> municipality);
+    Result<nlohmann::json> municipalities(const Account& who);
+    Result<nlohmann::json> institutions(const Account& who, std::optional<Uuid> municipality);
     // A page of records (RecordPage).
-    nlohmann::json records(const Account& who, const RecordFilter& filter);
+    Result<nlohmann::json> records(const Account& who, const RecordFilter& filter);
     // Every matching record as a CSV table (no paging; at most kMaxExportRows).
-    Table records_table(const Account& who, RecordFilter filter);
-    nlohmann::json learner_file(const Account& who, const Uuid& learner);
+    Result<Table> records_table(const Account& who, RecordFilter filter);
+    Result<nlohmann::json> learner_file(const Account& who, const Uuid& learner);
     // school_year "" = the one containing today.
-    nlohmann::json indicators(const Account& who, const std::string& school_year,
-                              std::optional<Uuid> municipality);
+    Result<nlohmann::json> indicators(const Account& who, const std::string& school_year,
+                                      std::optional<Uuid> municipality);
     Table indicators_table(const nlohmann::json& indicators);
-    nlohmann::json escalations(const Account& who, const std::string& semester,
-                               std::optional<Uuid> municipality);
-    nlohmann::json devices(const Account& who, std::optional<Uuid> municipality);
-    nlohmann::json conflicts(const Account& who, std::optional<Uuid> municipality,
-                             std::optional<Uuid> learner, std::size_t limit,
-                             const std::string& cursor);
+    Result<nlohmann::json> escalations(const Account& who, const std::string& semester,
+                                       std::optional<Uuid> municipality);
+    Result<nlohmann::json> devices(const Account& who, std::optional<Uuid> municipality);
+    Result<nlohmann::json> conflicts(const Account& who, std::optional<Uuid> municipality,
+                                     std::optional<Uuid> learner, std::size_t limit,
+                                     const std::string& cursor);
     // how: keep_winner | take_loser | custom (then `value`). Returns ResolveResponse.
-    nlohmann::json resolve(const Account& who, const std::string& conflict_id,
-                           const std::string& how, const nlohmann::json& value);
+    Result<nlohmann::json> resolve(const Account& who, const std::string& conflict_id,
+                                   const std::string& how, const nlohmann::json& value);
 
     std::string today() const;
 
@@ -105,11 +101,14 @@ class CoordViews {
         std::optional<DeviceReportRow> report;  // the device's last own report, if any
         std::int64_t rejected_total = 0;        // rejected by the server on its pushes
     };
-    std::vector<DeviceRow> device_rows(const Scope& scope);
-    std::vector<nlohmann::json> escalation_list(const Scope& scope, const std::string& semester,
-                                                Snapshot& snap);
-    Scope scope_for(const Account& who, std::optional<Uuid> municipality, bool learner_level);
-    std::vector<Record> filtered_records(const Scope& scope, const RecordFilter& f, Snapshot& snap);
+    Result<std::vector<DeviceRow>> device_rows(const Scope& scope);
+    Result<std::vector<nlohmann::json>> escalation_list(const Scope& scope,
+                                                        const std::string& semester,
+                                                        Snapshot& snap);
+    Result<Scope> scope_for(const Account& who, std::optional<Uuid> municipality,
+                            bool learner_level);
+    Result<std::vector<Record>> filtered_records(const Scope& scope, const RecordFilter& f,
+                                                 Snapshot& snap);
 
     std::shared_ptr<Admin> admin_;
     std::shared_ptr<const WallClock> clock_;

@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "common/calendar.h"
+#include "common/text.h"
 #include "core/ledger.h"
 #include "core/sync_service.h"
 
@@ -13,16 +15,11 @@ namespace {
 
 constexpr std::size_t kMaxNameChars = 200;
 
-std::size_t utf8_length(std::string_view s) {
-    std::size_t n = 0;
-    for (char c : s)
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-    return n;
-}
-
 Status check_name(std::string_view what, const std::string& name) {
     if (name.empty()) return Status::invalid_argument(std::string(what) + ": must not be empty");
-    if (utf8_length(name) > kMaxNameChars)
+    const auto chars = common::utf8_length(name);
+    if (!chars) return Status::invalid_argument(std::string(what) + ": not valid UTF-8");
+    if (*chars > kMaxNameChars)
         return Status::invalid_argument(std::string(what) + ": longer than 200 characters");
     return {};
 }
@@ -68,12 +65,7 @@ void Admin::apply_to_state() {
 }
 
 std::string Admin::today() const {
-    std::time_t secs = static_cast<std::time_t>(clock_->now_ms() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return common::format_iso_date(common::utc_date_of_ms(clock_->now_ms()));
 }
 
 Result<Uuid> Admin::add_municipality(const std::string& name) {

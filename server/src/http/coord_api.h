@@ -1,6 +1,7 @@
 // The coordinator API `/api/v1/...` (docs/api/openapi.yaml) over the plain Request/Response of
-// http/message.h: routing within /api/v1, authentication (session cookie or Bearer token),
-// CSRF checks, JSON parsing, the audit entries each endpoint owes, and security headers. What
+// http/message.h: a route table within /api/v1, authentication (session cookie or Bearer
+// token), CSRF checks, JSON parsing, and the JSON error answers; one handler per endpoint
+// (http/coord_handlers.cpp) writes the audit entries it owes. What
 // a role may see is decided in coord/coord_views.h; accounts, sessions and the audit log live
 // in coord/coord_store.h.
 //
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coord/coord_store.h"
 #include "coord/coord_views.h"
@@ -20,6 +22,10 @@ namespace mentorsync::server::http {
 
 inline constexpr std::string_view kSessionCookie = "ms_session";
 inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
+
+// The route templates of the API ("/api/v1/records/{collection}", ...), as Response::route
+// names them: the labels the metrics count /api/v1 requests under.
+std::vector<std::string> coord_route_templates();
 
 class CoordApi {
   public:

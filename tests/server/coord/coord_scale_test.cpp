@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "coord/coord_views.h"
-#include "core_fixture.h"
+#include "programme_fixture.h"
 
 using namespace mstest;
 using namespace mentorsync::server::coord;
@@ -54,7 +54,7 @@ TEST_CASE("coordinator views at programme scale", "[server][long]") {
         }
     }
     auto views = std::make_shared<Admin>(f.store, f.state, f.clock);
-    CoordViews v(views, f.clock);
+    UnwrappedViews v(std::make_unique<CoordViews>(views, f.clock));
     const Account admin{Uuid::random(), "admin", CoordRole::admin, std::nullopt, 0, false};
     const Account muni{Uuid::random(), "m", CoordRole::municipality, f.municipality, 0, false};
     auto timed = [](const char* what, const std::function<void()>& fn) {

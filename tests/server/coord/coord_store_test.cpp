@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -274,4 +275,47 @@ TEST_CASE("CSV: BOM, RFC 4180 quoting, Latvian letters, formula guard", "[server
     CHECK(csv_cell(latvian) == latvian);
     const std::string doc = csv_document({"vārds", "skaits"}, {{"Jānis, Ķegums", "3"}, {"", "x"}});
     CHECK(doc == "\xEF\xBB\xBFvārds,skaits\r\n\"Jānis, Ķegums\",3\r\n,x\r\n");
+}
+
+TEST_CASE("a coordinator password or an organisation name that is not valid UTF-8 is refused",
+          "[server][coord]") {
+    StoreFixture f;
+    // 12 lead bytes, so counting lead bytes (as before) saw 12 characters; \xff is never UTF-8.
+    const std::string bad_password = "abcdefghijk\xff";
+    auto acc = f.store->add_account("riga", CoordRole::admin, std::nullopt, bad_password);
+    REQUIRE_FALSE(acc.ok());
+    CHECK(acc.status().code() == Code::invalid_argument);
+    CHECK(acc.status().message() == "password: not valid UTF-8");
+    REQUIRE(f.store->add_account("riga", CoordRole::admin, std::nullopt, kPassword).ok());
+    CHECK(f.store->set_password("riga", "\xc3\x28 twelve bytes").message() ==
+          "password: not valid UTF-8");
+
+    auto admin = Admin::open(
+        f.data(), false, f.clock, [](std::string_view) {}, false);
+    REQUIRE(admin.ok());
+    auto m = (*admin)->add_municipality("Novads \xe2\x82");  // a truncated 3-byte sequence
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.status().message() == "name: not valid UTF-8");
+    CHECK((*admin)->add_municipality("Ādažu novads").ok());
+}
+
+TEST_CASE("a damaged coord.db is reported as coord.db, not as server.db", "[server][coord]") {
+    StoreFixture f;
+    f.store.reset();
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(f.dir.file(std::string("data/coord.db") + suffix));
+    {
+        std::ofstream out(f.dir.file("data/coord.db"), std::ios::binary);
+        out << std::string(4096, 'x');
+    }
+    CoordStoreOptions o;
+    o.data_dir = f.data();
+    o.clock = f.clock;
+    o.log = [](std::string_view) {};
+    auto s = CoordStore::open(o);
+    REQUIRE_FALSE(s.ok());
+    INFO(s.status().to_string());
+    CHECK(s.status().message().find("coord.db is not a MentorSync coordinator database") !=
+          std::string::npos);
+    CHECK(s.status().message().find("server.db") == std::string::npos);
 }

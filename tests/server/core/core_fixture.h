@@ -73,7 +73,9 @@ struct CoreFixture {
     Uuid learner1, learner2;
     int tablets_made = 0;
 
-    CoreFixture() {
+    CoreFixture() : CoreFixture(wall_now_ms()) {}
+    // Starts the manual clock at `start_ms`, for tests whose output must not depend on today.
+    explicit CoreFixture(std::int64_t start_ms) : clock(std::make_shared<ManualClock>(start_ms)) {
         StoreOptions o;
         o.data_dir = dir.file("data");
         o.clock = clock;

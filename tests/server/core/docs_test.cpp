@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli/admin_cli.h"
 #include "core/admin.h"
 
 namespace {

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/admin_cli.h"
 #include "core_fixture.h"
 
 using namespace mstest;

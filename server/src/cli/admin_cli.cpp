@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/admin_cli.h"
+
+#include "cli/args.h"
 #include "coord/coord_store.h"
 #include "core/admin.h"
 #include "mentorsync/value_json.h"
@@ -74,18 +77,17 @@ coordinator accounts and the audit log (coord.db, docs/operations.md):
 Output: one JSON object per line. Exit codes: 0 ok, 1 failure, 2 usage error.
 )";
 
-struct UsageError {
-    std::string message;
-};
+using cli::Args;
+using cli::ArgSpec;
 
-struct Spec {
-    std::set<std::string> required;
-    std::set<std::string> optional;
-    std::set<std::string> flags;  // options without a value
-};
+// A command line the commands cannot run: exit 2 with the usage text (every failed Status of
+// the Result<int> below is one; a command's own failure is printed and answered 1).
+Status usage(std::string message) {
+    return Status::invalid_argument(std::move(message));
+}
 
-const std::map<std::string, Spec>& commands() {
-    static const std::map<std::string, Spec> c = {
+const std::map<std::string, ArgSpec>& commands() {
+    static const std::map<std::string, ArgSpec> c = {
         {"init", {{}, {}, {}}},
         {"add-municipality", {{"name"}, {}, {}}},
         {"add-institution", {{"name", "municipality", "kind"}, {}, {}}},
@@ -116,58 +118,6 @@ const std::map<std::string, Spec>& commands() {
     };
     return c;
 }
-
-class Args {
-  public:
-    Args(const Spec& spec, const std::vector<std::string>& words) {
-        for (std::size_t i = 0; i < words.size(); ++i) {
-            const std::string& w = words[i];
-            if (w.rfind("--", 0) != 0) throw UsageError{"unexpected argument '" + w + "'"};
-            std::string name = w.substr(2), value;
-            if (spec.flags.count(name)) {
-                if (!values_.emplace(name, "").second)
-                    throw UsageError{"--" + name + " given twice"};
-                continue;
-            }
-            if (auto eq = name.find('='); eq != std::string::npos) {
-                if (spec.flags.count(name.substr(0, eq)))
-                    throw UsageError{"--" + name.substr(0, eq) + " takes no value"};
-                value = name.substr(eq + 1);
-                name = name.substr(0, eq);
-            } else {
-                if (i + 1 >= words.size()) throw UsageError{"--" + name + " needs a value"};
-                value = words[++i];
-            }
-            if (name != "data-dir" && !spec.required.count(name) && !spec.optional.count(name))
-                throw UsageError{"unknown option --" + name + " for this command"};
-            if (!values_.emplace(name, value).second)
-                throw UsageError{"--" + name + " given twice"};
-        }
-        if (!values_.count("data-dir")) throw UsageError{"--data-dir is required"};
-        for (const auto& r : spec.required)
-            if (!values_.count(r)) throw UsageError{"--" + r + " is required"};
-    }
-    const std::string& get(const std::string& name) const { return values_.at(name); }
-    bool has(const std::string& name) const { return values_.count(name) > 0; }
-    Uuid uuid(const std::string& name) const {
-        auto u = Uuid::parse(get(name));
-        if (!u) throw UsageError{"--" + name + ": not a UUID"};
-        return *u;
-    }
-    std::int64_t integer(const std::string& name) const {
-        const std::string& v = get(name);
-        std::size_t used = 0;
-        try {
-            long long n = std::stoll(v, &used);
-            if (used == v.size()) return n;
-        } catch (const std::exception&) {
-        }
-        throw UsageError{"--" + name + ": not a whole number"};
-    }
-
-  private:
-    std::map<std::string, std::string> values_;
-};
 
 void print(const json& j) {
     std::cout << j.dump() << "\n";
@@ -221,15 +171,15 @@ json conflict_json(const std::optional<Uuid>& learner, const Conflict& c) {
 }
 
 // --reason is checked here, like --kind, so a typo is a usage error listing the choices.
-std::string closing_reason(const Args& a) {
-    if (!a.has("reason")) return "other";
+Result<std::string> closing_reason(const Args& a) {
+    if (!a.has("reason")) return std::string("other");
     const FieldDef* f = Schema::programme().collection("assignments")->field("closing_reason");
     for (const std::string& allowed : f->allowed)
         if (allowed == a.get("reason")) return allowed;
     std::string choices;
     for (const std::string& allowed : f->allowed)
         choices += (choices.empty() ? "" : ", ") + allowed;
-    throw UsageError{"--reason: expected one of " + choices};
+    return usage("--reason: expected one of " + choices);
 }
 
 json device_json(const Device& d) {
@@ -242,15 +192,15 @@ json device_json(const Device& d) {
 
 // The new password: the environment variable, or the first line of stdin. Never argv, where
 // every user of the machine could read it in the process list.
-std::string read_password(const Args& a) {
+Result<std::string> read_password(const Args& a) {
     std::string pw;
     if (a.has("password-stdin")) {
-        if (!std::getline(std::cin, pw)) throw UsageError{"--password-stdin: stdin is empty"};
+        if (!std::getline(std::cin, pw)) return usage("--password-stdin: stdin is empty");
         if (!pw.empty() && pw.back() == '\r') pw.pop_back();
     } else if (const char* env = std::getenv("MENTORSYNC_COORD_PASSWORD"); env && *env) {
         pw = env;
     } else {
-        throw UsageError{"give the password in MENTORSYNC_COORD_PASSWORD or with --password-stdin"};
+        return usage("give the password in MENTORSYNC_COORD_PASSWORD or with --password-stdin");
     }
     return pw;
 }
@@ -265,7 +215,7 @@ json account_json(const coord::Account& acc) {
         {"disabled", acc.disabled}};
 }
 
-int run_coord(const std::string& command, const Args& a) {
+Result<int> run_coord(const std::string& command, const Args& a) {
     coord::CoordStoreOptions o;
     o.data_dir = a.get("data-dir");
     // The admin tool's own audit log lines would only clutter its JSON output.
@@ -275,10 +225,10 @@ int run_coord(const std::string& command, const Args& a) {
     coord::CoordStore& store = **opened;
     if (command == "coord-add-account") {
         auto role = coord::parse_coord_role(a.get("role"));
-        if (!role) throw UsageError{"--role: expected municipality, national or admin"};
+        if (!role) return usage("--role: expected municipality, national or admin");
         std::optional<Uuid> muni;
         if (a.has("municipality")) {
-            muni = a.uuid("municipality");
+            MS_ASSIGN_OR_RETURN(muni, a.uuid("municipality"));
             auto admin = Admin::open(
                 a.get("data-dir"), false, {}, [](std::string_view) {}, /*with_state=*/false);
             if (!admin.ok()) return failure(admin.status());
@@ -286,7 +236,8 @@ int run_coord(const std::string& command, const Args& a) {
             if (!m.ok()) return failure(m.status());
             if (!*m) return failure(Status::not_found("no municipality " + muni->to_string()));
         }
-        auto acc = store.add_account(a.get("username"), *role, muni, read_password(a));
+        MS_ASSIGN_OR_RETURN(const std::string password, read_password(a));
+        auto acc = store.add_account(a.get("username"), *role, muni, password);
         if (!acc.ok()) return failure(acc.status());
         json j = account_json(*acc);
         j["ok"] = true;
@@ -294,7 +245,8 @@ int run_coord(const std::string& command, const Args& a) {
         return 0;
     }
     if (command == "coord-set-password") {
-        Status st = store.set_password(a.get("username"), read_password(a));
+        MS_ASSIGN_OR_RETURN(const std::string password, read_password(a));
+        Status st = store.set_password(a.get("username"), password);
         if (!st.ok()) return failure(st);
         print({{"ok", true}, {"username", a.get("username")}});
         return 0;
@@ -315,7 +267,10 @@ int run_coord(const std::string& command, const Args& a) {
         return 0;
     }
     if (command == "coord-issue-token") {
-        const std::int64_t days = a.has("days") ? a.integer("days") : 0;
+        std::int64_t days = 0;
+        if (a.has("days")) {
+            MS_ASSIGN_OR_RETURN(days, a.integer("days"));
+        }
         auto t = store.issue_token(a.get("username"), a.get("name"), days);
         if (!t.ok()) return failure(t.status());
         print({{"ok", true},
@@ -360,7 +315,7 @@ int run_coord(const std::string& command, const Args& a) {
     return usage_error("unknown command '" + command + "'");
 }
 
-int run(const std::string& command, const Args& a) {
+Result<int> run(const std::string& command, const Args& a) {
     if (command.rfind("coord-", 0) == 0 || command == "verify-audit") return run_coord(command, a);
     const bool create = command == "init";
     // The command line never opens state.db: it belongs to the running server (or to the next
@@ -386,17 +341,20 @@ int run(const std::string& command, const Args& a) {
     }
     if (command == "add-institution") {
         auto kind = parse_institution_kind(a.get("kind"));
-        if (!kind) throw UsageError{"--kind: expected school or youth_centre"};
-        auto id = admin.add_institution(a.get("name"), *kind, a.uuid("municipality"));
+        if (!kind) return usage("--kind: expected school or youth_centre");
+        MS_ASSIGN_OR_RETURN(const Uuid municipality, a.uuid("municipality"));
+        auto id = admin.add_institution(a.get("name"), *kind, municipality);
         if (!id.ok()) return failure(id.status());
         print({{"ok", true}, {"institution_id", id->to_string()}});
         return 0;
     }
     if (command == "add-user") {
         auto role = parse_role(a.get("role"));
-        if (!role) throw UsageError{"--role: expected mentor, centre_staff, coordinator or admin"};
+        if (!role) return usage("--role: expected mentor, centre_staff, coordinator or admin");
         std::optional<Uuid> inst;
-        if (a.has("institution")) inst = a.uuid("institution");
+        if (a.has("institution")) {
+            MS_ASSIGN_OR_RETURN(inst, a.uuid("institution"));
+        }
         auto id = admin.add_user(*role, inst, a.get("name"));
         if (!id.ok()) return failure(id.status());
         print({{"ok", true}, {"user_id", id->to_string()}, {"role", a.get("role")}});
@@ -405,10 +363,10 @@ int run(const std::string& command, const Args& a) {
     if (command == "add-learner") {
         LearnerInput in;
         in.name = a.get("name");
-        in.birth_year = a.integer("birth-year");
-        in.school_id = a.uuid("school");
-        in.municipality_id = a.uuid("municipality");
-        in.grade = a.integer("grade");
+        MS_ASSIGN_OR_RETURN(in.birth_year, a.integer("birth-year"));
+        MS_ASSIGN_OR_RETURN(in.school_id, a.uuid("school"));
+        MS_ASSIGN_OR_RETURN(in.municipality_id, a.uuid("municipality"));
+        MS_ASSIGN_OR_RETURN(in.grade, a.integer("grade"));
         in.education = a.get("education");
         if (a.has("viis-link")) in.viis_link = a.get("viis-link");
         auto id = admin.add_learner(in);
@@ -418,9 +376,11 @@ int run(const std::string& command, const Args& a) {
     }
     if (command == "assign") {
         AssignInput in;
-        in.learner = a.uuid("learner");
-        in.mentor = a.uuid("mentor");
-        if (a.has("centre")) in.centre = a.uuid("centre");
+        MS_ASSIGN_OR_RETURN(in.learner, a.uuid("learner"));
+        MS_ASSIGN_OR_RETURN(in.mentor, a.uuid("mentor"));
+        if (a.has("centre")) {
+            MS_ASSIGN_OR_RETURN(in.centre, a.uuid("centre"));
+        }
         if (a.has("start-date")) in.start_date = a.get("start-date");
         in.shared = a.has("shared");
         auto r = admin.assign(in);
@@ -439,8 +399,8 @@ int run(const std::string& command, const Args& a) {
     }
     if (command == "close-case") {
         CloseCaseInput in;
-        in.assignment = a.uuid("assignment");
-        in.reason = closing_reason(a);
+        MS_ASSIGN_OR_RETURN(in.assignment, a.uuid("assignment"));
+        MS_ASSIGN_OR_RETURN(in.reason, closing_reason(a));
         if (a.has("end-date")) in.end_date = a.get("end-date");
         auto r = admin.close_case(in);
         if (!r.ok()) return failure(r.status());
@@ -452,7 +412,7 @@ int run(const std::string& command, const Args& a) {
         return 0;
     }
     if (command == "show-learner") {
-        const Uuid learner = a.uuid("learner");
+        MS_ASSIGN_OR_RETURN(const Uuid learner, a.uuid("learner"));
         auto records = admin.learner_records(learner);
         if (!records.ok()) return failure(records.status());
         for (const Record& r : *records)
@@ -461,7 +421,9 @@ int run(const std::string& command, const Args& a) {
     }
     if (command == "conflicts") {
         std::optional<Uuid> learner;
-        if (a.has("learner")) learner = a.uuid("learner");
+        if (a.has("learner")) {
+            MS_ASSIGN_OR_RETURN(learner, a.uuid("learner"));
+        }
         auto all = admin.conflicts(learner);
         if (!all.ok()) return failure(all.status());
         for (const Conflict& c : *all) {
@@ -476,7 +438,8 @@ int run(const std::string& command, const Args& a) {
         return 0;
     }
     if (command == "enroll-code") {
-        auto r = admin.issue_enrollment_code(a.uuid("user"));
+        MS_ASSIGN_OR_RETURN(const Uuid user, a.uuid("user"));
+        auto r = admin.issue_enrollment_code(user);
         if (!r.ok()) return failure(r.status());
         print({{"ok", true},
                {"code", r->code},
@@ -485,7 +448,8 @@ int run(const std::string& command, const Args& a) {
         return 0;
     }
     if (command == "revoke-device") {
-        Status s = admin.revoke_device(a.uuid("device"));
+        MS_ASSIGN_OR_RETURN(const Uuid device, a.uuid("device"));
+        Status s = admin.revoke_device(device);
         if (!s.ok()) return failure(s);
         print({{"ok", true}, {"device_id", a.get("device")}, {"revoked", true}});
         return 0;
@@ -550,11 +514,13 @@ int run_admin(int argc, char** argv) {
     auto it = commands().find(command);
     if (it == commands().end()) return usage_error("unknown command '" + command + "'");
     try {
-        Args args(it->second, std::vector<std::string>(words.begin() + 1, words.end()));
-        return run(command, args);
-    } catch (const UsageError& e) {
-        return usage_error(e.message);
+        auto args =
+            Args::parse(it->second, std::vector<std::string>(words.begin() + 1, words.end()));
+        if (!args.ok()) return usage_error(args.status().message());
+        auto rc = run(command, *args);
+        return rc.ok() ? *rc : usage_error(rc.status().message());
     } catch (const std::exception& e) {
+        // Not a path any command means to take (e.g. out of memory): a failure, never a crash.
         return failure(Status::internal(e.what()));
     }
 }
