@@ -31,8 +31,8 @@
 #include <mutex>
 #include <optional>
 
+#include "common/sqlite.h"
 #include "core/checkpointer.h"
-#include "core/sql.h"
 #include "core/store.h"
 
 namespace mentorsync::server {
@@ -70,8 +70,8 @@ std::optional<InstitutionKind> parse_institution_kind(std::string_view text) noe
 namespace {
 
 namespace fs = std::filesystem;
-using sql::Db;
-using sql::Stmt;
+using common::sql::Db;
+using common::sql::Stmt;
 
 // 2: field stamps moved from a field_stamps table (one row per field) into rows.stamps.
 // 3: devices gained the device report and rejected_total columns (kFormat3Sql upgrades a
@@ -225,17 +225,19 @@ std::optional<FieldStamps> decode_stamps(std::string_view in) {
     return out;
 }
 
-Uuid uuid_of(const std::string& raw) {
+Uuid uuid_of(std::string_view raw) {
     return Uuid::from_bytes(raw).value_or(Uuid{});
 }
 
 class SqliteStore final : public ServerStore {
   public:
-    SqliteStore(std::unique_ptr<ServerKey> key, std::shared_ptr<const WallClock> clock)
-        : key_(std::move(key)), clock_(std::move(clock)) {}
+    SqliteStore(std::unique_ptr<ServerKey> key, std::shared_ptr<const WallClock> clock, LogSink log)
+        : key_(std::move(key)), clock_(std::move(clock)), log_(std::move(log)) {}
 
     Status open(const std::string& path, bool fresh) {
-        MS_RETURN_IF_ERROR(db_.open(path));
+        // The admin command line may write while the server runs: wait for its lock.
+        MS_RETURN_IF_ERROR(db_.open(
+            path, {.create = true, .busy_timeout_ms = 10'000, .label = common::sql::kServerDb}));
         // WAL: readers never block the writer; FULL: an accepted push survives power loss
         // (protocol §7: accepted transactions are durable before the response).
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA journal_mode=WAL"));
@@ -250,7 +252,7 @@ class SqliteStore final : public ServerStore {
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA cache_size=-65536"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=0"));
         MS_RETURN_IF_ERROR(open_tables(fresh));
-        auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = {}});
+        auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = log_});
         if (!cp.ok()) return cp.status();
         checkpointer_ = std::move(cp).value();
         return {};
@@ -339,11 +341,11 @@ class SqliteStore final : public ServerStore {
         {
             std::lock_guard lock(mu_);
             target = unsynced_commits_;  // everything committed so far goes in this sync
-            auto f = db_.log_file();
+            auto f = db_.wal_file();
             if (!f.ok()) return f.status();
             log = *f;
         }
-        MS_RETURN_IF_ERROR(sql::sync_file(log));
+        MS_RETURN_IF_ERROR(common::sql::sync_file(log));
         synced_commits_ = target;
         return {};
     }
@@ -531,7 +533,8 @@ class SqliteStore final : public ServerStore {
         auto row = st->step();
         if (!row.ok()) return row.status();
         if (!*row) return std::optional<StoredBatch>();
-        return std::optional<StoredBatch>(StoredBatch{st->blob(0), st->blob(1)});
+        return std::optional<StoredBatch>(
+            StoredBatch{std::string(st->blob(0)), std::string(st->blob(1))});
     }
     Status add_batch(const Uuid& device, const Uuid& batch, const StoredBatch& b,
                      std::int64_t now_ms) override {
@@ -661,7 +664,7 @@ class SqliteStore final : public ServerStore {
         auto r = st->step();
         if (!r.ok()) return r.status();
         if (!*r) return std::optional<RowInfo>();
-        return std::optional<RowInfo>(RowInfo{st->text(0), uuid_of(st->blob(1))});
+        return std::optional<RowInfo>(RowInfo{std::string(st->text(0)), uuid_of(st->blob(1))});
     }
     Result<std::vector<LearnerRow>> rows_of(const Uuid& learner) override {
         std::lock_guard lock(mu_);
@@ -674,7 +677,7 @@ class SqliteStore final : public ServerStore {
             auto r = st->step();
             if (!r.ok()) return r.status();
             if (!*r) return out;
-            out.push_back({uuid_of(st->blob(0)), st->text(1)});
+            out.push_back({uuid_of(st->blob(0)), std::string(st->text(1))});
         }
     }
     Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq,
@@ -780,7 +783,8 @@ class SqliteStore final : public ServerStore {
     }
     Result<std::set<Uuid>> scope_now(const Subject& s) override {
         return learner_set(
-            "SELECT learner FROM access WHERE kind=?1 AND subject=?2 AND to_seq IS NULL", s, 0);
+            "SELECT learner FROM access WHERE kind=?1 AND subject=?2 AND to_seq IS NULL", s,
+            std::nullopt);
     }
     Result<std::set<Uuid>> scope_at(const Subject& s, std::int64_t seq) override {
         return learner_set(
@@ -901,12 +905,15 @@ class SqliteStore final : public ServerStore {
         }
     }
 
-    Result<std::set<Uuid>> learner_set(std::string_view sql, const Subject& s, std::int64_t seq) {
+    // Runs `sql`, which binds the subject as ?1 (kind) and ?2 (id) and, when `seq` is given,
+    // that seq as ?3; returns the learners in its first column.
+    Result<std::set<Uuid>> learner_set(std::string_view sql, const Subject& s,
+                                       std::optional<std::int64_t> seq) {
         std::lock_guard lock(mu_);
         auto st = db_.prepare(sql);
         if (!st.ok()) return st.status();
         st->bind(1, static_cast<std::int64_t>(s.kind)).bind_blob(2, s.id.raw());
-        if (sql.find("?3") != std::string_view::npos) st->bind(3, seq);
+        if (seq) st->bind(3, *seq);
         std::set<Uuid> out;
         for (;;) {
             auto r = st->step();
@@ -928,7 +935,7 @@ class SqliteStore final : public ServerStore {
         auto r = st->step();
         if (!r.ok()) return r.status();
         if (!*r) return std::optional<std::string>();
-        return std::optional<std::string>(st->blob(0));
+        return std::optional<std::string>(std::string(st->blob(0)));
     }
 
     Result<std::vector<Municipality>> municipalities(const std::string& where,
@@ -942,7 +949,7 @@ class SqliteStore final : public ServerStore {
             auto r = st->step();
             if (!r.ok()) return r.status();
             if (!*r) return out;
-            out.push_back({uuid_of(st->blob(0)), st->text(1)});
+            out.push_back({uuid_of(st->blob(0)), std::string(st->text(1))});
         }
     }
     Result<std::vector<Institution>> institutions(const std::string& where,
@@ -958,7 +965,7 @@ class SqliteStore final : public ServerStore {
             if (!*r) return out;
             out.push_back({uuid_of(st->blob(0)), uuid_of(st->blob(1)),
                            parse_institution_kind(st->text(2)).value_or(InstitutionKind::school),
-                           st->text(3)});
+                           std::string(st->text(3))});
         }
     }
     Result<std::vector<User>> users(const std::string& where, std::optional<Uuid> id) {
@@ -1003,7 +1010,7 @@ class SqliteStore final : public ServerStore {
             d.id = uuid_of(st->blob(0));
             d.user = uuid_of(st->blob(1));
             d.node = uuid_of(st->blob(2));
-            std::string pk = st->blob(3);
+            const std::string_view pk = st->blob(3);
             if (pk.size() != d.public_key.size())
                 return Status::corrupt("a device has a malformed public key");
             std::copy(pk.begin(), pk.end(), reinterpret_cast<char*>(d.public_key.data()));
@@ -1032,7 +1039,7 @@ class SqliteStore final : public ServerStore {
             if (!r.ok()) return r.status();
             if (!*r) return out;
             out.push_back({uuid_of(st->blob(0)), uuid_of(st->blob(1)), uuid_of(st->blob(2)),
-                           uuid_of(st->blob(3)), st->text(4), st->int64(5) != 0});
+                           uuid_of(st->blob(3)), std::string(st->text(4)), st->int64(5) != 0});
         }
     }
 
@@ -1045,6 +1052,7 @@ class SqliteStore final : public ServerStore {
     std::unique_ptr<WalCheckpointer> checkpointer_;  // after db_: stopped before it closes
     std::unique_ptr<ServerKey> key_;
     std::shared_ptr<const WallClock> clock_;
+    LogSink log_;
     Uuid node_;
 };
 
@@ -1078,7 +1086,8 @@ Result<std::unique_ptr<ServerStore>> open_sqlite_store(const StoreOptions& optio
     auto key = ServerKey::load(key_path, options.create_if_missing && !db_exists);
     if (!key.ok()) return key.status();
     auto clock = options.clock ? options.clock : SystemClock::shared();
-    auto store = std::make_unique<SqliteStore>(std::move(key).value(), std::move(clock));
+    auto store =
+        std::make_unique<SqliteStore>(std::move(key).value(), std::move(clock), options.log);
     MS_RETURN_IF_ERROR(store->open(db_path, !db_exists));
     return std::unique_ptr<ServerStore>(std::move(store));
 }

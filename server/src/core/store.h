@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.h"
 #include "core/server_key.h"
 #include "core/service.h"
 #include "mentorsync/clock.h"
@@ -278,6 +279,7 @@ struct StoreOptions {
     // server.key is always an error: the history could not be read.
     bool create_if_missing = true;
     std::shared_ptr<const WallClock> clock;  // null: the system clock
+    LogSink log;                             // where the store's checkpointer logs; null: stderr
 };
 
 // Opens the SQLite store `server.db` (WAL, synchronous=FULL) in options.data_dir with the key

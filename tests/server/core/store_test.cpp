@@ -249,6 +249,17 @@ TEST_CASE(
     CHECK(CoreFixture::ok((*reopened)->rows_of(learner)).size() == total);
 }
 
+TEST_CASE("a checkpointer for a file that is not there says which file it could not open",
+          "[server][store]") {
+    TempDir dir;
+    auto cp = WalCheckpointer::start(
+        {.path = dir.file("gone.db"), .name = "gone.db", .log = [](std::string_view) {}});
+    REQUIRE_FALSE(cp.ok());
+    CHECK(cp.status().message() ==
+          "cannot open gone.db to checkpoint it: unable to open database file");
+    CHECK_FALSE(std::filesystem::exists(dir.file("gone.db")));  // and it did not create it
+}
+
 TEST_CASE("server.key is created owner-only and a weak or missing key stops the start",
           "[server]") {
     TempDir dir;
