@@ -1,4 +1,5 @@
-// SqliteStore: the embedded ServerStore, one SQLite file `server.db` (WAL, synchronous=FULL).
+// SqliteStore: the embedded ServerStore, one SQLite file `server.db` (WAL, synchronous=NORMAL,
+// with the log synced by the store itself before a write is acknowledged: see "Group commit").
 //
 // Tables (ids are 16-byte blobs; seq is the global arrival order of transactions):
 //   meta(key, value)                       format version, server node, key check
@@ -238,10 +239,11 @@ class SqliteStore final : public ServerStore {
         // The admin command line may write while the server runs: wait for its lock.
         MS_RETURN_IF_ERROR(db_.open(
             path, {.create = true, .busy_timeout_ms = 10'000, .label = common::sql::kServerDb}));
-        // WAL: readers never block the writer; FULL: an accepted push survives power loss
-        // (protocol §7: accepted transactions are durable before the response).
+        // WAL: readers never block the writer. NORMAL, for good: a commit appends to the log
+        // without syncing it, and the store syncs the log itself (sync_log) before any write
+        // is acknowledged, so an accepted push still survives power loss (protocol §7).
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA journal_mode=WAL"));
-        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=FULL"));
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA foreign_keys=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA secure_delete=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA temp_store=MEMORY"));
@@ -252,6 +254,14 @@ class SqliteStore final : public ServerStore {
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA cache_size=-65536"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=0"));
         MS_RETURN_IF_ERROR(open_tables(fresh));
+        // One sync of the log now, whatever the counters say, while no other thread can use
+        // the store: SQLite's first sync of a log file also syncs its directory and clears a
+        // flag in the file object (see "Group commit"); after this, syncs only read it.
+        {
+            auto log = db_.wal_file();
+            if (!log.ok()) return log.status();
+            MS_RETURN_IF_ERROR(common::sql::sync_file(*log));
+        }
         auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = log_});
         if (!cp.ok()) return cp.status();
         checkpointer_ = std::move(cp).value();
@@ -294,38 +304,56 @@ class SqliteStore final : public ServerStore {
         return db_.exec(kIndexesSql);
     }
 
+    // Group commit. The connection runs at synchronous=NORMAL, so a commit writes its frames
+    // to the log without syncing it. transact() commits and then syncs the log (sync_log), so
+    // it is as durable as a FULL commit when it returns; transact_unsynced() leaves the sync to
+    // the caller, which calls sync_log() before it answers, and concurrent callers share one
+    // sync: sync_log() takes the log's file handle under mu_ (SQLITE_FCNTL_JOURNAL_POINTER)
+    // and calls its xSync outside mu_, so other requests commit meanwhile.
+    //
+    // Why calling xSync outside mu_ is safe, although the connection is NOMUTEX and SQLite may
+    // sync the same file object under mu_ at the same moment (checked against SQLite's
+    // os_unix.c unixSync and wal.c walFrames; re-check when the SQLite version changes):
+    //   - At synchronous=NORMAL, SQLite's only sync of this connection's log is the log header
+    //     sync in walFrames, when a commit starts the log again after a RESTART checkpoint
+    //     (`if( pWal->syncHeader ) sqlite3OsSync(...)`); commits do not sync
+    //     (WAL_SYNC_FLAGS is 0 at NORMAL). Autocheckpoints are off; the checkpointer and the
+    //     admin process use connections, and file objects, of their own.
+    //   - unixSync calls fdatasync on the descriptor (concurrent fsyncs of one descriptor are
+    //     safe) and otherwise only reads the file object, except: it clears UNIXFILE_DIRSYNC
+    //     in ctrlFlags after its first call (that first call happens in open(), before any
+    //     concurrency), and it stores errno in lastErrno when the sync fails (sync_log then
+    //     fails too; the value is only used for SQLite's own error text).
+    //   - sync_mu_ serialises the store's own out-of-lock syncs; the log stays open at the
+    //     same address until the connection closes (after every caller is gone).
+    // An fsync covers every write completed before it starts: `target` is read under mu_, so
+    // every commit it counts has finished writing its frames.
     Status transact(const std::function<Status()>& body) override {
-        std::lock_guard lock(mu_);
-        if (depth_ > 0) {  // joins the outer transaction
-            ++depth_;
-            Status s = body();
-            --depth_;
-            return s;
+        bool wrote = false;
+        {
+            std::lock_guard lock(mu_);
+            if (depth_ > 0) {  // joins the outer transaction
+                ++depth_;
+                Status s = body();
+                --depth_;
+                return s;
+            }
+            const std::int64_t before = db_.total_changes();
+            MS_RETURN_IF_ERROR(commit(body));
+            wrote = db_.total_changes() != before;
+            if (wrote) ++unsynced_commits_;
         }
-        MS_RETURN_IF_ERROR(db_.exec("BEGIN IMMEDIATE"));
-        depth_ = 1;
-        Status s;
-        try {
-            s = body();
-        } catch (const std::exception& e) {
-            s = Status::internal(std::string("unexpected exception: ") + e.what());
-        }
-        depth_ = 0;
-        if (s.ok()) s = db_.exec("COMMIT");
-        if (!s.ok()) (void)db_.exec("ROLLBACK");
-        return s;
+        // Outside mu_: sync_log takes sync_mu_, then mu_. A transaction that wrote nothing (a
+        // read, such as a pull's) has nothing to sync.
+        return wrote ? sync_log() : Status{};
     }
 
     Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) override {
         std::lock_guard lock(mu_);
         if (depth_ > 0) return transact(body);
-        // NORMAL in WAL mode: the commit appends to the log without a sync. A later sync of
-        // the log (sync_log, or a FULL commit) makes it and every frame before it durable.
-        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
-        Status s = transact(body);
-        Status back = db_.exec("PRAGMA synchronous=FULL");
-        if (s.ok() && acknowledged) ++unsynced_commits_;
-        return s.ok() ? back : s;
+        MS_RETURN_IF_ERROR(commit(body));
+        if (acknowledged) ++unsynced_commits_;
+        return {};
     }
 
     Status sync_log() override {
@@ -475,11 +503,12 @@ class SqliteStore final : public ServerStore {
         return devices("ORDER BY enrolled_ms", std::nullopt);
     }
     Status revoke_device(const Uuid& id) override {
-        std::lock_guard lock(mu_);
-        MS_RETURN_IF_ERROR(write("UPDATE devices SET revoked=1 WHERE id=?1",
-                                 [&](Stmt& s) { s.bind_blob(1, id.raw()); }));
-        if (db_.changes() == 0) return Status::not_found("no device " + id.to_string());
-        return {};
+        return transact([&]() -> Status {
+            MS_RETURN_IF_ERROR(write("UPDATE devices SET revoked=1 WHERE id=?1",
+                                     [&](Stmt& s) { s.bind_blob(1, id.raw()); }));
+            if (db_.changes() == 0) return Status::not_found("no device " + id.to_string());
+            return {};
+        });
     }
     Status touch_device(const Uuid& id, std::int64_t now_ms) override {
         return write(
@@ -712,12 +741,13 @@ class SqliteStore final : public ServerStore {
         return std::move(*stamps);
     }
     Status set_field_stamps(const Uuid& row, const FieldStamps& stamps) override {
-        std::lock_guard lock(mu_);
-        MS_RETURN_IF_ERROR(write("UPDATE rows SET stamps=?2 WHERE id=?1", [&](Stmt& s) {
-            s.bind_blob(1, row.raw()).bind_blob(2, encode_stamps(stamps));
-        }));
-        if (db_.changes() == 0) return Status::not_found("no row " + row.to_string());
-        return {};
+        return transact([&]() -> Status {
+            MS_RETURN_IF_ERROR(write("UPDATE rows SET stamps=?2 WHERE id=?1", [&](Stmt& s) {
+                s.bind_blob(1, row.raw()).bind_blob(2, encode_stamps(stamps));
+            }));
+            if (db_.changes() == 0) return Status::not_found("no row " + row.to_string());
+            return {};
+        });
     }
 
     // --- assignments and access -----------------------------------------------------------
@@ -876,10 +906,34 @@ class SqliteStore final : public ServerStore {
   private:
     std::int64_t now() const { return clock_->now_ms(); }
 
-    // Prepares, binds and runs one statement that returns no rows.
+    // BEGIN IMMEDIATE, the body, COMMIT (ROLLBACK if the body fails or throws), without a sync
+    // of the log. Call with mu_ held and no transaction open.
+    Status commit(const std::function<Status()>& body) {
+        MS_RETURN_IF_ERROR(db_.exec("BEGIN IMMEDIATE"));
+        depth_ = 1;
+        Status s;
+        try {
+            s = body();
+        } catch (const std::exception& e) {
+            s = Status::internal(std::string("unexpected exception: ") + e.what());
+        }
+        depth_ = 0;
+        if (s.ok()) s = db_.exec("COMMIT");
+        if (!s.ok()) (void)db_.exec("ROLLBACK");
+        return s;
+    }
+
+    // Prepares, binds and runs one statement that returns no rows. Outside a transaction it
+    // runs as a transaction of its own, so it is on disk when it returns (as each write was
+    // when every commit was synchronous=FULL). Never call it at depth 0 with mu_ held: the
+    // sync that follows takes sync_mu_, then mu_.
     template <typename Bind>
     Status write(std::string_view sql, Bind&& bind) {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        if (depth_ == 0) {
+            lock.unlock();
+            return transact([&]() -> Status { return write(sql, bind); });
+        }
         auto st = db_.prepare(sql);
         if (!st.ok()) return st.status();
         bind(*st);
