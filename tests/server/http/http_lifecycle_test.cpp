@@ -112,6 +112,35 @@ TEST_CASE("shutdown gives up on a request that outlasts the timeout", "[http]") 
     in_flight.get();
 }
 
+TEST_CASE("a slow service call holds only its own request, not the io thread", "[http]") {
+    // One io thread: were the service call run on it, as before the store pool, the health
+    // check on the second connection would wait for the stuck push.
+    auto config = test_config();
+    config.threads = 1;
+    config.store_threads = 2;
+    ServerFixture f(config);
+    Gate gate;
+    auto entered = gate.entered.get_future();
+    f.service.on_push = [&gate] {
+        gate.entered.set_value();
+        gate.release.wait();
+    };
+    auto pusher = f.client();
+    auto stuck = std::async(std::launch::async, [&] {
+        return pusher.request("POST", "/v1/sync/push", empty_push_body(), "application/msgpack",
+                              kSigned);
+    });
+    REQUIRE(entered.wait_for(5s) == std::future_status::ready);
+    auto other = f.client();
+    auto health = std::async(std::launch::async,
+                             [&] { return other.request("GET", "/healthz", "", "").status; });
+    const bool answered = health.wait_for(5s) == std::future_status::ready;
+    gate.open.set_value();
+    CHECK(answered);
+    CHECK(health.get() == 200);
+    CHECK(stuck.get().status == 200);
+}
+
 TEST_CASE("TLS serves requests with a throwaway self-signed certificate", "[http]") {
     TempDir dir;
     const SelfSignedCert cert = make_self_signed_cert(dir.path().string());
