@@ -127,6 +127,9 @@ class Db {
     Result<Stmt> prepare_uncached(std::string_view sql);
     // Rows changed by the last INSERT, UPDATE or DELETE.
     std::int64_t changes() const noexcept { return sqlite3_changes64(db_); }
+    // Rows changed by every INSERT, UPDATE and DELETE since the connection opened: a caller
+    // compares two readings to tell whether a transaction wrote anything.
+    std::int64_t total_changes() const noexcept { return sqlite3_total_changes64(db_); }
 
     // The open write-ahead log of the main database (WAL mode, after the first write). SQLite
     // keeps it open, at the same address, until the connection closes. Call with the owner's

@@ -39,8 +39,10 @@ flags (each may also be set by the environment variable shown; a flag wins):
                             "listening" log line reports
   --data-dir DIR            MENTORSYNC_DATA_DIR          required; holds server.db and
                             server.key, created by `mentorsync-server admin init`
-  --threads N               MENTORSYNC_THREADS           default: 4 per CPU, at least 8 (a
-                            request waits on the disk on its thread)
+  --threads N               MENTORSYNC_THREADS           default: one per CPU, at least 2 (io
+                            only: the database work runs on the store threads)
+  --store-threads N         MENTORSYNC_STORE_THREADS     default: 2 per CPU, at least 4:
+                            threads for each request's database work and log sync
   --max-body BYTES          MENTORSYNC_MAX_BODY          default 4194304 (the protocol's 4 MiB)
   --max-connections N       MENTORSYNC_MAX_CONNECTIONS   default 1024; at the limit a new
                             connection displaces the oldest one that has sent no request yet
@@ -127,6 +129,7 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         {"ip-burst", "MENTORSYNC_IP_BURST", {}},
         {"signin-threads", "MENTORSYNC_SIGNIN_THREADS", {}},
         {"signin-queue", "MENTORSYNC_SIGNIN_QUEUE", {}},
+        {"store-threads", "MENTORSYNC_STORE_THREADS", {}},
         {"tls-cert", "MENTORSYNC_TLS_CERT", {}},
         {"tls-key", "MENTORSYNC_TLS_KEY", {}},
         {"shutdown-timeout", "MENTORSYNC_SHUTDOWN_TIMEOUT", {}},
@@ -172,9 +175,14 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         config.port = parsed->second;
     }
     if (const Flag& f = get("data-dir"); f.value) data_dir = *f.value;
-    // Requests run their database work, including the wait for the log's sync, on the io
-    // thread: with one thread per core, a core sits idle while its thread waits on the disk.
-    config.threads = std::max(8u, 4 * std::thread::hardware_concurrency());
+    // The io threads only parse and write; a request's database work, including the wait
+    // for the log's sync, runs on the store threads, which may outnumber the cores because
+    // they spend much of their time waiting on the disk.
+    config.threads = std::max(2u, std::thread::hardware_concurrency());
+    config.store_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+    if (const Flag& f = get("store-threads"); f.value) {
+        config.store_threads = static_cast<unsigned>(uint_flag(f, 1, 256));
+    }
     if (const Flag& f = get("threads"); f.value) {
         config.threads = static_cast<unsigned>(uint_flag(f, 1, 256));
     }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <future>
 
 #include <catch2/catch.hpp>
 
@@ -102,30 +103,32 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
     }
     close(err[1]);
     stderr_fd_ = err[0];
-    // The reader keeps draining the pipe so the server never blocks on a full stderr.
+    // The reader keeps draining the pipe so the server never blocks on a full stderr, and
+    // wakes the constructor when the "listening" line arrives or the server's stderr closes.
     reader_ = std::thread([this] {
         std::string pending;
         char buf[4096];
         for (ssize_t n; (n = read(stderr_fd_, buf, sizeof buf)) > 0;) {
             pending.append(buf, static_cast<std::size_t>(n));
             for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-                std::lock_guard g(mu_);
-                lines_.push_back(pending.substr(0, nl));
+                std::string line = pending.substr(0, nl);
                 pending.erase(0, nl + 1);
-            }
-        }
-    });
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
-        {
-            std::lock_guard g(mu_);
-            for (const auto& line : lines_) {
                 auto j = nlohmann::json::parse(line, nullptr, false);
-                if (!j.is_discarded() && j.value("event", "") == "listening")
+                std::lock_guard g(mu_);
+                if (port_ == 0 && !j.is_discarded() && j.value("event", "") == "listening")
                     port_ = j.value("port", 0);
+                lines_.push_back(std::move(line));
+                changed_.notify_all();
             }
         }
-        if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::lock_guard g(mu_);
+        stderr_closed_ = true;
+        changed_.notify_all();
+    });
+    {
+        std::unique_lock g(mu_);
+        changed_.wait_for(g, std::chrono::seconds(20),
+                          [&] { return port_ != 0 || stderr_closed_; });
     }
     INFO("server log: " << [&] {
         std::string all;
@@ -139,22 +142,21 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
 int ServerProcess::stop() {
     if (pid_ <= 0) return -1;
     kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1500; ++i) {
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            if (reader_.joinable()) reader_.join();
-            close(stderr_fd_);
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
+    // waitpid blocks until the server exits; SIGKILL after 15 s ends a server that hangs, and
+    // that waitpid then returns.
+    auto exited = std::async(std::launch::async, [pid = pid_] {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        return status;
+    });
+    const bool in_time = exited.wait_for(std::chrono::seconds(15)) == std::future_status::ready;
+    if (!in_time) kill(pid_, SIGKILL);
+    const int status = exited.get();
     pid_ = -1;
     if (reader_.joinable()) reader_.join();
     close(stderr_fd_);
-    return -9;
+    if (!in_time) return -9;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 void ServerProcess::kill_now() {

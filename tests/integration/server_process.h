@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,8 @@ class ServerProcess {
     int stderr_fd_ = -1;
     std::thread reader_;
     mutable std::mutex mu_;
+    std::condition_variable changed_;  // a line arrived, or the server's stderr closed
+    bool stderr_closed_ = false;
     std::vector<std::string> lines_;
 };
 

@@ -7,6 +7,7 @@
 
 #include "server_process.h"
 #include "test_support.h"
+#include "wait.h"
 
 using namespace mentorsync;
 using mstest::admin;
@@ -125,15 +126,16 @@ TEST_CASE("three tablets work offline, sync, and end with identical records", "[
     // The merged state applies pushes in the background; /metrics shows it catching up.
     client::HttpTransport plain(*client::Endpoint::parse(server.url()));
     std::string lag_line;
-    for (int i = 0; i < 200 && lag_line != "mentorsync_state_lag_transactions 0"; ++i) {
-        auto m = plain.send(HttpRequest{"GET", "/metrics", {}, {}});
-        REQUIRE(m.ok());
-        const auto at = m->body.find("\nmentorsync_state_lag_transactions ");
-        REQUIRE(at != std::string::npos);
-        lag_line = m->body.substr(at + 1, m->body.find('\n', at + 1) - at - 1);
-        if (lag_line != "mentorsync_state_lag_transactions 0")
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
+    mstest::wait_until(
+        [&] {
+            auto m = plain.send(HttpRequest{"GET", "/metrics", {}, {}});
+            REQUIRE(m.ok());
+            const auto at = m->body.find("\nmentorsync_state_lag_transactions ");
+            REQUIRE(at != std::string::npos);
+            lag_line = m->body.substr(at + 1, m->body.find('\n', at + 1) - at - 1);
+            return lag_line == "mentorsync_state_lag_transactions 0";
+        },
+        std::chrono::seconds(5));
     CHECK(lag_line == "mentorsync_state_lag_transactions 0");
     CHECK(server.stop() == 0);
 }

@@ -2,23 +2,30 @@
 
 #include <sqlite3.h>
 
+#include "common/sqlite.h"
+
 namespace mentorsync::server {
 
-WalCheckpointer::WalCheckpointer(WalCheckpointerOptions options) : options_(std::move(options)) {}
+WalCheckpointer::WalCheckpointer(WalCheckpointerOptions options)
+    : options_(std::move(options)), db_(std::make_unique<common::sql::Db>()) {}
 
 Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(WalCheckpointerOptions options) {
     std::unique_ptr<WalCheckpointer> self(new WalCheckpointer(std::move(options)));
-    // No CREATE: the owner has created the file and put it in WAL mode already.
-    const int rc = sqlite3_open_v2(self->options_.path.c_str(), &self->db_,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK)
-        return Status::io("cannot open " + self->options_.name +
-                          " to checkpoint it: " + sqlite3_errstr(rc));
+    // No CREATE: the owner has created the file and put it in WAL mode already. Every open
+    // failure reads "cannot open <name> to checkpoint it: <SQLite's reason>"; a missing file is
+    // not_found, with the words SQLite gives for it.
+    self->open_name_ = self->options_.name + " to checkpoint it";
+    self->open_missing_ =
+        "cannot open " + self->open_name_ + ": " + sqlite3_errstr(SQLITE_CANTOPEN);
+    common::sql::Options o;
+    o.create = false;
     // RESTART waits this long for writers and readers to finish with the log's end.
-    sqlite3_busy_timeout(self->db_, 2'000);
+    o.busy_timeout_ms = 2'000;
+    o.label = {self->open_missing_, self->open_name_, self->options_.name};
+    MS_RETURN_IF_ERROR(self->db_->open(self->options_.path, o));
     // Never checkpoint on this connection's own close while the owner still writes: the
     // destructor does its last round explicitly.
-    sqlite3_exec(self->db_, "PRAGMA wal_autocheckpoint=0", nullptr, nullptr, nullptr);
+    (void)self->db_->exec("PRAGMA wal_autocheckpoint=0");
     self->thread_ = std::thread([p = self.get()] { p->run(); });
     return self;
 }
@@ -32,7 +39,7 @@ WalCheckpointer::~WalCheckpointer() {
         cv_.notify_all();
         thread_.join();
     }
-    if (db_) sqlite3_close_v2(db_);
+    db_->close();
 }
 
 void WalCheckpointer::run() {
@@ -47,12 +54,11 @@ void WalCheckpointer::run() {
 }
 
 void WalCheckpointer::checkpoint(int mode) {
-    int log_frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, mode, &log_frames, &copied);
+    const common::sql::Checkpoint first = db_->wal_checkpoint(mode);
+    int rc = first.rc;
     if (rc == SQLITE_OK && mode == SQLITE_CHECKPOINT_PASSIVE &&
-        log_frames >= options_.restart_pages)
-        rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames,
-                                       &copied);
+        first.log_frames >= options_.restart_pages)
+        rc = db_->wal_checkpoint(SQLITE_CHECKPOINT_RESTART).rc;
     if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
         if (rc == SQLITE_OK && last_failure_ != 0) {
             log_event(options_.log, "info", "checkpoint_recovered", {{"file", options_.name}});

@@ -27,7 +27,9 @@
 #include "core/log.h"
 #include "mentorsync/status.h"
 
-struct sqlite3;
+namespace mentorsync::common::sql {
+class Db;
+}
 
 namespace mentorsync::server {
 
@@ -54,7 +56,10 @@ class WalCheckpointer {
     void checkpoint(int mode);
 
     WalCheckpointerOptions options_;
-    sqlite3* db_ = nullptr;
+    // How the connection names the file in messages (its FileLabel points at these).
+    std::string open_name_;                // "<name> to checkpoint it"
+    std::string open_missing_;             // the whole message for a missing file
+    std::unique_ptr<common::sql::Db> db_;  // common/sqlite.h stays out of this header
     std::mutex mu_;
     std::condition_variable cv_;
     bool stopping_ = false;

@@ -1,4 +1,5 @@
-// SqliteStore: the embedded ServerStore, one SQLite file `server.db` (WAL, synchronous=FULL).
+// SqliteStore: the embedded ServerStore, one SQLite file `server.db` (WAL, synchronous=NORMAL,
+// with the log synced by the store itself before a write is acknowledged: see "Group commit").
 //
 // Tables (ids are 16-byte blobs; seq is the global arrival order of transactions):
 //   meta(key, value)                       format version, server node, key check
@@ -31,8 +32,8 @@
 #include <mutex>
 #include <optional>
 
+#include "common/sqlite.h"
 #include "core/checkpointer.h"
-#include "core/sql.h"
 #include "core/store.h"
 
 namespace mentorsync::server {
@@ -50,8 +51,8 @@ std::optional<InstitutionKind> parse_institution_kind(std::string_view text) noe
 namespace {
 
 namespace fs = std::filesystem;
-using sql::Db;
-using sql::Stmt;
+using common::sql::Db;
+using common::sql::Stmt;
 
 // 2: field stamps moved from a field_stamps table (one row per field) into rows.stamps.
 // 3: devices gained the device report and rejected_total columns (kFormat3Sql upgrades a
@@ -205,21 +206,24 @@ std::optional<FieldStamps> decode_stamps(std::string_view in) {
     return out;
 }
 
-Uuid uuid_of(const std::string& raw) {
+Uuid uuid_of(std::string_view raw) {
     return Uuid::from_bytes(raw).value_or(Uuid{});
 }
 
 class SqliteStore final : public ServerStore {
   public:
-    SqliteStore(std::unique_ptr<ServerKey> key, std::shared_ptr<const WallClock> clock)
-        : key_(std::move(key)), clock_(std::move(clock)) {}
+    SqliteStore(std::unique_ptr<ServerKey> key, std::shared_ptr<const WallClock> clock, LogSink log)
+        : key_(std::move(key)), clock_(std::move(clock)), log_(std::move(log)) {}
 
     Status open(const std::string& path, bool fresh) {
-        MS_RETURN_IF_ERROR(db_.open(path));
-        // WAL: readers never block the writer; FULL: an accepted push survives power loss
-        // (protocol §7: accepted transactions are durable before the response).
+        // The admin command line may write while the server runs: wait for its lock.
+        MS_RETURN_IF_ERROR(db_.open(
+            path, {.create = true, .busy_timeout_ms = 10'000, .label = common::sql::kServerDb}));
+        // WAL: readers never block the writer. NORMAL, for good: a commit appends to the log
+        // without syncing it, and the store syncs the log itself (sync_log) before any write
+        // is acknowledged, so an accepted push still survives power loss (protocol §7).
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA journal_mode=WAL"));
-        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=FULL"));
+        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA foreign_keys=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA secure_delete=ON"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA temp_store=MEMORY"));
@@ -230,7 +234,15 @@ class SqliteStore final : public ServerStore {
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA cache_size=-65536"));
         MS_RETURN_IF_ERROR(db_.exec("PRAGMA wal_autocheckpoint=0"));
         MS_RETURN_IF_ERROR(open_tables(fresh));
-        auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = {}});
+        // One sync of the log now, whatever the counters say, while no other thread can use
+        // the store: SQLite's first sync of a log file also syncs its directory and clears a
+        // flag in the file object (see "Group commit"); after this, syncs only read it.
+        {
+            auto log = db_.wal_file();
+            if (!log.ok()) return log.status();
+            MS_RETURN_IF_ERROR(common::sql::sync_file(*log));
+        }
+        auto cp = WalCheckpointer::start({.path = path, .name = "server.db", .log = log_});
         if (!cp.ok()) return cp.status();
         checkpointer_ = std::move(cp).value();
         return {};
@@ -272,38 +284,56 @@ class SqliteStore final : public ServerStore {
         return db_.exec(kIndexesSql);
     }
 
+    // Group commit. The connection runs at synchronous=NORMAL, so a commit writes its frames
+    // to the log without syncing it. transact() commits and then syncs the log (sync_log), so
+    // it is as durable as a FULL commit when it returns; transact_unsynced() leaves the sync to
+    // the caller, which calls sync_log() before it answers, and concurrent callers share one
+    // sync: sync_log() takes the log's file handle under mu_ (SQLITE_FCNTL_JOURNAL_POINTER)
+    // and calls its xSync outside mu_, so other requests commit meanwhile.
+    //
+    // Why calling xSync outside mu_ is safe, although the connection is NOMUTEX and SQLite may
+    // sync the same file object under mu_ at the same moment (checked against SQLite's
+    // os_unix.c unixSync and wal.c walFrames; re-check when the SQLite version changes):
+    //   - At synchronous=NORMAL, SQLite's only sync of this connection's log is the log header
+    //     sync in walFrames, when a commit starts the log again after a RESTART checkpoint
+    //     (`if( pWal->syncHeader ) sqlite3OsSync(...)`); commits do not sync
+    //     (WAL_SYNC_FLAGS is 0 at NORMAL). Autocheckpoints are off; the checkpointer and the
+    //     admin process use connections, and file objects, of their own.
+    //   - unixSync calls fdatasync on the descriptor (concurrent fsyncs of one descriptor are
+    //     safe) and otherwise only reads the file object, except: it clears UNIXFILE_DIRSYNC
+    //     in ctrlFlags after its first call (that first call happens in open(), before any
+    //     concurrency), and it stores errno in lastErrno when the sync fails (sync_log then
+    //     fails too; the value is only used for SQLite's own error text).
+    //   - sync_mu_ serialises the store's own out-of-lock syncs; the log stays open at the
+    //     same address until the connection closes (after every caller is gone).
+    // An fsync covers every write completed before it starts: `target` is read under mu_, so
+    // every commit it counts has finished writing its frames.
     Status transact(const std::function<Status()>& body) override {
-        std::lock_guard lock(mu_);
-        if (depth_ > 0) {  // joins the outer transaction
-            ++depth_;
-            Status s = body();
-            --depth_;
-            return s;
+        bool wrote = false;
+        {
+            std::lock_guard lock(mu_);
+            if (depth_ > 0) {  // joins the outer transaction
+                ++depth_;
+                Status s = body();
+                --depth_;
+                return s;
+            }
+            const std::int64_t before = db_.total_changes();
+            MS_RETURN_IF_ERROR(commit(body));
+            wrote = db_.total_changes() != before;
+            if (wrote) ++unsynced_commits_;
         }
-        MS_RETURN_IF_ERROR(db_.exec("BEGIN IMMEDIATE"));
-        depth_ = 1;
-        Status s;
-        try {
-            s = body();
-        } catch (const std::exception& e) {
-            s = Status::internal(std::string("unexpected exception: ") + e.what());
-        }
-        depth_ = 0;
-        if (s.ok()) s = db_.exec("COMMIT");
-        if (!s.ok()) (void)db_.exec("ROLLBACK");
-        return s;
+        // Outside mu_: sync_log takes sync_mu_, then mu_. A transaction that wrote nothing (a
+        // read, such as a pull's) has nothing to sync.
+        return wrote ? sync_log() : Status{};
     }
 
     Status transact_unsynced(const std::function<Status()>& body, bool acknowledged) override {
         std::lock_guard lock(mu_);
         if (depth_ > 0) return transact(body);
-        // NORMAL in WAL mode: the commit appends to the log without a sync. A later sync of
-        // the log (sync_log, or a FULL commit) makes it and every frame before it durable.
-        MS_RETURN_IF_ERROR(db_.exec("PRAGMA synchronous=NORMAL"));
-        Status s = transact(body);
-        Status back = db_.exec("PRAGMA synchronous=FULL");
-        if (s.ok() && acknowledged) ++unsynced_commits_;
-        return s.ok() ? back : s;
+        MS_RETURN_IF_ERROR(commit(body));
+        if (acknowledged) ++unsynced_commits_;
+        return {};
     }
 
     Status sync_log() override {
@@ -319,11 +349,11 @@ class SqliteStore final : public ServerStore {
         {
             std::lock_guard lock(mu_);
             target = unsynced_commits_;  // everything committed so far goes in this sync
-            auto f = db_.log_file();
+            auto f = db_.wal_file();
             if (!f.ok()) return f.status();
             log = *f;
         }
-        MS_RETURN_IF_ERROR(sql::sync_file(log));
+        MS_RETURN_IF_ERROR(common::sql::sync_file(log));
         synced_commits_ = target;
         return {};
     }
@@ -453,11 +483,12 @@ class SqliteStore final : public ServerStore {
         return devices("ORDER BY enrolled_ms", std::nullopt);
     }
     Status revoke_device(const Uuid& id) override {
-        std::lock_guard lock(mu_);
-        MS_RETURN_IF_ERROR(write("UPDATE devices SET revoked=1 WHERE id=?1",
-                                 [&](Stmt& s) { s.bind_blob(1, id.raw()); }));
-        if (db_.changes() == 0) return Status::not_found("no device " + id.to_string());
-        return {};
+        return transact([&]() -> Status {
+            MS_RETURN_IF_ERROR(write("UPDATE devices SET revoked=1 WHERE id=?1",
+                                     [&](Stmt& s) { s.bind_blob(1, id.raw()); }));
+            if (db_.changes() == 0) return Status::not_found("no device " + id.to_string());
+            return {};
+        });
     }
     Status touch_device(const Uuid& id, std::int64_t now_ms) override {
         return write(
@@ -511,7 +542,8 @@ class SqliteStore final : public ServerStore {
         auto row = st->step();
         if (!row.ok()) return row.status();
         if (!*row) return std::optional<StoredBatch>();
-        return std::optional<StoredBatch>(StoredBatch{st->blob(0), st->blob(1)});
+        return std::optional<StoredBatch>(
+            StoredBatch{std::string(st->blob(0)), std::string(st->blob(1))});
     }
     Status add_batch(const Uuid& device, const Uuid& batch, const StoredBatch& b,
                      std::int64_t now_ms) override {
@@ -641,7 +673,7 @@ class SqliteStore final : public ServerStore {
         auto r = st->step();
         if (!r.ok()) return r.status();
         if (!*r) return std::optional<RowInfo>();
-        return std::optional<RowInfo>(RowInfo{st->text(0), uuid_of(st->blob(1))});
+        return std::optional<RowInfo>(RowInfo{std::string(st->text(0)), uuid_of(st->blob(1))});
     }
     Result<std::vector<LearnerRow>> rows_of(const Uuid& learner) override {
         std::lock_guard lock(mu_);
@@ -654,7 +686,7 @@ class SqliteStore final : public ServerStore {
             auto r = st->step();
             if (!r.ok()) return r.status();
             if (!*r) return out;
-            out.push_back({uuid_of(st->blob(0)), st->text(1)});
+            out.push_back({uuid_of(st->blob(0)), std::string(st->text(1))});
         }
     }
     Status add_row(const Uuid& row, const RowInfo& info, std::int64_t seq,
@@ -689,12 +721,13 @@ class SqliteStore final : public ServerStore {
         return std::move(*stamps);
     }
     Status set_field_stamps(const Uuid& row, const FieldStamps& stamps) override {
-        std::lock_guard lock(mu_);
-        MS_RETURN_IF_ERROR(write("UPDATE rows SET stamps=?2 WHERE id=?1", [&](Stmt& s) {
-            s.bind_blob(1, row.raw()).bind_blob(2, encode_stamps(stamps));
-        }));
-        if (db_.changes() == 0) return Status::not_found("no row " + row.to_string());
-        return {};
+        return transact([&]() -> Status {
+            MS_RETURN_IF_ERROR(write("UPDATE rows SET stamps=?2 WHERE id=?1", [&](Stmt& s) {
+                s.bind_blob(1, row.raw()).bind_blob(2, encode_stamps(stamps));
+            }));
+            if (db_.changes() == 0) return Status::not_found("no row " + row.to_string());
+            return {};
+        });
     }
 
     // --- assignments and access -----------------------------------------------------------
@@ -760,7 +793,8 @@ class SqliteStore final : public ServerStore {
     }
     Result<std::set<Uuid>> scope_now(const Subject& s) override {
         return learner_set(
-            "SELECT learner FROM access WHERE kind=?1 AND subject=?2 AND to_seq IS NULL", s, 0);
+            "SELECT learner FROM access WHERE kind=?1 AND subject=?2 AND to_seq IS NULL", s,
+            std::nullopt);
     }
     Result<std::set<Uuid>> scope_at(const Subject& s, std::int64_t seq) override {
         return learner_set(
@@ -852,10 +886,34 @@ class SqliteStore final : public ServerStore {
   private:
     std::int64_t now() const { return clock_->now_ms(); }
 
-    // Prepares, binds and runs one statement that returns no rows.
+    // BEGIN IMMEDIATE, the body, COMMIT (ROLLBACK if the body fails or throws), without a sync
+    // of the log. Call with mu_ held and no transaction open.
+    Status commit(const std::function<Status()>& body) {
+        MS_RETURN_IF_ERROR(db_.exec("BEGIN IMMEDIATE"));
+        depth_ = 1;
+        Status s;
+        try {
+            s = body();
+        } catch (const std::exception& e) {
+            s = Status::internal(std::string("unexpected exception: ") + e.what());
+        }
+        depth_ = 0;
+        if (s.ok()) s = db_.exec("COMMIT");
+        if (!s.ok()) (void)db_.exec("ROLLBACK");
+        return s;
+    }
+
+    // Prepares, binds and runs one statement that returns no rows. Outside a transaction it
+    // runs as a transaction of its own, so it is on disk when it returns (as each write was
+    // when every commit was synchronous=FULL). Never call it at depth 0 with mu_ held: the
+    // sync that follows takes sync_mu_, then mu_.
     template <typename Bind>
     Status write(std::string_view sql, Bind&& bind) {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        if (depth_ == 0) {
+            lock.unlock();
+            return transact([&]() -> Status { return write(sql, bind); });
+        }
         auto st = db_.prepare(sql);
         if (!st.ok()) return st.status();
         bind(*st);
@@ -881,12 +939,15 @@ class SqliteStore final : public ServerStore {
         }
     }
 
-    Result<std::set<Uuid>> learner_set(std::string_view sql, const Subject& s, std::int64_t seq) {
+    // Runs `sql`, which binds the subject as ?1 (kind) and ?2 (id) and, when `seq` is given,
+    // that seq as ?3; returns the learners in its first column.
+    Result<std::set<Uuid>> learner_set(std::string_view sql, const Subject& s,
+                                       std::optional<std::int64_t> seq) {
         std::lock_guard lock(mu_);
         auto st = db_.prepare(sql);
         if (!st.ok()) return st.status();
         st->bind(1, static_cast<std::int64_t>(s.kind)).bind_blob(2, s.id.raw());
-        if (sql.find("?3") != std::string_view::npos) st->bind(3, seq);
+        if (seq) st->bind(3, *seq);
         std::set<Uuid> out;
         for (;;) {
             auto r = st->step();
@@ -908,7 +969,7 @@ class SqliteStore final : public ServerStore {
         auto r = st->step();
         if (!r.ok()) return r.status();
         if (!*r) return std::optional<std::string>();
-        return std::optional<std::string>(st->blob(0));
+        return std::optional<std::string>(std::string(st->blob(0)));
     }
 
     Result<std::vector<Municipality>> municipalities(const std::string& where,
@@ -922,7 +983,7 @@ class SqliteStore final : public ServerStore {
             auto r = st->step();
             if (!r.ok()) return r.status();
             if (!*r) return out;
-            out.push_back({uuid_of(st->blob(0)), st->text(1)});
+            out.push_back({uuid_of(st->blob(0)), std::string(st->text(1))});
         }
     }
     Result<std::vector<Institution>> institutions(const std::string& where,
@@ -938,7 +999,7 @@ class SqliteStore final : public ServerStore {
             if (!*r) return out;
             out.push_back({uuid_of(st->blob(0)), uuid_of(st->blob(1)),
                            parse_institution_kind(st->text(2)).value_or(InstitutionKind::school),
-                           st->text(3)});
+                           std::string(st->text(3))});
         }
     }
     Result<std::vector<User>> users(const std::string& where, std::optional<Uuid> id) {
@@ -983,7 +1044,7 @@ class SqliteStore final : public ServerStore {
             d.id = uuid_of(st->blob(0));
             d.user = uuid_of(st->blob(1));
             d.node = uuid_of(st->blob(2));
-            std::string pk = st->blob(3);
+            const std::string_view pk = st->blob(3);
             if (pk.size() != d.public_key.size())
                 return Status::corrupt("a device has a malformed public key");
             std::copy(pk.begin(), pk.end(), reinterpret_cast<char*>(d.public_key.data()));
@@ -1012,7 +1073,7 @@ class SqliteStore final : public ServerStore {
             if (!r.ok()) return r.status();
             if (!*r) return out;
             out.push_back({uuid_of(st->blob(0)), uuid_of(st->blob(1)), uuid_of(st->blob(2)),
-                           uuid_of(st->blob(3)), st->text(4), st->int64(5) != 0});
+                           uuid_of(st->blob(3)), std::string(st->text(4)), st->int64(5) != 0});
         }
     }
 
@@ -1025,6 +1086,7 @@ class SqliteStore final : public ServerStore {
     std::unique_ptr<WalCheckpointer> checkpointer_;  // after db_: stopped before it closes
     std::unique_ptr<ServerKey> key_;
     std::shared_ptr<const WallClock> clock_;
+    LogSink log_;
     Uuid node_;
 };
 
@@ -1058,7 +1120,8 @@ Result<std::unique_ptr<ServerStore>> open_sqlite_store(const StoreOptions& optio
     auto key = ServerKey::load(key_path, options.create_if_missing && !db_exists);
     if (!key.ok()) return key.status();
     auto clock = options.clock ? options.clock : SystemClock::shared();
-    auto store = std::make_unique<SqliteStore>(std::move(key).value(), std::move(clock));
+    auto store =
+        std::make_unique<SqliteStore>(std::move(key).value(), std::move(clock), options.log);
     MS_RETURN_IF_ERROR(store->open(db_path, !db_exists));
     return std::unique_ptr<ServerStore>(std::move(store));
 }

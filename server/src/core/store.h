@@ -18,7 +18,9 @@
 //
 // Atomicity: `transact` runs a function inside one database transaction; every method called
 // from it on the same thread joins that transaction, and nothing the function wrote survives
-// if it returns an error. Writes outside `transact` are atomic one by one.
+// if it returns an error. Writes outside `transact` are atomic one by one. Durability: when
+// `transact` (or a write outside it) returns ok, the write is on disk; `transact_unsynced`
+// leaves that to a later sync_log().
 // Thread-safety: every method may be called from any thread; calls are serialised (a
 // `transact` holds the store for its whole duration).
 #pragma once
@@ -282,8 +284,9 @@ struct StoreOptions {
     LogSink log;
 };
 
-// Opens the SQLite store `server.db` (WAL, synchronous=FULL) in options.data_dir with the key
-// `server.key` beside it.
+// Opens the SQLite store `server.db` (WAL, synchronous=NORMAL with the store syncing the log
+// before it acknowledges a write; see sqlite_store.cpp "Group commit") in options.data_dir with
+// the key `server.key` beside it.
 Result<std::unique_ptr<ServerStore>> open_sqlite_store(const StoreOptions& options);
 
 }  // namespace mentorsync::server

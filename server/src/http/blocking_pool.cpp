@@ -8,14 +8,15 @@
 
 namespace mentorsync::server::http {
 
-BlockingPool::BlockingPool(unsigned threads, std::size_t queue)
+BlockingPool::BlockingPool(unsigned threads, std::size_t queue, bool lower_priority)
     : capacity_(std::max(1u, threads) + queue), ioc_(static_cast<int>(std::max(1u, threads))) {
     keep_.emplace(ioc_.get_executor());
     for (unsigned i = 0; i < std::max(1u, threads); ++i) {
-        threads_.emplace_back([this] {
+        threads_.emplace_back([this, lower_priority] {
             // Linux gives each thread its own nice value. Failing (a container that forbids
             // it) only costs the priority, never the sign-in.
-            (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+            if (lower_priority)
+                (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
             ioc_.run();
         });
     }

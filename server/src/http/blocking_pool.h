@@ -34,8 +34,10 @@ namespace mentorsync::server::http {
 
 class BlockingPool {
   public:
-    // `threads` >= 1; `queue`: jobs that may wait beyond the running ones.
-    BlockingPool(unsigned threads, std::size_t queue);
+    // `threads` >= 1; `queue`: jobs that may wait beyond the running ones. `lower_priority`:
+    // the threads run at nice +10 (the sign-in pool); the store pool runs at normal priority,
+    // since the sync traffic itself waits for it.
+    BlockingPool(unsigned threads, std::size_t queue, bool lower_priority = true);
     ~BlockingPool();
     BlockingPool(const BlockingPool&) = delete;
     BlockingPool& operator=(const BlockingPool&) = delete;

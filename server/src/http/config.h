@@ -46,6 +46,10 @@ struct ServerConfig {
     // `threads + queue` sign-ins in progress the next one gets 503.
     unsigned signin_threads = 2;
     std::size_t signin_queue = 32;
+    // Every other request's service call (SQLite, the log sync, the merged state's catch-up)
+    // runs on these threads, not on the io threads. Its queue is max_connections long: each
+    // connection has at most one request in flight, so the pool never refuses one.
+    unsigned store_threads = 4;
     std::string tls_cert_file;  // PEM chain; TLS only when both files are given
     std::string tls_key_file;   // PEM private key
     std::chrono::milliseconds shutdown_timeout{10'000};  // in-flight requests get this long

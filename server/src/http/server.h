@@ -2,7 +2,9 @@
 //
 // Threads: one io_context run by `config.threads` threads. Each connection lives on a strand
 // of its own (http/session.h); the listener and the shutdown sequence have strands too.
-// SyncService calls run on the io threads, inside the connection's strand.
+// The io threads only read and write: every service call runs on a pool (http/blocking_pool.h),
+// sign-ins on the sign-in pool (config.signin_threads), every other request on the store pool
+// (config.store_threads), and the connection's coroutine resumes on its strand afterwards.
 //
 // Shutdown (SIGTERM/SIGINT when config.handle_signals, or request_stop()): stop accepting;
 // close idle connections; let requests already being read or handled finish, each answered
@@ -10,6 +12,8 @@
 // then close whatever is left. The io threads then run out of work and wait() returns. A
 // second signal closes everything at once. io_context::stop() is used only as a last resort
 // when connections ignore even a closed socket for one more second.
+// wait() joins the pools after the io threads: a service call stuck on a pool thread (a disk
+// that never answers) still blocks wait(), and io_context::stop() cannot free it.
 //
 // This header is free of Asio and Beast on purpose: main.cpp and the tests include it cheaply.
 // Thread-safety: request_stop() may be called from any thread, also concurrently with wait().

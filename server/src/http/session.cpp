@@ -359,7 +359,16 @@ asio::awaitable<void> Session<Stream>::serve() {
                     router.overloaded(request, "too many sign-ins in progress: retry shortly");
             }
         } else {
-            response = state_.router().handle(request);
+            // SQLite and the log sync: on the store pool, so that a slow disk holds this
+            // request only, not the io thread and every connection it serves.
+            const Router& router = state_.router();
+            auto handled = state_.store_pool().try_run(
+                [&router, &request] { return router.handle(request); }, asio::use_awaitable);
+            if (handled) {
+                response = co_await std::move(*handled);
+            } else {
+                response = router.overloaded(request, "the server is busy: retry shortly");
+            }
         }
         const RouteId route = route_from_name(response.route);
         // A request that arrived before shutdown is answered in full, but the connection

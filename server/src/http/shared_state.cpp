@@ -13,12 +13,15 @@ ServerState::ServerState(ServerConfig config, SyncService& service, Logger logge
       logger_(std::move(logger)),
       router_(service, metrics_, config_, coord),
       body_budget_(config_.body_budget_bytes, config_.max_body_bytes),
-      signin_pool_(std::make_unique<BlockingPool>(config_.signin_threads, config_.signin_queue)) {}
+      signin_pool_(std::make_unique<BlockingPool>(config_.signin_threads, config_.signin_queue)),
+      store_pool_(std::make_unique<BlockingPool>(config_.store_threads, config_.max_connections,
+                                                 /*lower_priority=*/false)) {}
 
 ServerState::~ServerState() = default;
 
 void ServerState::stop_pools() {
     signin_pool_->shutdown();
+    store_pool_->shutdown();
 }
 
 const SessionControl* ServerState::oldest(const std::array<Queue, 2>& queues) {

@@ -72,7 +72,9 @@ class ServerState {
     BodyBudget& body_budget() noexcept { return body_budget_; }
     // Where sign-ins run (Argon2id); see http/blocking_pool.h.
     BlockingPool& signin_pool() noexcept { return *signin_pool_; }
-    // Stops the sign-in pool's threads; the server calls it once its io threads have ended.
+    // Where every other request's service call runs (store work); see config.h store_threads.
+    BlockingPool& store_pool() noexcept { return *store_pool_; }
+    // Stops both pools' threads; the server calls it once its io threads have ended.
     void stop_pools();
 
     // Registers a fresh session from client address `key` (client_key()), displacing older
@@ -98,6 +100,7 @@ class ServerState {
 
     BodyBudget body_budget_;
     std::unique_ptr<BlockingPool> signin_pool_;
+    std::unique_ptr<BlockingPool> store_pool_;
 
     // Sessions that may be displaced, oldest first: [0] fresh, [1] idle.
     using Queue = std::list<const SessionControl*>;

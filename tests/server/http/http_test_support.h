@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -104,14 +105,28 @@ class FakeService final : public SyncService {
     std::size_t last_limit = 0;
 };
 
-// Collects the server's log lines.
+// Collects the server's log lines; a test can wait for a line to appear.
 struct LogCapture {
     std::mutex mutex;
+    std::condition_variable logged;
     std::vector<std::string> lines;
     server::http::Logger logger() {
         return server::http::Logger([this](std::string_view line) {
-            std::lock_guard lock(mutex);
-            lines.emplace_back(line);
+            {
+                std::lock_guard lock(mutex);
+                lines.emplace_back(line);
+            }
+            logged.notify_all();
+        });
+    }
+    // Whether a line containing `text` was logged within `timeout` (at once if it already was).
+    bool wait_for(std::string_view text, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex);
+        std::size_t seen = 0;
+        return logged.wait_for(lock, timeout, [&] {
+            for (; seen < lines.size(); ++seen)
+                if (lines[seen].find(text) != std::string::npos) return true;
+            return false;
         });
     }
     std::string all() {
