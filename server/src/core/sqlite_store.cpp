@@ -32,6 +32,7 @@
 #include <mutex>
 #include <optional>
 
+#include "common/encoding.h"
 #include "common/sqlite.h"
 #include "core/checkpointer.h"
 #include "core/store.h"
@@ -115,15 +116,10 @@ const char* kIndexesSql = R"sql(
 CREATE INDEX IF NOT EXISTS rows_by_learner ON rows(learner, collection);
 )sql";
 
-void put_be64(std::string& out, std::uint64_t v) {
-    for (int i = 7; i >= 0; --i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
 std::string txn_ad(std::int64_t seq, const Stamp& stamp) {
     std::string ad = "ms-txn";
-    put_be64(ad, static_cast<std::uint64_t>(seq));
-    put_be64(ad, stamp.hlc);
+    common::append_be64(ad, static_cast<std::uint64_t>(seq));
+    common::append_be64(ad, stamp.hlc);
     ad.append(stamp.node.raw());
     return ad;
 }
@@ -172,7 +168,7 @@ std::string encode_stamps(const FieldStamps& stamps) {
     std::string out;
     put_varint(out, distinct.size());
     for (const Stamp& s : distinct) {
-        put_be64(out, s.hlc);
+        common::append_be64(out, s.hlc);
         out.append(s.node.raw());
     }
     put_varint(out, stamps.size());
@@ -184,8 +180,7 @@ std::optional<FieldStamps> decode_stamps(std::string_view in) {
     if (!get_varint(in, n) || n > in.size() / 24) return std::nullopt;
     std::vector<Stamp> distinct(n);
     for (Stamp& s : distinct) {
-        for (int i = 0; i < 8; ++i)
-            s.hlc = (s.hlc << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+        s.hlc = *common::read_be64(in);  // n <= size / 24: each stamp has its 24 bytes
         auto node = Uuid::from_bytes(in.substr(8, 16));
         if (!node) return std::nullopt;
         s.node = *node;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -19,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/text.h"
 #include "http/beast_message.h"
 #include "http/blocking_pool.h"
 #include "http/limits.h"
@@ -67,17 +67,6 @@ bool is_disconnect(const beast::error_code& ec) {
 bool is_http_parse_error(const beast::error_code& ec) {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
            !is_disconnect(ec);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // Beast 1.74 has its own string_view type.
@@ -284,7 +273,7 @@ asio::awaitable<void> Session<Stream>::serve() {
             // is never read, and since unread bytes would be taken for the next request, the
             // connection ends with the answer.
             const bool expects_continue =
-                iequals(sv(parser.get()[bhttp::field::expect]), "100-continue");
+                common::iequals_ascii(sv(parser.get()[bhttp::field::expect]), "100-continue");
             const bool drop_body = has_body && length && *length <= BodyBudget::kSmallBody &&
                                    check.answer->status != 413 && !expects_continue;
             const RouteId route = route_from_name(check.answer->route);
@@ -311,7 +300,7 @@ asio::awaitable<void> Session<Stream>::serve() {
 
         if (has_body) {
             // curl and others wait for "100 Continue" before sending a large body.
-            if (iequals(sv(parser.get()[bhttp::field::expect]), "100-continue")) {
+            if (common::iequals_ascii(sv(parser.get()[bhttp::field::expect]), "100-continue")) {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
                 lowest.expires_after(cfg.write_timeout);
                 co_await bhttp::async_write(stream_, cont,

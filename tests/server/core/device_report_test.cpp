@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "core/sql.h"
+#include "common/sqlite.h"
 #include "core_fixture.h"
 
 using namespace mstest;
@@ -38,6 +38,12 @@ Transaction contact_on(Tablet& t, const Uuid& learner, const Uuid& mentor) {
     return pending.back();
 }
 
+}  // namespace
+
+namespace {
+// server.db opened directly, as an older server version would have left it.
+const mentorsync::common::sql::Options kServerDbFile{.create = false,
+                                                     .label = mentorsync::common::sql::kServerDb};
 }  // namespace
 
 TEST_CASE("a signed pull's report is stored for its device only, the latest one kept",
@@ -183,8 +189,8 @@ TEST_CASE("a format 2 server.db is upgraded in place to format 3", "[server][rep
     }
     o.data_dir = dir.file("old");
     {
-        sql::Db db;
-        REQUIRE(db.open(o.data_dir + "/server.db").ok());
+        mentorsync::common::sql::Db db;
+        REQUIRE(db.open(o.data_dir + "/server.db", kServerDbFile).ok());
         for (const char* col : {"report_pending", "report_quarantined", "report_rejected",
                                 "report_ms", "rejected_total"})
             REQUIRE(db.exec(std::string("ALTER TABLE devices DROP COLUMN ") + col).ok());
@@ -211,16 +217,16 @@ TEST_CASE("a format 2 server.db is upgraded in place to format 3", "[server][rep
     CHECK(CoreFixture::ok((*again)->find_device(device))->rejected_total == 2);
     again->reset();
     {
-        sql::Db db;
-        REQUIRE(db.open(o.data_dir + "/server.db").ok());
+        mentorsync::common::sql::Db db;
+        REQUIRE(db.open(o.data_dir + "/server.db", kServerDbFile).ok());
         auto st = db.prepare("SELECT value FROM meta WHERE key='format'");
         REQUIRE(st.ok());
         REQUIRE(*st->step());
         CHECK(st->text(0) == "3");
     }
     {
-        sql::Db db;
-        REQUIRE(db.open(o.data_dir + "/server.db").ok());
+        mentorsync::common::sql::Db db;
+        REQUIRE(db.open(o.data_dir + "/server.db", kServerDbFile).ok());
         REQUIRE(db.exec("UPDATE meta SET value='1' WHERE key='format'").ok());
     }
     auto refused = open_sqlite_store(o);
