@@ -72,9 +72,8 @@ flags (each may also be set by the environment variable shown; a flag wins):
 Logs: JSON lines on stderr. Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage error.
 )";
 
-struct UsageError {
-    std::string message;
-};
+using mentorsync::Result;
+using mentorsync::Status;
 
 struct Flag {
     std::string_view name;  // without "--"
@@ -89,31 +88,35 @@ std::optional<unsigned long long> parse_uint(std::string_view text) {
     return v;
 }
 
-unsigned long long uint_flag(const Flag& f, unsigned long long min, unsigned long long max) {
+// Every failure here is a usage error: invalid_argument, its message naming the flag.
+Result<unsigned long long> uint_flag(const Flag& f, unsigned long long min,
+                                     unsigned long long max) {
     const auto v = parse_uint(*f.value);
     if (!v || *v < min || *v > max) {
-        throw UsageError{"--" + std::string(f.name) + " must be a whole number from " +
-                         std::to_string(min) + " to " + std::to_string(max)};
+        return Status::invalid_argument("--" + std::string(f.name) +
+                                        " must be a whole number from " + std::to_string(min) +
+                                        " to " + std::to_string(max));
     }
     return *v;
 }
 
 // A non-negative decimal ("0.5", "10") of at most `max`.
-double rate_flag(const Flag& f, double max) {
+Result<double> rate_flag(const Flag& f, double max) {
     double v = 0;
     const std::string& t = *f.value;
     const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !(v >= 0) || v > max) {
-        throw UsageError{"--" + std::string(f.name) + " must be a number from 0 to " +
-                         std::to_string(static_cast<long long>(max))};
+        return Status::invalid_argument("--" + std::string(f.name) +
+                                        " must be a number from 0 to " +
+                                        std::to_string(static_cast<long long>(max)));
     }
     return v;
 }
 
-// Fills `config` and `data_dir` from the environment, then from argv[first..]. Throws
-// UsageError. Returns false when --help was asked for.
-bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
-                      std::string& data_dir) {
+// Fills `config` and `data_dir` from the environment, then from argv[first..]. Returns false
+// when --help was asked for; invalid_argument (a usage error) names what was wrong.
+Result<bool> parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
+                              std::string& data_dir) {
     std::vector<Flag> flags = {
         {"listen", "MENTORSYNC_LISTEN", {}},
         {"data-dir", "MENTORSYNC_DATA_DIR", {}},
@@ -141,7 +144,7 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") return false;
         if (arg.rfind("--", 0) != 0)
-            throw UsageError{"unexpected argument '" + std::string(arg) + "'"};
+            return Status::invalid_argument("unexpected argument '" + std::string(arg) + "'");
         arg.remove_prefix(2);
         std::optional<std::string> inline_value;
         if (const auto eq = arg.find('='); eq != std::string_view::npos) {
@@ -152,25 +155,26 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
         for (Flag& f : flags) {
             if (f.name == arg) flag = &f;
         }
-        if (flag == nullptr) throw UsageError{"unknown flag --" + std::string(arg)};
+        if (flag == nullptr) return Status::invalid_argument("unknown flag --" + std::string(arg));
         if (inline_value) {
             flag->value = std::move(inline_value);
         } else if (i + 1 < argc) {
             flag->value = argv[++i];
         } else {
-            throw UsageError{"--" + std::string(arg) + " needs a value"};
+            return Status::invalid_argument("--" + std::string(arg) + " needs a value");
         }
     }
 
+    // Precondition: `name` is in `flags` (the names below are the table's own).
     const auto get = [&](std::string_view name) -> const Flag& {
         for (const Flag& f : flags) {
             if (f.name == name) return f;
         }
-        throw UsageError{"internal: no flag " + std::string(name)};
+        std::abort();
     };
     if (const Flag& f = get("listen"); f.value) {
         auto parsed = mentorsync::server::http::parse_listen(*f.value);
-        if (!parsed.ok()) throw UsageError{"--listen: " + parsed.status().message()};
+        if (!parsed.ok()) return Status::invalid_argument("--listen: " + parsed.status().message());
         config.address = parsed->first;
         config.port = parsed->second;
     }
@@ -181,52 +185,69 @@ bool parse_serve_args(int argc, char** argv, int first, ServerConfig& config,
     config.threads = std::max(2u, std::thread::hardware_concurrency());
     config.store_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
     if (const Flag& f = get("store-threads"); f.value) {
-        config.store_threads = static_cast<unsigned>(uint_flag(f, 1, 256));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 256));
+        config.store_threads = static_cast<unsigned>(v);
     }
     if (const Flag& f = get("threads"); f.value) {
-        config.threads = static_cast<unsigned>(uint_flag(f, 1, 256));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 256));
+        config.threads = static_cast<unsigned>(v);
     }
     if (const Flag& f = get("max-body"); f.value) {
-        config.max_body_bytes = static_cast<std::size_t>(uint_flag(f, 1024, 64ull << 20));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1024, 64ull << 20));
+        config.max_body_bytes = static_cast<std::size_t>(v);
     }
     if (const Flag& f = get("max-connections"); f.value) {
-        config.max_connections = static_cast<std::size_t>(uint_flag(f, 1, 1'000'000));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 1'000'000));
+        config.max_connections = static_cast<std::size_t>(v);
     }
     if (const Flag& f = get("max-connections-per-ip"); f.value) {
-        config.max_connections_per_ip = static_cast<std::size_t>(uint_flag(f, 0, 1'000'000));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 0, 1'000'000));
+        config.max_connections_per_ip = static_cast<std::size_t>(v);
     }
     if (const Flag& f = get("header-timeout"); f.value) {
-        config.header_timeout = std::chrono::seconds(uint_flag(f, 1, 300));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 300));
+        config.header_timeout = std::chrono::seconds(v);
     }
     if (const Flag& f = get("body-budget"); f.value) {
-        config.body_budget_bytes = static_cast<std::size_t>(uint_flag(f, 0, 64ull << 30));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 0, 64ull << 30));
+        config.body_budget_bytes = static_cast<std::size_t>(v);
     }
     if (config.body_budget_bytes != 0 && config.body_budget_bytes < config.max_body_bytes) {
-        throw UsageError{"--body-budget must be 0 or at least --max-body"};
+        return Status::invalid_argument("--body-budget must be 0 or at least --max-body");
     }
-    if (const Flag& f = get("device-rate"); f.value) config.device_rate_per_s = rate_flag(f, 1e6);
+    if (const Flag& f = get("device-rate"); f.value) {
+        MS_ASSIGN_OR_RETURN(config.device_rate_per_s, rate_flag(f, 1e6));
+    }
     if (const Flag& f = get("device-burst"); f.value) {
-        config.device_rate_burst = static_cast<double>(uint_flag(f, 1, 1'000'000));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 1'000'000));
+        config.device_rate_burst = static_cast<double>(v);
     }
-    if (const Flag& f = get("ip-rate"); f.value) config.ip_rate_per_s = rate_flag(f, 1e6);
+    if (const Flag& f = get("ip-rate"); f.value) {
+        MS_ASSIGN_OR_RETURN(config.ip_rate_per_s, rate_flag(f, 1e6));
+    }
     if (const Flag& f = get("ip-burst"); f.value) {
-        config.ip_rate_burst = static_cast<double>(uint_flag(f, 1, 1'000'000));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 1'000'000));
+        config.ip_rate_burst = static_cast<double>(v);
     }
     if (const Flag& f = get("signin-threads"); f.value) {
-        config.signin_threads = static_cast<unsigned>(uint_flag(f, 1, 64));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 1, 64));
+        config.signin_threads = static_cast<unsigned>(v);
     }
     if (const Flag& f = get("signin-queue"); f.value) {
-        config.signin_queue = static_cast<std::size_t>(uint_flag(f, 0, 100'000));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 0, 100'000));
+        config.signin_queue = static_cast<std::size_t>(v);
     }
     if (const Flag& f = get("tls-cert"); f.value) config.tls_cert_file = *f.value;
     if (const Flag& f = get("tls-key"); f.value) config.tls_key_file = *f.value;
     if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
-        throw UsageError{"--tls-cert and --tls-key go together"};
+        return Status::invalid_argument("--tls-cert and --tls-key go together");
     }
     if (const Flag& f = get("shutdown-timeout"); f.value) {
-        config.shutdown_timeout = std::chrono::seconds(uint_flag(f, 0, 3600));
+        MS_ASSIGN_OR_RETURN(const auto v, uint_flag(f, 0, 3600));
+        config.shutdown_timeout = std::chrono::seconds(v);
     }
-    if (data_dir.empty()) throw UsageError{"--data-dir (or MENTORSYNC_DATA_DIR) is required"};
+    if (data_dir.empty())
+        return Status::invalid_argument("--data-dir (or MENTORSYNC_DATA_DIR) is required");
     return true;
 }
 
@@ -234,14 +255,15 @@ int serve(int argc, char** argv, int first) {
     ServerConfig config;
     config.handle_signals = true;
     std::string data_dir;
-    try {
-        if (!parse_serve_args(argc, argv, first, config, data_dir)) {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-    } catch (const UsageError& e) {
-        std::fprintf(stderr, "mentorsync-server: %s\n\n%s", e.message.c_str(), kUsage);
+    const auto parsed = parse_serve_args(argc, argv, first, config, data_dir);
+    if (!parsed.ok()) {
+        std::fprintf(stderr, "mentorsync-server: %s\n\n%s", parsed.status().message().c_str(),
+                     kUsage);
         return 2;
+    }
+    if (!*parsed) {
+        std::fputs(kUsage, stdout);
+        return 0;
     }
 
     const Logger logger;
