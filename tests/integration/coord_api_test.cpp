@@ -14,6 +14,7 @@
 #include "http_client.h"
 #include "server_process.h"
 #include "test_support.h"
+#include "wait.h"
 
 using mstest::admin;
 using nlohmann::json;
@@ -368,6 +369,58 @@ TEST_CASE("coordinator API: roles over HTTP, CSV export, audit chain verificatio
     auto [rc, text] = mstest::admin_raw(env.data, {"verify-audit"});
     CHECK(rc == 1);
     CHECK(json::parse(text)["first_bad_seq"] == 2);
+}
+
+TEST_CASE("API and dashboard requests are counted and logged under their own routes",
+          "[integration]") {
+    Env env;
+    Browser b(env.port());
+    REQUIRE(b.sign_in("ada", kMuniPw).status == 200);
+    REQUIRE(b.get("/api/v1/me").status == 200);
+    REQUIRE(b.get("/api/v1/learners/" + env.learner_a).status == 200);
+    REQUIRE(b.get("/api/v1/no-such-endpoint").status == 404);
+    REQUIRE(b.get("/").status == 200);
+
+    // A request is accounted after its answer is written, so the last ones may still be on
+    // their way into the counters when /metrics is read.
+    std::string metrics;
+    const bool counted = mstest::wait_until(
+        [&] {
+            metrics = b.get("/metrics").body;
+            return metrics.find("route=\"/dashboard\",status=\"200\"} 1\n") != std::string::npos &&
+                   metrics.find("route=\"/api/v1\",status=\"404\"} 1\n") != std::string::npos;
+        },
+        std::chrono::seconds(10));
+    INFO(metrics);
+    CHECK(counted);
+    CHECK_THAT(metrics, Catch::Contains("mentorsync_http_requests_total{route=\"/api/v1\","
+                                        "status=\"200\"} 3\n"));
+    CHECK_THAT(metrics, !Catch::Contains("route=\"other\""));
+
+    // The log names the API's route template (never the raw path with its id), the
+    // dashboard's files one route.
+    std::vector<std::string> lines;
+    const auto request_lines_with = [&](const std::string& needle) {
+        int n = 0;
+        for (const std::string& line : lines) {
+            if (line.find("\"event\":\"request\"") != std::string::npos &&
+                line.find(needle) != std::string::npos)
+                ++n;
+        }
+        return n;
+    };
+    CHECK(mstest::wait_until(
+        [&] {
+            lines = env.server->log_lines();
+            return request_lines_with("\"route\":\"/dashboard\"") == 1;
+        },
+        std::chrono::seconds(10)));
+    CHECK(request_lines_with("\"route\":\"/api/v1/auth/sign-in\"") == 1);
+    CHECK(request_lines_with("\"route\":\"/api/v1/me\"") == 1);
+    CHECK(request_lines_with("\"route\":\"/api/v1/learners/{id}\"") == 1);
+    CHECK(request_lines_with("\"route\":\"/api/other\"") == 1);
+    CHECK(request_lines_with("\"route\":\"other\"") == 0);
+    CHECK(request_lines_with(env.learner_a) == 0);
 }
 
 TEST_CASE("coordinator API: deleting an audit entry is detected", "[integration]") {

@@ -51,6 +51,8 @@ constexpr std::array<CoordRoute, 16> kCoordRoutes = {{
 }};
 
 constexpr std::string_view kPrefix = "/api/v1/";
+// The route of an API answer given before (or without) an endpoint of kCoordRoutes matching.
+constexpr std::string_view kUnmatchedRoute = "/api/other";
 
 std::vector<std::string_view> split(std::string_view rest) {
     std::vector<std::string_view> out;
@@ -178,11 +180,15 @@ std::vector<std::string> coord_route_templates() {
 
 Response CoordApi::error(int status, const std::string& code, const std::string& message,
                          std::int64_t retry_after_s) {
-    if (retry_after_s <= 0) return json_error(status, code, message);
-    Response r = api::json_response(
-        status, {{"code", code}, {"message", message}, {"retry_after_s", retry_after_s}});
+    Response r =
+        retry_after_s <= 0
+            ? json_error(status, code, message)
+            : api::json_response(
+                  status, {{"code", code}, {"message", message}, {"retry_after_s", retry_after_s}});
     r.error_code = code;
-    r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    if (retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    // Answered before an endpoint was matched: counted and logged as the API's, not as "other".
+    r.route = std::string(kUnmatchedRoute);
     return r;
 }
 
@@ -211,7 +217,7 @@ Result<std::unique_ptr<CoordApi>> CoordApi::open(const std::string& data_dir,
 
 Response CoordApi::handle(const Request& request) const {
     const std::string_view path = request.path();
-    std::string route = "/api/other";
+    std::string route(kUnmatchedRoute);
     try {
         std::string path_part;
         const CoordRoute* r = path.rfind(kPrefix, 0) == 0 ? match(path, path_part) : nullptr;

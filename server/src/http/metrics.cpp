@@ -6,8 +6,10 @@ namespace mentorsync::server::http {
 
 namespace {
 
+constexpr std::string_view kApiRouteLabel = "/api/v1";
 constexpr std::array<std::string_view, kRouteCount> kRouteNames = {
-    "/healthz", "/metrics", "/v1/enroll", "/v1/sync/push", "/v1/sync/pull", "other"};
+    "/healthz",      "/metrics",     "/v1/enroll", "/v1/sync/push",
+    "/v1/sync/pull", kApiRouteLabel, "/dashboard", "other"};
 
 void append_double(std::string& out, double v) {
     char buf[32];
@@ -25,6 +27,8 @@ RouteId route_from_name(std::string_view name) noexcept {
     for (std::size_t i = 0; i < kRouteNames.size(); ++i) {
         if (kRouteNames[i] == name) return static_cast<RouteId>(i);
     }
+    // The coordinator API's templates, and "/api/other" for a path it has no endpoint for.
+    if (name.starts_with("/api/")) return RouteId::api;
     return RouteId::other;
 }
 

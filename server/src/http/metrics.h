@@ -21,9 +21,12 @@
 namespace mentorsync::server::http {
 
 // The routes of docs/protocol.md §1, plus `other` for every unknown path.
-enum class RouteId { healthz, metrics, enroll, push, pull, other };
-inline constexpr std::size_t kRouteCount = 6;
+// The route label of metrics: the protocol's paths one by one, the coordinator API (/api/v1,
+// whatever the endpoint: the label space stays small) and the dashboard's files as one each.
+enum class RouteId { healthz, metrics, enroll, push, pull, api, dashboard, other };
+inline constexpr std::size_t kRouteCount = 8;
 std::string_view route_name(RouteId id) noexcept;
+// A Response's route ("/v1/sync/push", "/api/v1/learners/{id}", "/dashboard") as a label.
 RouteId route_from_name(std::string_view name) noexcept;
 
 class Metrics {

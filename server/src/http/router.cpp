@@ -241,7 +241,10 @@ Response Router::handle(const Request& request) const {
         // Outside the protocol's and the API's paths: the dashboard's embedded files (404 for
         // unknown ones).
         if (!is_protocol_path(request.path()) && !request.path().starts_with("/api/")) {
-            return serve_static_asset(request);
+            Response asset = serve_static_asset(request);
+            // A path that is no file of the dashboard (a scan, a typo) stays "other".
+            if (asset.status != 404) asset.route = "/dashboard";
+            return asset;
         }
         return error_response(wire::Error::not_found, "no such endpoint");
     }

@@ -160,10 +160,12 @@ void ServerState::record(RouteId route, std::string_view method, const Response&
     const double ms = static_cast<double>(us.count()) / 1000.0;
     const std::string_view level = response.status >= 500 ? "error" : "info";
     const std::string_view m = loggable_method(method);
-    std::array<Logger::Field, 6> fields = {{{"method", m},
-                                            {"route", route_name(route)},
-                                            {"status", static_cast<std::int64_t>(response.status)},
-                                            {"duration_ms", ms}}};
+    std::array<Logger::Field, 6> fields = {
+        {{"method", m},
+         // The API's template names the endpoint.
+         {"route", route == RouteId::api ? std::string_view(response.route) : route_name(route)},
+         {"status", static_cast<std::int64_t>(response.status)},
+         {"duration_ms", ms}}};
     std::size_t n = 4;
     if (!response.device.empty()) fields[n++] = {"device", std::string_view(response.device)};
     if (!response.error_code.empty()) fields[n++] = {"code", std::string_view(response.error_code)};
