@@ -79,8 +79,7 @@ constexpr bool table_in_enum_order() {
     return true;
 }
 static_assert(table_in_enum_order(), "kErrorTable must list every wire::Error in enum order");
-static_assert(static_cast<std::size_t>(Error::unavailable) == kErrorCount,
-              "kErrorTable must list every wire::Error");
+static_assert(kErrorCodeCount == kErrorCount, "kErrorTable must list every wire::Error");
 
 const ErrorRow& row_of(Error e) noexcept {
     const auto i = static_cast<std::size_t>(e);

@@ -136,6 +136,9 @@ enum class Error : std::uint16_t {
     internal,
     unavailable,
 };
+// How many Errors there are: their values are 1..kErrorCodeCount, so a table indexed by value
+// (0 for "none of them") has kErrorCodeCount + 1 slots.
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(Error::unavailable);
 // Every Error, in the order of the protocol's table (by HTTP status).
 MENTORSYNC_API std::span<const Error> all_errors() noexcept;
 // The protocol's code string, e.g. "too_deep"; "unsigned" for Error::unsigned_request.

@@ -46,14 +46,8 @@ void Metrics::count_request(RouteId route, int status) noexcept {
 }
 
 void Metrics::count_error(std::string_view code) noexcept {
-    std::size_t c = kErrorCodes.size() - 1;
-    for (std::size_t i = 0; i + 1 < kErrorCodes.size(); ++i) {
-        if (kErrorCodes[i] == code) {
-            c = i;
-            break;
-        }
-    }
-    errors_[c].fetch_add(1, std::memory_order_relaxed);
+    const auto e = wire::parse_error_name(code);
+    errors_[e ? static_cast<std::size_t>(*e) : 0].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::add_ingested(std::uint64_t transactions, std::uint64_t changes) noexcept {
@@ -137,13 +131,16 @@ std::string Metrics::render() const {
     out +=
         "# HELP mentorsync_http_errors_total Error answers, by protocol error code.\n"
         "# TYPE mentorsync_http_errors_total counter\n";
-    for (std::size_t c = 0; c < kErrorCodes.size(); ++c) {
+    const auto error_line = [&](std::string_view code, std::size_t slot) {
         out += "mentorsync_http_errors_total{code=\"";
-        out += kErrorCodes[c];
+        out += code;
         out += "\"} ";
-        out += std::to_string(errors_[c].load(std::memory_order_relaxed));
+        out += std::to_string(errors_[slot].load(std::memory_order_relaxed));
         out += '\n';
-    }
+    };
+    for (const wire::Error e : wire::all_errors())
+        error_line(wire::error_name(e), static_cast<std::size_t>(e));
+    error_line("other", 0);
     out +=
         "# HELP mentorsync_transactions_ingested_total Pushed transactions accepted and stored.\n"
         "# TYPE mentorsync_transactions_ingested_total counter\n"

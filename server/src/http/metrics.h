@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "mentorsync/types.h"
+#include "mentorsync/wire.h"
 
 namespace mentorsync::server::http {
 
@@ -54,28 +55,6 @@ class Metrics {
 
     static constexpr std::array<int, 14> kStatuses = {200, 400, 401, 403, 404, 405, 409,
                                                       413, 415, 429, 431, 500, 503, 0 /*other*/};
-    static constexpr std::array<std::string_view, 22> kErrorCodes = {"bad_request",
-                                                                     "too_deep",
-                                                                     "string_too_long",
-                                                                     "unsigned",
-                                                                     "unknown_device",
-                                                                     "bad_signature",
-                                                                     "stale_timestamp",
-                                                                     "replayed_nonce",
-                                                                     "device_revoked",
-                                                                     "enrollment_invalid",
-                                                                     "not_found",
-                                                                     "method_not_allowed",
-                                                                     "node_in_use",
-                                                                     "batch_mismatch",
-                                                                     "body_too_large",
-                                                                     "too_many_transactions",
-                                                                     "unsupported_media_type",
-                                                                     "rate_limited",
-                                                                     "internal",
-                                                                     "unavailable",
-                                                                     "headers_too_large",
-                                                                     "other"};
     // Upper bounds of the latency histogram buckets, in seconds (+Inf is implicit).
     static constexpr std::array<double, 11> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                         0.5,   1.0,  2.5,   5.0,  10.0};
@@ -90,7 +69,8 @@ class Metrics {
                           const Histogram& h) const;
 
     std::array<std::array<std::atomic<std::uint64_t>, kStatuses.size()>, kRouteCount> requests_{};
-    std::array<std::atomic<std::uint64_t>, kErrorCodes.size()> errors_{};
+    // Error answers by the protocol's code (wire::Error's value); [0]: any other code.
+    std::array<std::atomic<std::uint64_t>, wire::kErrorCodeCount + 1> errors_{};
     std::atomic<std::uint64_t> transactions_{0};
     std::atomic<std::uint64_t> changes_{0};
     std::atomic<std::int64_t> connections_{0};
