@@ -12,6 +12,7 @@
 
 #include "cli/admin_cli.h"
 #include "core_fixture.h"
+#include "wait.h"
 
 using namespace mstest;
 
@@ -557,10 +558,8 @@ TEST_CASE("the admin command line shares a case and closes one", "[server]") {
     // running server's); the owner's applier finds the writes there by itself, within about a
     // second, without a view asking.
     const std::int64_t head = CoreFixture::ok(f.store->head_seq());
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (CoreFixture::ok(f.state->applied_seq()) < head &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    mstest::wait_until([&] { return CoreFixture::ok(f.state->applied_seq()) >= head; },
+                       std::chrono::seconds(20));
     REQUIRE(CoreFixture::ok(f.state->applied_seq()) == head);
     auto rec = CoreFixture::ok(f.state->replica().get("assignments", *Uuid::parse(case2)));
     CHECK(rec.fields.at("closing_reason") == Value("moved_away"));

@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include "http/blocking_pool.h"
+#include "wait.h"
 
 namespace asio = boost::asio;
 using mentorsync::server::http::BlockingPool;
@@ -82,8 +83,7 @@ TEST_CASE("a pool job runs off the io thread, which keeps serving, and resumes i
     std::thread runner([&] { ioc.run(); });
     REQUIRE(gate.wait_for_waiters(1));
     asio::post(ioc, [&] { other_work_ran = true; });
-    for (int i = 0; i < 500 && !other_work_ran; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    mstest::wait_until([&] { return other_work_ran.load(); }, std::chrono::seconds(5));
     CHECK(other_work_ran);
     CHECK_FALSE(result.has_value());
     gate.release();
@@ -125,8 +125,7 @@ TEST_CASE("a full pool refuses a job at once and takes one again when a place fr
         submit();
     std::thread runner([&] { ioc.run(); });
     REQUIRE(gate.wait_for_waiters(1));
-    for (int i = 0; i < 500 && refused < 2; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    mstest::wait_until([&] { return refused >= 2; }, std::chrono::seconds(5));
     CHECK(refused == 2);
     CHECK(pool.pending() == 2);
     gate.release();

@@ -11,6 +11,7 @@
 
 #include "http/limits.h"
 #include "http_test_support.h"
+#include "wait.h"
 
 using namespace mstest;
 using server::http::BodyBudget;
@@ -110,13 +111,13 @@ TEST_CASE("with no silent connection left, the oldest idle one is displaced", "[
     auto younger = f.client();
     // The server marks a connection idle just after its answer went out: wait until it has
     // done so for `older` (asked over `younger`, which is busy while it asks).
-    bool older_idle = false;
-    for (int i = 0; i < 500 && !older_idle; ++i) {
-        older_idle = younger.request("GET", "/metrics", "", "")
-                         .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
-                     std::string::npos;
-        if (!older_idle) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const bool older_idle = mstest::wait_until(
+        [&] {
+            return younger.request("GET", "/metrics", "", "")
+                       .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
+                   std::string::npos;
+        },
+        std::chrono::seconds(5));
     REQUIRE(older_idle);
     auto newcomer = f.client();
     REQUIRE(newcomer.request("GET", "/healthz", "", "").status == 200);
@@ -137,13 +138,13 @@ TEST_CASE("one address holds at most its limit and displaces only its own connec
     auto first = f.client();
     REQUIRE(first.request("GET", "/healthz", "", "").status == 200);
     // Wait until the server has marked `first` idle (asked over `other`, busy while it asks).
-    bool first_idle = false;
-    for (int i = 0; i < 500 && !first_idle; ++i) {
-        first_idle = other.request("GET", "/metrics", "", "")
-                         .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
-                     std::string::npos;
-        if (!first_idle) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const bool first_idle = mstest::wait_until(
+        [&] {
+            return other.request("GET", "/metrics", "", "")
+                       .body.find("mentorsync_http_connections_waiting{phase=\"idle\"} 1") !=
+                   std::string::npos;
+        },
+        std::chrono::seconds(5));
     REQUIRE(first_idle);
     auto second = f.client();  // same address: the first (idle) goes
     REQUIRE(second.request("GET", "/healthz", "", "").status == 200);
@@ -268,8 +269,7 @@ TEST_CASE("large bodies beyond the budget get 503 before they are read; small on
     auto holder = f.client();
     REQUIRE(holder.write_raw(post_head("/v1/sync/push", 1u << 20) + std::string(512 * 1024, 'x')));
     // Wait until the server has admitted it (the precheck runs before the reservation).
-    for (int i = 0; i < 200 && f.service.precheck_calls < 1; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    mstest::wait_until([&] { return f.service.precheck_calls >= 1; }, std::chrono::seconds(2));
     REQUIRE(f.service.precheck_calls == 1);
 
     auto second = HttpClient(f.port(), {}, "127.0.0.3");
