@@ -33,13 +33,34 @@ constexpr std::array<Row, 16> kTable = {{
     {Error::unavailable, "unavailable", 503, Code::unsupported},
 }};
 
+constexpr bool table_in_enum_order() {
+    for (std::size_t i = 0; i < kTable.size(); ++i)
+        if (static_cast<std::size_t>(kTable[i].error) != i + 1) return false;
+    return true;
+}
+static_assert(table_in_enum_order(), "kTable must list every coord::Error in enum order");
+static_assert(static_cast<std::size_t>(Error::unavailable) == kTable.size(),
+              "kTable must list every coord::Error");
+
 const Row& row_of(Error e) noexcept {
     const auto i = static_cast<std::size_t>(e);
     return i >= 1 && i <= kTable.size() ? kTable[i - 1]
                                         : kTable[static_cast<std::size_t>(Error::internal) - 1];
 }
 
+constexpr auto make_error_list() {
+    std::array<Error, kTable.size()> out{};
+    for (std::size_t i = 0; i < kTable.size(); ++i)
+        out[i] = kTable[i].error;
+    return out;
+}
+constexpr std::array<Error, kTable.size()> kErrorList = make_error_list();
+
 }  // namespace
+
+std::span<const Error> all_errors() noexcept {
+    return kErrorList;
+}
 
 std::string_view error_name(Error e) noexcept {
     return row_of(e).name;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,8 @@ enum class Error : std::uint16_t {
     unavailable,             // 503: the server is saturated
 };
 
+// Every Error, in the enum's order (by HTTP status).
+std::span<const Error> all_errors() noexcept;
 // The code string clients see, e.g. "bad_parameter".
 std::string_view error_name(Error e) noexcept;
 // The HTTP status of `e`, e.g. 404 for not_found.

@@ -92,12 +92,6 @@ std::string host_of_origin(std::string_view origin) {
     return std::string(origin.substr(p + 3));
 }
 
-Response json_error(int status, const std::string& code, const std::string& message) {
-    Response r = api::json_response(status, {{"code", code}, {"message", message}});
-    r.error_code = code;
-    return r;
-}
-
 // The JSON body of a POST, and the checks browsers make possible: the media type, then a
 // cross-site request refused before anything else, also for sign-in (login CSRF).
 Status read_body(const CoordRoute& route, const Request& request, json& body) {
@@ -164,9 +158,8 @@ Result<Response> answer(const api::CoordContext& ctx, const CoordRoute& route, a
 // when it has none, without its message, which may name internals).
 Response error_answer(const Status& s) {
     const auto e = coord::error_of(s);
-    if (!e) return json_error(500, "internal", "internal server error");
-    return CoordApi::error(coord::http_status(*e), std::string(coord::error_name(*e)), s.message(),
-                           (s.retry_after_ms() + 999) / 1000);
+    if (!e) return CoordApi::error(coord::Error::internal, "internal server error");
+    return CoordApi::error(*e, s.message(), (s.retry_after_ms() + 999) / 1000);
 }
 
 }  // namespace
@@ -178,13 +171,11 @@ std::vector<std::string> coord_route_templates() {
     return out;
 }
 
-Response CoordApi::error(int status, const std::string& code, const std::string& message,
-                         std::int64_t retry_after_s) {
-    Response r =
-        retry_after_s <= 0
-            ? json_error(status, code, message)
-            : api::json_response(
-                  status, {{"code", code}, {"message", message}, {"retry_after_s", retry_after_s}});
+Response CoordApi::error(coord::Error e, const std::string& message, std::int64_t retry_after_s) {
+    const std::string code(coord::error_name(e));
+    json body = {{"code", code}, {"message", message}};
+    if (retry_after_s > 0) body["retry_after_s"] = retry_after_s;
+    Response r = api::json_response(coord::http_status(e), body);
     r.error_code = code;
     if (retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
     // Answered before an endpoint was matched: counted and logged as the API's, not as "other".
@@ -222,15 +213,15 @@ Response CoordApi::handle(const Request& request) const {
         std::string path_part;
         const CoordRoute* r = path.rfind(kPrefix, 0) == 0 ? match(path, path_part) : nullptr;
         if (r == nullptr) {
-            Response resp = json_error(404, "not_found", "no such endpoint");
+            Response resp = CoordApi::error(coord::Error::not_found, "no such endpoint");
             resp.route = route;
             return resp;
         }
         route = std::string(kPrefix) + std::string(r->path);
         Response resp;
         if (request.method != r->method) {
-            resp = json_error(405, "method_not_allowed",
-                              "use " + std::string(r->method) + " for this endpoint");
+            resp = CoordApi::error(coord::Error::method_not_allowed,
+                                   "use " + std::string(r->method) + " for this endpoint");
             resp.headers.emplace_back("Allow", std::string(r->method));
         } else {
             const api::CoordContext ctx{*store_, *views_, secure_cookies_};
@@ -242,7 +233,7 @@ Response CoordApi::handle(const Request& request) const {
         return resp;
     } catch (const std::exception&) {
         // Not a path any handler means to take (e.g. a JSON type error): a fault, never a crash.
-        Response resp = json_error(500, "internal", "internal server error");
+        Response resp = CoordApi::error(coord::Error::internal, "internal server error");
         resp.route = route;
         return resp;
     }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "coord/api_error.h"
 #include "coord/coord_store.h"
 #include "coord/coord_views.h"
 #include "http/message.h"
@@ -45,10 +46,11 @@ class CoordApi {
 
     coord::CoordStore& store() const { return *store_; }
 
-    // The API's JSON error body {code, message} with its security headers, for answers the
-    // HTTP layer gives before the API sees a request (413, 429, 503). With `retry_after_s` > 0
-    // the body also carries "retry_after_s" and the answer a Retry-After header.
-    static Response error(int status, const std::string& code, const std::string& message,
+    // The API's JSON error answer {code, message} with its security headers; the HTTP status
+    // and code are the table's (coord/api_error.h). Also for answers the HTTP layer gives
+    // before the API sees a request (413, 429, 503). With `retry_after_s` > 0 the body also
+    // carries "retry_after_s" and the answer a Retry-After header.
+    static Response error(coord::Error e, const std::string& message,
                           std::int64_t retry_after_s = 0);
 
   private:

@@ -159,7 +159,7 @@ RouteId Router::route_of(std::string_view target) noexcept {
 
 Response Router::overloaded(const Request& head, std::string message) const {
     Response r = coord_ != nullptr && is_api(head.path())
-                     ? CoordApi::error(503, "unavailable", message)
+                     ? CoordApi::error(coord::Error::unavailable, message)
                      : error_response(wire::Error::unavailable, message);
     r.headers.emplace_back("Retry-After", "1");
     if (const RouteEntry* route = find_route(head.path())) r.route = std::string(route->path);
@@ -176,14 +176,14 @@ HeadCheck Router::check_head(const Request& head, std::optional<std::uint64_t> c
             out.body_limit = max_api_body_bytes_;
             if (declared > out.body_limit) {
                 out.answer = CoordApi::error(
-                    413, "body_too_large",
+                    coord::Error::body_too_large,
                     "the body is larger than " + std::to_string(out.body_limit) + " bytes");
                 return out;
             }
             if (head.method == "POST" && head.path() == "/api/v1/auth/sign-in") {
                 out.signin = true;
                 if (const auto wait = address_limiter_.take(head.client); wait > 0) {
-                    out.answer = CoordApi::error(429, "rate_limited",
+                    out.answer = CoordApi::error(coord::Error::rate_limited,
                                                  "too many sign-ins from this address: retry "
                                                  "after " +
                                                      std::to_string(wait) + " s",
@@ -235,7 +235,7 @@ Response Router::handle(const Request& request) const {
     if (route == nullptr) {
         if (coord_ != nullptr && is_api(request.path())) {
             if (request.body.size() > max_api_body_bytes_)
-                return CoordApi::error(413, "body_too_large", "the body is too large");
+                return CoordApi::error(coord::Error::body_too_large, "the body is too large");
             return coord_->handle(request);  // never throws
         }
         // Outside the protocol's and the API's paths: the dashboard's embedded files (404 for
