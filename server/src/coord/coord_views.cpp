@@ -572,7 +572,7 @@ Result<json> CoordViews::indicators(const Account& who, const std::string& schoo
     for (int i = 0; i < 12; ++i) {
         const int mm = (8 + i) % 12 + 1;
         const int yy = mm >= 9 ? y0 : y0 + 1;
-        char key[8];
+        char key[16];  // "YYYY-MM"; room for any int, which GCC cannot rule out at -O1
         std::snprintf(key, sizeof key, "%04d-%02d", yy, mm);
         const std::string mfrom = days_from_civil_date(yy, mm, 1);
         const std::string mto = days_from_civil_date(yy, mm, last_day(yy, mm));
@@ -1090,11 +1090,19 @@ Table CoordViews::indicators_table(const json& ind) {
         t.rows.push_back({std::string("mentors_") + k, sy, "",
                           v.is_null() && std::string(k) == "mentees_per_mentor" ? "" : val(v), ""});
     }
+    // A count (contacts, mentees, unjustified lessons) is null only when it is 1-4. Hours and
+    // the per-mentee ratios are null also when the month has no mentees (nothing to divide by):
+    // an empty cell then.
     for (const json& m : ind["contacts_by_month"])
         for (const char* k : {"contacts", "hours", "mentees", "contacts_per_mentee",
-                              "hours_per_mentee", "unjustified_lessons"})
+                              "hours_per_mentee", "unjustified_lessons"}) {
+            const std::string key = k;
+            const bool over_mentees =
+                key == "hours" || key == "contacts_per_mentee" || key == "hours_per_mentee";
             t.rows.push_back(
-                {k, m["month"], "", m[k].is_null() && m["mentees"] == 0 ? "" : val(m[k]), ""});
+                {key, m["month"], "",
+                 over_mentees && m[key].is_null() && m["mentees"] == 0 ? "" : val(m[key]), ""});
+        }
     for (const json& r : ind["risk_by_semester"]) {
         t.rows.push_back(
             {"risk_assessed_learners", r["semester"], "", val(r["assessed_learners"]), ""});

@@ -298,6 +298,28 @@ TEST_CASE("national role: aggregates only, counts below 5 suppressed", "[server]
     for (const auto& row : p.views->indicators_table(n).rows)
         if (row[0] == "active_municipalities") found = row[3] == "<5";
     CHECK(found);
+    auto cell = [&](const json& ind, const std::string& key, const std::string& period) {
+        for (const auto& row : p.views->indicators_table(ind).rows)
+            if (row[0] == key && row[1] == period) return row[3];
+        FAIL("no CSV row " << key << " " << period);
+        return std::string();
+    };
+    // A month with no mentees, in the shape indicators() gives it: 1-4 contacts logged outside
+    // any active case and 1-4 lessons missed before mentoring began are suppressed counts (<5);
+    // only what is divided by the mentees is empty.
+    json edge = n;
+    json& month = edge["contacts_by_month"][0];
+    const std::string period = month["month"];
+    month["mentees"] = 0;
+    for (const char* k :
+         {"contacts", "hours", "contacts_per_mentee", "hours_per_mentee", "unjustified_lessons"})
+        month[k] = nullptr;
+    CHECK(cell(edge, "contacts", period) == "<5");
+    CHECK(cell(edge, "unjustified_lessons", period) == "<5");
+    CHECK(cell(edge, "mentees", period) == "0");
+    CHECK(cell(edge, "hours", period).empty());
+    CHECK(cell(edge, "contacts_per_mentee", period).empty());
+    CHECK(cell(edge, "hours_per_mentee", period).empty());
 }
 
 TEST_CASE("municipality scope: own records only, S9 and notes withheld, others not found",

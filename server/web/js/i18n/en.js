@@ -120,7 +120,7 @@ export default {
   'conf.current': 'Current value',
   'conf.other': 'Other value',
   'conf.written': 'Written {when} by {role} {user}, device {device}',
-  'conf.redacted': 'Special-category field: the values are hidden, only an administrator can resolve it.',
+  'conf.redacted': 'Hidden for your role: the values are not shown, only an administrator can resolve it.',
   'conf.keep': 'Keep current value',
   'conf.take': 'Use other value',
   'conf.custom': 'Own value',

@@ -120,7 +120,7 @@ export default {
   'conf.current': 'Pašreizējā vērtība',
   'conf.other': 'Otra vērtība',
   'conf.written': 'Ierakstīja {when}: {role} {user}, ierīce {device}',
-  'conf.redacted': 'Īpašas kategorijas lauks: vērtības ir paslēptas, atrisināt var tikai administrators.',
+  'conf.redacted': 'Jūsu lomai paslēpts: vērtības netiek rādītas, atrisināt var tikai administrators.',
   'conf.keep': 'Paturēt pašreizējo',
   'conf.take': 'Izvēlēties otru vērtību',
   'conf.custom': 'Sava vērtība',
