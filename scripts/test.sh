@@ -27,8 +27,9 @@ if [ "${MENTORSYNC_SANITIZE:-0}" = "1" ]; then
   SANITIZE=ON
   DEFAULT_DIR="$ROOT/build-sanitize"
   LABEL_ARGS=(-L sanitize "${LABEL_ARGS[@]}")
-  # -O1 -g1 instead of RelWithDebInfo's -O2 -g: the instrumented build compiles in less than half
-  # the time (it is CI's longest pass), and line tables are all a sanitizer's stack trace needs.
+  # -O1 -g1 instead of RelWithDebInfo's -O2 -g: the instrumented build is CI's longest pass, its
+  # costliest translation unit compiles in under half the time (docs/development.md, "CI"), and
+  # line tables are all a sanitizer's stack trace needs.
   CONFIG_ARGS+=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
                 "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
   # A leak or undefined behaviour fails the test it happens in, with a stack trace.
