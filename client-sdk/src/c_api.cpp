@@ -33,44 +33,86 @@ using nlohmann::json;
 
 // ---- errors ---------------------------------------------------------------------------------
 
-Err error(ms_error_code code, std::string message) {
-    Err e;
-    e.code = code;
-    e.message = std::move(message);
-    e.transient = code == MS_ERR_NETWORK || code == MS_ERR_OUT_OF_MEMORY ||
-                  code == MS_ERR_LOCKED_OUT || code == MS_ERR_PROTOCOL;
-    return e;
+namespace {
+
+// The engine Code an SDK failure is closest to, for code that inspects Code (the app sees the
+// ms_error_code of the reason).
+Code engine_code_of(ms_error_code code) noexcept {
+    switch (code) {
+        case MS_ERR_OK:
+        case MS_ERR_INVALID_ARGUMENT:
+        case MS_ERR_INVALID_STATE:
+        case MS_ERR_NOT_ENROLLED:
+            return Code::invalid_argument;
+        case MS_ERR_VALIDATION:
+            return Code::validation;
+        case MS_ERR_NOT_FOUND:
+            return Code::not_found;
+        case MS_ERR_WRONG_KEY:
+            return Code::wrong_key;
+        case MS_ERR_LOCKED_OUT:
+            return Code::locked_out;
+        case MS_ERR_CORRUPT:
+            return Code::corrupt;
+        case MS_ERR_IO:
+        case MS_ERR_NETWORK:
+        case MS_ERR_PROTOCOL:
+        case MS_ERR_CANCELLED:
+            return Code::io;
+        case MS_ERR_LOCKED:
+        case MS_ERR_CLOSED:
+            return Code::closed;
+        case MS_ERR_UNSUPPORTED:
+            return Code::unsupported;
+        case MS_ERR_INTERNAL:
+        case MS_ERR_OUT_OF_MEMORY:
+            return Code::internal;
+    }
+    return Code::internal;
 }
 
-Err from_status(const Status& s) {
-    switch (s.code()) {
+bool transient_code(std::int32_t code) noexcept {
+    return code == MS_ERR_NETWORK || code == MS_ERR_OUT_OF_MEMORY || code == MS_ERR_LOCKED_OUT ||
+           code == MS_ERR_PROTOCOL;
+}
+
+}  // namespace
+
+Status error(ms_error_code code, std::string message) {
+    return Status(engine_code_of(code), std::move(message))
+        .with_reason(Reason{ReasonDomain::c_abi, static_cast<std::uint16_t>(code)});
+}
+
+bool has_abi_code(const Status& s, ms_error_code code) noexcept {
+    return s.reason() == Reason{ReasonDomain::c_abi, static_cast<std::uint16_t>(code)};
+}
+
+ms_error_code abi_code_of(Code code) noexcept {
+    switch (code) {
         case Code::ok:
-            return ok();
+            return MS_ERR_OK;
         case Code::invalid_argument:
-            return error(MS_ERR_INVALID_ARGUMENT, s.message());
+            return MS_ERR_INVALID_ARGUMENT;
         case Code::validation:
-            return error(MS_ERR_VALIDATION, s.message());
+            return MS_ERR_VALIDATION;
         case Code::not_found:
-            return error(MS_ERR_NOT_FOUND, s.message());
+            return MS_ERR_NOT_FOUND;
         case Code::wrong_key:
-            return error(MS_ERR_WRONG_KEY, s.message());
-        case Code::locked_out: {
-            Err e = error(MS_ERR_LOCKED_OUT, s.message());
-            e.retry_after_ms = s.retry_after_ms();  // the engine's figure, not its message's
-            return e;
-        }
+            return MS_ERR_WRONG_KEY;
+        case Code::locked_out:
+            return MS_ERR_LOCKED_OUT;
         case Code::corrupt:
-            return error(MS_ERR_CORRUPT, s.message());
+            return MS_ERR_CORRUPT;
         case Code::io:
-            return error(MS_ERR_IO, s.message());
+            return MS_ERR_IO;
         case Code::closed:
-            return error(MS_ERR_LOCKED, s.message());
+            return MS_ERR_LOCKED;
         case Code::unsupported:
-            return error(MS_ERR_UNSUPPORTED, s.message());
+            return MS_ERR_UNSUPPORTED;
         case Code::internal:
-            return error(MS_ERR_INTERNAL, s.message());
+            return MS_ERR_INTERNAL;
     }
-    return error(MS_ERR_INTERNAL, s.message());
+    return MS_ERR_INTERNAL;
 }
 
 void copy_fixed(char* dst, std::size_t size, std::string_view src) noexcept {
@@ -84,15 +126,26 @@ void copy_fixed(char* dst, std::size_t size, std::string_view src) noexcept {
     dst[n] = '\0';
 }
 
-void write_error(ms_error* out, const Err& e) noexcept {
+void write_error(ms_error* out, const Status& s) noexcept {
     if (!out) return;
-    out->domain = e.domain;
-    out->code = e.code;
-    out->transient = e.transient ? 1 : 0;
+    const Reason reason = s.reason();
+    const bool server = s.remote().http_status != 0;
+    const bool from_sdk = server || reason.domain == ReasonDomain::c_abi;
+    std::int32_t code = 0;
+    if (server)
+        code = s.remote().http_status;
+    else if (reason.domain == ReasonDomain::c_abi)
+        code = reason.value;
+    else
+        code = abi_code_of(s.code());
+    out->domain = server ? MS_ERROR_DOMAIN_SERVER : MS_ERROR_DOMAIN_MENTORSYNC;
+    out->code = code;
+    out->transient = s.transient().value_or(!server && transient_code(code)) ? 1 : 0;
     out->reserved = 0;
-    out->retry_after_ms = e.retry_after_ms;
-    copy_fixed(out->server_code, sizeof out->server_code, e.server_code);
-    copy_fixed(out->message, sizeof out->message, e.message);
+    // An engine Status's delay is the engine's figure for a lockout, not its message's.
+    out->retry_after_ms = from_sdk || s.code() == Code::locked_out ? s.retry_after_ms() : 0;
+    copy_fixed(out->server_code, sizeof out->server_code, s.remote().code);
+    copy_fixed(out->message, sizeof out->message, s.message());
 }
 
 std::optional<std::string_view> text_arg(const char* p, std::size_t n) {
@@ -127,7 +180,7 @@ Result<Stamp> parse_stamp(std::string_view text) {
     return s;
 }
 
-Err fill_buffer(ms_buffer* out, std::string_view text) {
+Status fill_buffer(ms_buffer* out, std::string_view text) {
     char* p = static_cast<char*>(std::malloc(text.size() + 1));
     if (!p) throw std::bad_alloc();
     if (!text.empty()) std::memcpy(p, text.data(), text.size());
@@ -251,9 +304,9 @@ std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Err json_out(ms_buffer* out, const json& j) {
+Status json_out(ms_buffer* out, const json& j) {
     std::string text = dump(j);
-    Err e = fill_buffer(out, text);
+    Status e = fill_buffer(out, text);
     wipe_string(text);
     return e;
 }
@@ -305,7 +358,7 @@ thread_local std::vector<const StoreState*> t_callbacks;
     Access var(*(store)->state);                                                     \
     if (!var.replica()) return error(MS_ERR_CLOSED, "the store is closed")
 
-Err check_version(std::uint32_t got, std::uint32_t want, std::string_view what) {
+Status check_version(std::uint32_t got, std::uint32_t want, std::string_view what) {
     if (got != want)
         return error(MS_ERR_INVALID_ARGUMENT, std::string(what) + " version " +
                                                   std::to_string(got) + " is not supported (" +
@@ -467,10 +520,10 @@ void ms_buffer_free(ms_buffer* buffer) noexcept {
 
 bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_store,
              ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         if (!options) return error(MS_ERR_INVALID_ARGUMENT, "the open options are NULL");
         if (!out_store) return error(MS_ERR_INVALID_ARGUMENT, "out_store is NULL");
-        if (Err e = check_version(options->version, MS_OPEN_OPTIONS_VERSION, "ms_open_options");
+        if (Status e = check_version(options->version, MS_OPEN_OPTIONS_VERSION, "ms_open_options");
             !e.ok())
             return e;
         MS_TEXT_ARG(path, options->path, options->path_size, "the path");
@@ -500,7 +553,7 @@ bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_s
             o.kdf.memlimit = static_cast<std::size_t>(options->kdf_mem_limit);
         }
         auto k = key_from(key, "the key");
-        if (!k.ok()) return from_status(k.status());
+        if (!k.ok()) return k.status();
 
         auto state = std::make_shared<StoreState>();
         state->registry_path = registry_key(path);
@@ -525,7 +578,7 @@ bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_s
             release();
             if (r.status().code() == Code::not_found)
                 return error(MS_ERR_NOT_FOUND, r.status().message());
-            return from_status(r.status());
+            return r.status();
         }
         state->replica = std::move(*r);
         StoreState* raw = state.get();
@@ -538,7 +591,7 @@ bool ms_open(const ms_open_options* options, const ms_key* key, ms_store** out_s
 
 bool ms_close(ms_store* store, ms_error* err) noexcept {
     if (!store) return true;
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         StoreState& s = *store->state;
         if (in_callback_of(&s))
             return error(MS_ERR_INVALID_STATE,
@@ -566,7 +619,7 @@ bool ms_close(ms_store* store, ms_error* err) noexcept {
 }
 
 bool ms_lock(ms_store* store, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         a.replica()->lock();
         return ok();
@@ -574,11 +627,11 @@ bool ms_lock(ms_store* store, ms_error* err) noexcept {
 }
 
 bool ms_unlock(ms_store* store, const ms_key* key, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         auto k = key_from(key, "the key");
-        if (!k.ok()) return from_status(k.status());
-        return from_status(a.replica()->unlock(*k));
+        if (!k.ok()) return k.status();
+        return a.replica()->unlock(*k);
     });
 }
 
@@ -595,20 +648,20 @@ int32_t ms_is_locked(const ms_store* store) noexcept {
 
 bool ms_change_key(ms_store* store, const ms_key* current, const ms_key* next,
                    ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         auto c = key_from(current, "the current key");
-        if (!c.ok()) return from_status(c.status());
+        if (!c.ok()) return c.status();
         auto n = key_from(next, "the next key");
-        if (!n.ok()) return from_status(n.status());
-        return from_status(a.replica()->change_key(*c, *n));
+        if (!n.ok()) return n.status();
+        return a.replica()->change_key(*c, *n);
     });
 }
 
 // ---- records -------------------------------------------------------------------------------
 
 namespace {
-Err check_collection(const Replica& r, std::string_view collection) {
+Status check_collection(const Replica& r, std::string_view collection) {
     if (!r.schema().collection(collection))
         return error(MS_ERR_INVALID_ARGUMENT,
                      "unknown collection '" + std::string(collection.substr(0, 64)) + "'");
@@ -619,16 +672,16 @@ Err check_collection(const Replica& r, std::string_view collection) {
 bool ms_record_create(ms_store* store, const char* collection, size_t collection_size,
                       const char* fields_json, size_t fields_json_size, char out_id[MS_ID_SIZE],
                       ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(coll, collection, collection_size, "the collection");
         MS_TEXT_ARG(text, fields_json, fields_json_size, "the fields JSON");
         if (!out_id) return error(MS_ERR_INVALID_ARGUMENT, "out_id is NULL");
-        if (Err e = check_collection(*a.replica(), coll); !e.ok()) return e;
+        if (Status e = check_collection(*a.replica(), coll); !e.ok()) return e;
         auto fields = fields_from_json(text);
-        if (!fields.ok()) return from_status(fields.status());
+        if (!fields.ok()) return fields.status();
         auto id = a.replica()->create(coll, std::move(*fields));
-        if (!id.ok()) return from_status(id.status());
+        if (!id.ok()) return id.status();
         copy_fixed(out_id, MS_ID_SIZE, id->to_string());
         return ok();
     });
@@ -637,62 +690,60 @@ bool ms_record_create(ms_store* store, const char* collection, size_t collection
 bool ms_record_update(ms_store* store, const char* collection, size_t collection_size,
                       const char* id, size_t id_size, const char* fields_json,
                       size_t fields_json_size, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(coll, collection, collection_size, "the collection");
         MS_TEXT_ARG(id_text, id, id_size, "the id");
         MS_TEXT_ARG(text, fields_json, fields_json_size, "the fields JSON");
-        if (Err e = check_collection(*a.replica(), coll); !e.ok()) return e;
+        if (Status e = check_collection(*a.replica(), coll); !e.ok()) return e;
         auto uuid = parse_id(id_text, "the id");
-        if (!uuid.ok()) return from_status(uuid.status());
+        if (!uuid.ok()) return uuid.status();
         auto fields = fields_from_json(text);
-        if (!fields.ok()) return from_status(fields.status());
-        return from_status(a.replica()->update(coll, *uuid, std::move(*fields)));
+        if (!fields.ok()) return fields.status();
+        return a.replica()->update(coll, *uuid, std::move(*fields));
     });
 }
 
 namespace {
 template <typename F>
-Err on_record(ms_store* store, const char* collection, size_t collection_size, const char* id,
-              size_t id_size, F&& op) {
+Status on_record(ms_store* store, const char* collection, size_t collection_size, const char* id,
+                 size_t id_size, F&& op) {
     MS_ACCESS(a, store);
     MS_TEXT_ARG(coll, collection, collection_size, "the collection");
     MS_TEXT_ARG(id_text, id, id_size, "the id");
-    if (Err e = check_collection(*a.replica(), coll); !e.ok()) return e;
+    if (Status e = check_collection(*a.replica(), coll); !e.ok()) return e;
     auto uuid = parse_id(id_text, "the id");
-    if (!uuid.ok()) return from_status(uuid.status());
+    if (!uuid.ok()) return uuid.status();
     return op(*a.replica(), coll, *uuid);
 }
 }  // namespace
 
 bool ms_record_delete(ms_store* store, const char* collection, size_t collection_size,
                       const char* id, size_t id_size, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_record(store, collection, collection_size, id, id_size,
-                         [](Replica& r, std::string_view c, const Uuid& u) {
-                             return from_status(r.remove(c, u));
-                         });
+    return guarded(err, [&]() -> Status {
+        return on_record(
+            store, collection, collection_size, id, id_size,
+            [](Replica& r, std::string_view c, const Uuid& u) { return r.remove(c, u); });
     });
 }
 
 bool ms_record_restore(ms_store* store, const char* collection, size_t collection_size,
                        const char* id, size_t id_size, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_record(store, collection, collection_size, id, id_size,
-                         [](Replica& r, std::string_view c, const Uuid& u) {
-                             return from_status(r.restore(c, u));
-                         });
+    return guarded(err, [&]() -> Status {
+        return on_record(
+            store, collection, collection_size, id, id_size,
+            [](Replica& r, std::string_view c, const Uuid& u) { return r.restore(c, u); });
     });
 }
 
 bool ms_record_get(ms_store* store, const char* collection, size_t collection_size, const char* id,
                    size_t id_size, ms_buffer* out_json, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         if (!out_json) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
         return on_record(store, collection, collection_size, id, id_size,
                          [&](Replica& r, std::string_view c, const Uuid& u) {
                              auto rec = r.get(c, u);
-                             if (!rec.ok()) return from_status(rec.status());
+                             if (!rec.ok()) return rec.status();
                              return json_out(out_json, record_to_json(*rec));
                          });
     });
@@ -700,11 +751,12 @@ bool ms_record_get(ms_store* store, const char* collection, size_t collection_si
 
 bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
               ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         if (!options) return error(MS_ERR_INVALID_ARGUMENT, "the query options are NULL");
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
-        if (Err e = check_version(options->version, MS_QUERY_OPTIONS_VERSION, "ms_query_options");
+        if (Status e =
+                check_version(options->version, MS_QUERY_OPTIONS_VERSION, "ms_query_options");
             !e.ok())
             return e;
         MS_TEXT_ARG(coll, options->collection, options->collection_size, "the collection");
@@ -712,7 +764,7 @@ bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
         MS_TEXT_ARG(ref, options->ref, options->ref_size, "ref");
         MS_TEXT_ARG(from, options->from_date, options->from_date_size, "from_date");
         MS_TEXT_ARG(to, options->to_date, options->to_date_size, "to_date");
-        if (Err e = check_collection(*a.replica(), coll); !e.ok()) return e;
+        if (Status e = check_collection(*a.replica(), coll); !e.ok()) return e;
         if (options->include_deleted != 0 && options->include_deleted != 1)
             return error(MS_ERR_INVALID_ARGUMENT, "include_deleted must be 0 or 1");
         Query q;
@@ -729,7 +781,7 @@ bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
         q.ref_field = std::string(ref_field);
         if (!ref.empty()) {
             auto id = parse_id(ref, "ref");
-            if (!id.ok()) return from_status(id.status());
+            if (!id.ok()) return id.status();
             q.ref = *id;
         }
         q.from_date = std::string(from);
@@ -737,7 +789,7 @@ bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
         q.include_deleted = options->include_deleted == 1;
         q.limit = options->limit;
         auto rows = a.replica()->query(q);
-        if (!rows.ok()) return from_status(rows.status());
+        if (!rows.ok()) return rows.status();
         json arr = json::array();
         for (const auto& r : *rows)
             arr.push_back(record_to_json(r));
@@ -748,7 +800,7 @@ bool ms_query(ms_store* store, const ms_query_options* options, ms_buffer* out,
 // ---- transactions --------------------------------------------------------------------------
 
 bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         if (!out_txn) return error(MS_ERR_INVALID_ARGUMENT, "out_txn is NULL");
         auto* t = new ms_txn;
@@ -761,7 +813,7 @@ bool ms_txn_begin(ms_store* store, ms_txn** out_txn, ms_error* err) noexcept {
 namespace {
 // Runs `op` on an open transaction whose store is still open.
 template <typename F>
-Err on_txn(ms_txn* txn, F&& op) {
+Status on_txn(ms_txn* txn, F&& op) {
     if (!txn) return error(MS_ERR_INVALID_ARGUMENT, "the transaction handle is NULL");
     Access a(*txn->state);
     if (!a.replica()) return error(MS_ERR_CLOSED, "the store is closed");
@@ -776,14 +828,14 @@ Err on_txn(ms_txn* txn, F&& op) {
 bool ms_txn_create(ms_txn* txn, const char* collection, size_t collection_size,
                    const char* fields_json, size_t fields_json_size, char out_id[MS_ID_SIZE],
                    ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_txn(txn, [&](Replica& r) -> Err {
+    return guarded(err, [&]() -> Status {
+        return on_txn(txn, [&](Replica& r) -> Status {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
             MS_TEXT_ARG(text, fields_json, fields_json_size, "the fields JSON");
             if (!out_id) return error(MS_ERR_INVALID_ARGUMENT, "out_id is NULL");
-            if (Err e = check_collection(r, coll); !e.ok()) return e;
+            if (Status e = check_collection(r, coll); !e.ok()) return e;
             auto fields = fields_from_json(text);
-            if (!fields.ok()) return from_status(fields.status());
+            if (!fields.ok()) return fields.status();
             Uuid id = txn->batch.create(std::string(coll), std::move(*fields));
             copy_fixed(out_id, MS_ID_SIZE, id.to_string());
             return ok();
@@ -794,16 +846,16 @@ bool ms_txn_create(ms_txn* txn, const char* collection, size_t collection_size,
 bool ms_txn_update(ms_txn* txn, const char* collection, size_t collection_size, const char* id,
                    size_t id_size, const char* fields_json, size_t fields_json_size,
                    ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_txn(txn, [&](Replica& r) -> Err {
+    return guarded(err, [&]() -> Status {
+        return on_txn(txn, [&](Replica& r) -> Status {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
             MS_TEXT_ARG(id_text, id, id_size, "the id");
             MS_TEXT_ARG(text, fields_json, fields_json_size, "the fields JSON");
-            if (Err e = check_collection(r, coll); !e.ok()) return e;
+            if (Status e = check_collection(r, coll); !e.ok()) return e;
             auto uuid = parse_id(id_text, "the id");
-            if (!uuid.ok()) return from_status(uuid.status());
+            if (!uuid.ok()) return uuid.status();
             auto fields = fields_from_json(text);
-            if (!fields.ok()) return from_status(fields.status());
+            if (!fields.ok()) return fields.status();
             txn->batch.update(std::string(coll), *uuid, std::move(*fields));
             return ok();
         });
@@ -812,13 +864,13 @@ bool ms_txn_update(ms_txn* txn, const char* collection, size_t collection_size, 
 
 bool ms_txn_delete(ms_txn* txn, const char* collection, size_t collection_size, const char* id,
                    size_t id_size, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_txn(txn, [&](Replica& r) -> Err {
+    return guarded(err, [&]() -> Status {
+        return on_txn(txn, [&](Replica& r) -> Status {
             MS_TEXT_ARG(coll, collection, collection_size, "the collection");
             MS_TEXT_ARG(id_text, id, id_size, "the id");
-            if (Err e = check_collection(r, coll); !e.ok()) return e;
+            if (Status e = check_collection(r, coll); !e.ok()) return e;
             auto uuid = parse_id(id_text, "the id");
-            if (!uuid.ok()) return from_status(uuid.status());
+            if (!uuid.ok()) return uuid.status();
             txn->batch.remove(std::string(coll), *uuid);
             return ok();
         });
@@ -826,12 +878,12 @@ bool ms_txn_delete(ms_txn* txn, const char* collection, size_t collection_size, 
 }
 
 bool ms_txn_commit(ms_txn* txn, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
-        return on_txn(txn, [&](Replica& r) -> Err {
+    return guarded(err, [&]() -> Status {
+        return on_txn(txn, [&](Replica& r) -> Status {
             txn->spent = true;
             auto res = r.commit(txn->batch);
             txn->batch = WriteBatch();
-            if (!res.ok()) return from_status(res.status());
+            if (!res.ok()) return res.status();
             return ok();
         });
     });
@@ -845,18 +897,18 @@ void ms_txn_free(ms_txn* txn) noexcept {
 
 bool ms_conflicts(ms_store* store, const char* row_id, size_t row_id_size, ms_buffer* out,
                   ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(row_text, row_id, row_id_size, "the row id");
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
         std::optional<Uuid> row;
         if (!row_text.empty()) {
             auto id = parse_id(row_text, "the row id");
-            if (!id.ok()) return from_status(id.status());
+            if (!id.ok()) return id.status();
             row = *id;
         }
         auto list = a.replica()->conflicts(row);
-        if (!list.ok()) return from_status(list.status());
+        if (!list.ok()) return list.status();
         json arr = json::array();
         for (const auto& c : *list)
             arr.push_back(json{{"collection", c.collection},
@@ -874,17 +926,17 @@ bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size
                          size_t field_size, const char* loser_stamp, size_t loser_stamp_size,
                          int32_t how, const char* value_json, size_t value_json_size,
                          ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(row_text, row_id, row_id_size, "the row id");
         MS_TEXT_ARG(field_name, field, field_size, "the field");
         MS_TEXT_ARG(stamp_arg, loser_stamp, loser_stamp_size, "the loser stamp");
         MS_TEXT_ARG(value_text, value_json, value_json_size, "the value JSON");
         auto row = parse_id(row_text, "the row id");
-        if (!row.ok()) return from_status(row.status());
+        if (!row.ok()) return row.status();
         if (field_name.empty()) return error(MS_ERR_INVALID_ARGUMENT, "the field is empty");
         auto stamp = parse_stamp(stamp_arg);
-        if (!stamp.ok()) return from_status(stamp.status());
+        if (!stamp.ok()) return stamp.status();
         Resolution res;
         Value custom;
         switch (how) {
@@ -899,9 +951,9 @@ bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size
                 if (value_text.empty())
                     return error(MS_ERR_INVALID_ARGUMENT, "MS_RESOLVE_CUSTOM needs a value (JSON)");
                 auto j = parse_json(value_text, "the value JSON");
-                if (!j.ok()) return from_status(j.status());
+                if (!j.ok()) return j.status();
                 auto v = value_from_json(*j, field_name);
-                if (!v.ok()) return from_status(v.status());
+                if (!v.ok()) return v.status();
                 custom = std::move(*v);
                 break;
             }
@@ -910,7 +962,7 @@ bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size
                              "how must be MS_RESOLVE_KEEP_WINNER, _TAKE_LOSER or _CUSTOM");
         }
         auto r = a.replica()->resolve_conflict(*row, field_name, *stamp, res, custom);
-        if (!r.ok()) return from_status(r.status());
+        if (!r.ok()) return r.status();
         return ok();
     });
 }
@@ -919,7 +971,7 @@ bool ms_conflict_resolve(ms_store* store, const char* row_id, size_t row_id_size
 
 bool ms_observe(ms_store* store, ms_change_callback callback, void* context, uint64_t* out_id,
                 ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         if (!callback) return error(MS_ERR_INVALID_ARGUMENT, "the callback is NULL");
         if (!out_id) return error(MS_ERR_INVALID_ARGUMENT, "out_id is NULL");
@@ -936,7 +988,7 @@ bool ms_observe(ms_store* store, ms_change_callback callback, void* context, uin
 }
 
 bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         StoreState& s = *store->state;
         std::unique_lock g(s.obs_mu);
@@ -957,7 +1009,7 @@ bool ms_unobserve(ms_store* store, uint64_t id, ms_error* err) noexcept {
 // ---- status and quarantine -----------------------------------------------------------------
 
 bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_status is NULL");
         Replica& r = *a.replica();
@@ -975,16 +1027,16 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
                 *out = st;
                 return ok();
             }
-            return from_status(rs.status());
+            return rs.status();
         }
         st.schema_version = rs->schema_version;
         st.pending_changes = rs->pending_transactions;
         st.open_conflicts = rs->open_conflicts;
         st.quarantined = rs->quarantined;
         st.records = rs->records;
-        auto read_int = [&](std::string_view key, std::int64_t& v) -> Err {
+        auto read_int = [&](std::string_view key, std::int64_t& v) -> Status {
             auto s = r.sync_value(key);
-            if (!s.ok()) return from_status(s.status());
+            if (!s.ok()) return s.status();
             if (!*s) return ok();
             const std::string& t = **s;
             auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
@@ -992,11 +1044,11 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
                 return error(MS_ERR_CORRUPT, "sync value '" + std::string(key) + "' is malformed");
             return ok();
         };
-        if (Err e = read_int(kLastSyncKey, st.last_sync_ms); !e.ok()) return e;
+        if (Status e = read_int(kLastSyncKey, st.last_sync_ms); !e.ok()) return e;
         auto skew = r.sync_value(kSkewKey);
-        if (!skew.ok()) return from_status(skew.status());
+        if (!skew.ok()) return skew.status();
         if (*skew) {
-            if (Err e = read_int(kSkewKey, st.clock_skew_ms); !e.ok()) return e;
+            if (Status e = read_int(kSkewKey, st.clock_skew_ms); !e.ok()) return e;
             st.clock_skew_known = 1;
             st.clock_skew_warning = (st.clock_skew_ms >= MS_CLOCK_SKEW_WARNING_MS ||
                                      st.clock_skew_ms <= -MS_CLOCK_SKEW_WARNING_MS)
@@ -1004,16 +1056,16 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
                                         : 0;
         }
         DeviceIdentity identity;
-        Err id = load_identity(r, identity);
+        Status id = load_identity(r, identity);
         if (id.ok()) {
             st.enrolled = 1;
             copy_fixed(st.device_id, sizeof st.device_id, identity.device_id.to_string());
             SyncSession session(r, identity);
             sodium_memzero(identity.keys.secret_key.data(), identity.keys.secret_key.size());
             auto rejected = session.rejected();
-            if (!rejected.ok()) return from_status(rejected.status());
+            if (!rejected.ok()) return rejected.status();
             st.rejected = rejected->size();
-        } else if (id.code != MS_ERR_NOT_ENROLLED) {
+        } else if (!has_abi_code(id, MS_ERR_NOT_ENROLLED)) {
             return id;
         }
         *out = st;
@@ -1022,11 +1074,11 @@ bool ms_status(ms_store* store, ms_store_status* out, ms_error* err) noexcept {
 }
 
 bool ms_quarantined(ms_store* store, ms_buffer* out, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
         auto list = a.replica()->quarantined();
-        if (!list.ok()) return from_status(list.status());
+        if (!list.ok()) return list.status();
         json arr = json::array();
         for (const auto& q : *list)
             arr.push_back(json{{"stamp", stamp_text(q.stamp)},
@@ -1039,13 +1091,13 @@ bool ms_quarantined(ms_store* store, ms_buffer* out, ms_error* err) noexcept {
 
 bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size,
                            ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(text, stamp, stamp_size, "the stamp");
         auto s = parse_stamp(text);
-        if (!s.ok()) return from_status(s.status());
+        if (!s.ok()) return s.status();
         auto r = a.replica()->release_quarantined(*s);
-        if (!r.ok()) return from_status(r.status());
+        if (!r.ok()) return r.status();
         if (!r->rejected.empty())
             return error(MS_ERR_VALIDATION, "the released transaction is not valid here: " +
                                                 r->rejected.front().reason.message());
@@ -1055,12 +1107,12 @@ bool ms_quarantine_release(ms_store* store, const char* stamp, size_t stamp_size
 
 bool ms_quarantine_discard(ms_store* store, const char* stamp, size_t stamp_size,
                            ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_ACCESS(a, store);
         MS_TEXT_ARG(text, stamp, stamp_size, "the stamp");
         auto s = parse_stamp(text);
-        if (!s.ok()) return from_status(s.status());
-        return from_status(a.replica()->discard_quarantined(*s));
+        if (!s.ok()) return s.status();
+        return a.replica()->discard_quarantined(*s);
     });
 }
 
@@ -1112,7 +1164,7 @@ void flush_directory_of(const std::string& path) {
 }
 
 // Overwrites one file with zeros, flushes, truncates and unlinks it. A missing file is fine.
-Err wipe_file(const std::string& path) {
+Status wipe_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return ok();
@@ -1149,7 +1201,7 @@ Err wipe_file(const std::string& path) {
 }
 
 // Leaves the mark of a wipe in progress, durably, before anything is overwritten.
-Err mark_wiping(const std::string& path) {
+Status mark_wiping(const std::string& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return error(MS_ERR_IO,
@@ -1163,7 +1215,7 @@ Err mark_wiping(const std::string& path) {
 }  // namespace
 
 bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_TEXT_ARG(p, path, path_size, "the path");
         if (p.empty()) return error(MS_ERR_INVALID_ARGUMENT, "the path is empty");
         if (p.find('\0') != std::string_view::npos)
@@ -1176,7 +1228,7 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
         // was.
         struct stat st {};
         auto store = entry_at(base, st);
-        if (!store.ok()) return from_status(store.status());
+        if (!store.ok()) return store.status();
         if (*store == Entry::symlink)
             return error(MS_ERR_IO, base + " is a symbolic link: not wiped");
         if (*store == Entry::other)
@@ -1192,7 +1244,7 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
             const std::string name = base + std::string(suffix);
             struct stat cst {};
             auto e = entry_at(name, cst);
-            if (!e.ok()) return from_status(e.status());
+            if (!e.ok()) return e.status();
             if (*e == Entry::symlink)
                 return error(MS_ERR_IO, name + " is a symbolic link: not wiped");
             if (*e == Entry::other)
@@ -1212,11 +1264,11 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
             if (!s.ok())
                 return error(MS_ERR_IO, "cannot tell whether " + base + " is a MentorSync store (" +
                                             s.message() + "): nothing was wiped");
-            if (Err e = mark_wiping(marker); !e.ok()) return e;
+            if (Status e = mark_wiping(marker); !e.ok()) return e;
         }
         for (std::string_view suffix : kCompanions)
-            if (Err e = wipe_file(base + std::string(suffix)); !e.ok()) return e;
-        if (Err e = wipe_file(base); !e.ok()) return e;
+            if (Status e = wipe_file(base + std::string(suffix)); !e.ok()) return e;
+        if (Status e = wipe_file(base); !e.ok()) return e;
         flush_directory_of(base);
         // The store is gone for good: only now may the mark go.
         if (::unlink(marker.c_str()) != 0 && errno != ENOENT)
@@ -1229,7 +1281,7 @@ bool ms_wipe(const char* path, size_t path_size, ms_error* err) noexcept {
 // ---- cancellation --------------------------------------------------------------------------
 
 bool ms_cancel_new(ms_cancel** out_cancel, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         if (!out_cancel) return error(MS_ERR_INVALID_ARGUMENT, "out_cancel is NULL");
         *out_cancel = new ms_cancel;
         return ok();

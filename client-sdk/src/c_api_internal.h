@@ -31,53 +31,42 @@
 
 namespace mentorsync::capi {
 
-// An error on its way to the app (an ms_error before truncation). code 0 means success.
-struct Err {
-    int32_t domain = MS_ERROR_DOMAIN_MENTORSYNC;
-    int32_t code = MS_ERR_OK;
-    bool transient = false;
-    std::int64_t retry_after_ms = 0;
-    std::string server_code;
-    std::string message;
+// Errors: the SDK's internals return Status like the engine. A failure found by the SDK itself
+// carries a Reason {c_abi, ms_error_code} (see error()); an engine Status passes through as it
+// is. write_error() is the one place a Status becomes the app's ms_error.
 
-    bool ok() const noexcept { return code == MS_ERR_OK && domain == MS_ERROR_DOMAIN_MENTORSYNC; }
-};
-
-inline Err ok() {
+inline Status ok() {
     return {};
 }
-Err error(ms_error_code code, std::string message);
-// An engine Status as an app error (Code::closed, which the engine uses for a locked replica,
-// becomes MS_ERR_LOCKED).
-Err from_status(const Status& status);
-// Writes `e` into the app's struct (if any), truncating the message on a UTF-8 boundary.
-void write_error(ms_error* out, const Err& e) noexcept;
+// A failure with this ms_error_code (as a Reason {c_abi, code}) and an engine Code close to it.
+Status error(ms_error_code code, std::string message);
+// The ms_error_code an engine Code is reported as (Code::closed, which the engine uses for a
+// locked replica, becomes MS_ERR_LOCKED).
+ms_error_code abi_code_of(Code code) noexcept;
+// Whether `s` carries this ms_error_code as its C ABI reason.
+bool has_abi_code(const Status& s, ms_error_code code) noexcept;
+// Writes `s` into the app's struct (if any), truncating the message on a UTF-8 boundary:
+// - domain SERVER with code = the HTTP status when `s` has a Remote, else domain MENTORSYNC with
+//   the code of its c_abi reason, or for an engine Status abi_code_of(its Code);
+// - transient as `s` says, else from the code (NETWORK, OUT_OF_MEMORY, LOCKED_OUT, PROTOCOL);
+// - retry_after_ms as `s` carries it; for an engine Status only with Code::locked_out;
+// - server_code from its Remote.
+void write_error(ms_error* out, const Status& s) noexcept;
 
-// Runs `body` (returning Err) with every exception turned into an error; writes the error only
-// on failure. The one wrapper every bool-returning entry point uses.
+// Runs `body` (returning Status) with every exception turned into an error; writes the error
+// only on failure. The one wrapper every bool-returning entry point uses.
 template <typename F>
 bool guarded(ms_error* out, F&& body) noexcept {
     try {
-        Err e = body();
-        if (e.ok()) return true;
-        write_error(out, e);
+        Status s = body();
+        if (s.ok()) return true;
+        write_error(out, s);
     } catch (const std::bad_alloc&) {
-        Err e;
-        e.code = MS_ERR_OUT_OF_MEMORY;
-        e.transient = true;
-        e.message = "out of memory";
-        write_error(out, e);
+        write_error(out, error(MS_ERR_OUT_OF_MEMORY, "out of memory"));
     } catch (const std::exception& ex) {
-        write_error(out, Err{MS_ERROR_DOMAIN_MENTORSYNC,
-                             MS_ERR_INTERNAL,
-                             false,
-                             0,
-                             {},
-                             std::string("unexpected failure: ") + ex.what()});
+        write_error(out, error(MS_ERR_INTERNAL, std::string("unexpected failure: ") + ex.what()));
     } catch (...) {
-        write_error(
-            out,
-            Err{MS_ERROR_DOMAIN_MENTORSYNC, MS_ERR_INTERNAL, false, 0, {}, "unexpected failure"});
+        write_error(out, error(MS_ERR_INTERNAL, "unexpected failure"));
     }
     return false;
 }
@@ -96,7 +85,7 @@ Result<Stamp> parse_stamp(std::string_view text);
 // Copies a NUL-terminated string into a fixed-size char array (truncating, always terminated).
 void copy_fixed(char* dst, std::size_t size, std::string_view src) noexcept;
 // Allocates an ms_buffer holding `text` (plus a NUL).
-Err fill_buffer(ms_buffer* out, std::string_view text);
+Status fill_buffer(ms_buffer* out, std::string_view text);
 void wipe_string(std::string& s) noexcept;
 
 struct CObserver {
@@ -162,13 +151,13 @@ class Access {
 };
 
 // The device identity kept by ms_enroll, or NOT_ENROLLED / LOCKED.
-Err load_identity(Replica& r, DeviceIdentity& out);
+Status load_identity(Replica& r, DeviceIdentity& out);
 // Records the end of a sync in the replica's sync values (best effort for the skew).
 void record_sync_outcome(Replica& r, const SyncSession& session, bool completed);
-// Turns a failed SyncStep into an app error. `http_status` is the answered status (0: no
-// answer), `transport_failed` whether the request got no complete answer.
-Err from_step(const SyncStep& step, int http_status, bool transport_failed,
-              std::string message_override = {});
+// Turns a failed SyncStep into the Status reported to the app. `http_status` is the answered status
+// (0: no answer), `transport_failed` whether the request got no complete answer.
+Status from_step(const SyncStep& step, int http_status, bool transport_failed,
+                 std::string message_override = {});
 void fill_progress(ms_sync_progress* out, const SyncProgress& p) noexcept;
 // Called by ms_close (holding the store's `life` exclusively): destroys the session's
 // SyncSession so that it never touches the closed Replica; its later calls answer CLOSED.

@@ -47,7 +47,7 @@ Result<client::Endpoint> enrolled_endpoint(Replica& r, std::string* ca_file) {
     return client::Endpoint::parse(**url);
 }
 
-Err check_sync_options(const ms_sync_options* o) {
+Status check_sync_options(const ms_sync_options* o) {
     if (!o) return ok();
     if (o->version != MS_SYNC_OPTIONS_VERSION)
         return error(MS_ERR_INVALID_ARGUMENT, "ms_sync_options version " +
@@ -92,9 +92,9 @@ std::string server_code_of(std::string_view body) {
 
 }  // namespace
 
-Err load_identity(Replica& r, DeviceIdentity& out) {
+Status load_identity(Replica& r, DeviceIdentity& out) {
     auto v = r.secret_value(kDeviceSecret);
-    if (!v.ok()) return from_status(v.status());
+    if (!v.ok()) return v.status();
     if (!*v) return error(MS_ERR_NOT_ENROLLED, "this store is not enrolled: call ms_enroll");
     std::string& bytes = **v;
     if (bytes.size() != kIdentityBytes) {
@@ -114,27 +114,25 @@ void record_sync_outcome(Replica& r, const SyncSession& session, bool completed)
     if (completed) (void)r.set_sync_value(kLastSyncKey, std::to_string(now_ms()));
 }
 
-Err from_step(const SyncStep& step, int http_status, bool transport_failed,
-              std::string message_override) {
+Status from_step(const SyncStep& step, int http_status, bool transport_failed,
+                 std::string message_override) {
     std::string message =
         message_override.empty() ? step.status.message() : std::move(message_override);
-    Err e;
+    Status e;
     if (transport_failed) {
         e = error(MS_ERR_NETWORK, std::move(message));
     } else if (http_status != 0 && (http_status < 200 || http_status >= 300)) {
-        e.domain = MS_ERROR_DOMAIN_SERVER;
-        e.code = http_status;
-        e.server_code = step.server_code;
-        e.message = std::move(message);
+        e = Status(step.status.code(), std::move(message))
+                .with_remote(Remote{http_status, step.server_code});
     } else if (step.transient || step.status.code() == Code::invalid_argument) {
         // A 2xx answer the session could not use: not the protocol (a proxy, a wrong URL).
         e = error(MS_ERR_PROTOCOL, std::move(message));
     } else {
-        e = from_status(Status(step.status.code(), std::move(message)));
+        e = error(abi_code_of(step.status.code()), std::move(message));
     }
-    e.transient = step.transient;
-    e.retry_after_ms = step.transient ? step.retry_after_ms : 0;
-    return e;
+    return std::move(e)
+        .with_transient(step.transient)
+        .with_retry_after(step.transient ? step.retry_after_ms : 0);
 }
 
 void fill_progress(ms_sync_progress* out, const SyncProgress& p) noexcept {
@@ -180,7 +178,7 @@ void detach_session(ms_sync* session) noexcept {
 
 bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment* out,
                ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
         if (!options) return error(MS_ERR_INVALID_ARGUMENT, "the enroll options are NULL");
@@ -196,7 +194,7 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
         if (ca_file.find('\0') != std::string_view::npos)
             return error(MS_ERR_INVALID_ARGUMENT, "ca_file contains a NUL byte");
         auto endpoint = client::Endpoint::parse(url);
-        if (!endpoint.ok()) return from_status(endpoint.status());
+        if (!endpoint.ok()) return endpoint.status();
         // Records are children's personal data: plain HTTP only to this machine (tests, a
         // server on the same device); anything else must be TLS.
         if (!endpoint->tls && !endpoint->is_loopback())
@@ -205,17 +203,17 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
                          "loopback address)");
 
         DeviceIdentity existing;
-        Err enrolled = load_identity(r, existing);
+        Status enrolled = load_identity(r, existing);
         if (enrolled.ok())
             return error(MS_ERR_INVALID_STATE, "this store is already enrolled as device " +
                                                    existing.device_id.to_string() +
                                                    "; wipe it to enroll again");
-        if (enrolled.code != MS_ERR_NOT_ENROLLED) return enrolled;
+        if (!has_abi_code(enrolled, MS_ERR_NOT_ENROLLED)) return enrolled;
 
         DeviceIdentity identity;
         identity.keys = wire::DeviceKeys::generate();
         auto request = enrollment_request(code, identity.keys, r.node(), label);
-        if (!request.ok()) return from_status(request.status());
+        if (!request.ok()) return request.status();
 
         client::TransportOptions topts;
         if (options->connect_timeout_ms)
@@ -230,27 +228,23 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
         if (!enrollment.ok()) {
             if (response->status == 200)
                 return error(MS_ERR_PROTOCOL, enrollment.status().message());
-            Err e;
-            e.domain = MS_ERROR_DOMAIN_SERVER;
-            e.code = response->status;
-            e.server_code = server_code_of(response->body);
-            e.message = enrollment.status().message();
-            e.transient = enrollment.status().code() == Code::io;
-            e.retry_after_ms = enrollment.status().retry_after_ms();
-            return e;
+            return Status(enrollment.status().code(), enrollment.status().message())
+                .with_remote(Remote{response->status, server_code_of(response->body)})
+                .with_transient(enrollment.status().code() == Code::io)
+                .with_retry_after(enrollment.status().retry_after_ms());
         }
         identity.device_id = enrollment->device_id;
         // Where to sync first, then the identity (its presence means "enrolled"), so a crash in
         // between leaves an unenrolled store.
-        if (Status s = r.set_sync_value(kServerUrlKey, url); !s.ok()) return from_status(s);
-        if (Status s = r.set_sync_value(kCaFileKey, ca_file); !s.ok()) return from_status(s);
+        if (Status s = r.set_sync_value(kServerUrlKey, url); !s.ok()) return s;
+        if (Status s = r.set_sync_value(kCaFileKey, ca_file); !s.ok()) return s;
         if (Status s = r.set_sync_value(kDeviceIdKey, identity.device_id.to_string()); !s.ok())
-            return from_status(s);
+            return s;
         std::string secret = encode_identity(identity);
         Status s = r.set_secret_value(kDeviceSecret, secret);
         wipe_string(secret);
         sodium_memzero(identity.keys.secret_key.data(), identity.keys.secret_key.size());
-        if (!s.ok()) return from_status(s);
+        if (!s.ok()) return s;
         if (out) {
             *out = ms_enrollment{};
             copy_fixed(out->device_id, sizeof out->device_id, enrollment->device_id.to_string());
@@ -266,19 +260,19 @@ bool ms_enroll(ms_store* store, const ms_enroll_options* options, ms_enrollment*
 
 bool ms_sync_run(ms_store* store, const ms_sync_options* options, ms_sync_progress* out_progress,
                  ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
-        if (Err e = check_sync_options(options); !e.ok()) return e;
+        if (Status e = check_sync_options(options); !e.ok()) return e;
         DeviceIdentity identity;
-        if (Err e = load_identity(r, identity); !e.ok()) return e;
+        if (Status e = load_identity(r, identity); !e.ok()) return e;
         std::string ca_file;
         auto endpoint = enrolled_endpoint(r, &ca_file);
         if (!endpoint.ok()) {
             sodium_memzero(identity.keys.secret_key.data(), 64);
             if (endpoint.status().code() == Code::not_found)
                 return error(MS_ERR_NOT_ENROLLED, "this store has no server URL: enroll it");
-            return from_status(endpoint.status());
+            return endpoint.status();
         }
         client::TransportOptions topts;
         topts.ca_file = ca_file;
@@ -310,7 +304,7 @@ bool ms_sync_run(ms_store* store, const ms_sync_options* options, ms_sync_progre
             report.last_step.status.code() == result.status().code())
             return from_step(report.last_step, report.last_http_status, report.transport_failed,
                              result.status().message());
-        return from_status(result.status());  // a local failure before any answer
+        return result.status();  // a local failure before any answer
     });
 }
 
@@ -318,23 +312,23 @@ bool ms_sync_run(ms_store* store, const ms_sync_options* options, ms_sync_progre
 
 bool ms_sync_begin(ms_store* store, const ms_sync_options* options, ms_sync** out_sync,
                    ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         Replica& r = *a.replica();
         if (!out_sync) return error(MS_ERR_INVALID_ARGUMENT, "out_sync is NULL");
-        if (Err e = check_sync_options(options); !e.ok()) return e;
+        if (Status e = check_sync_options(options); !e.ok()) return e;
         if (options && options->cancel)
             return error(MS_ERR_INVALID_ARGUMENT,
                          "cancel is for ms_sync_run; a sans-I/O sync stops when the app stops "
                          "driving it (ms_sync_finish)");
         DeviceIdentity identity;
-        if (Err e = load_identity(r, identity); !e.ok()) return e;
+        if (Status e = load_identity(r, identity); !e.ok()) return e;
         auto endpoint = enrolled_endpoint(r, nullptr);
         if (!endpoint.ok()) {
             sodium_memzero(identity.keys.secret_key.data(), 64);
             if (endpoint.status().code() == Code::not_found)
                 return error(MS_ERR_NOT_ENROLLED, "this store has no server URL: enroll it");
-            return from_status(endpoint.status());
+            return endpoint.status();
         }
         auto s = std::make_unique<ms_sync>();
         s->state = store->state;
@@ -377,7 +371,7 @@ struct OwnedRequest {
 thread_local const ms_sync* t_in_session = nullptr;
 
 template <typename F>
-Err with_session(ms_sync* sync, F&& body) {
+Status with_session(ms_sync* sync, F&& body) {
     if (t_in_session == sync)
         return error(MS_ERR_INVALID_STATE,
                      "a sync session was called from its own progress callback");
@@ -394,10 +388,10 @@ Err with_session(ms_sync* sync, F&& body) {
 }  // namespace
 
 bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
         if (!out_request) return error(MS_ERR_INVALID_ARGUMENT, "out_request is NULL");
-        return with_session(sync, [&](Access& a) -> Err {
+        return with_session(sync, [&](Access& a) -> Status {
             if (!a.replica() || !sync->session)
                 return error(MS_ERR_CLOSED, "the store of this sync was closed");
             if (sync->phase != ms_sync::Phase::running)
@@ -409,7 +403,7 @@ bool ms_sync_next_request(ms_sync* sync, ms_http_request** out_request, ms_error
             if (!req.ok()) {
                 if (req.status().code() == Code::invalid_argument)  // session not running
                     return error(MS_ERR_INVALID_STATE, req.status().message());
-                return from_status(req.status());
+                return req.status();
             }
             auto o = std::make_unique<OwnedRequest>();
             o->method = std::move(req->method);
@@ -477,9 +471,9 @@ ms_sync_step ms_sync_handle_response(ms_sync* sync, int32_t http_status,
                                      int64_t* out_retry_after_ms, ms_error* err) noexcept {
     ms_sync_step result = MS_SYNC_STEP_FAILED;
     ms_error local{};
-    bool called = guarded(&local, [&]() -> Err {
+    bool called = guarded(&local, [&]() -> Status {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
-        return with_session(sync, [&](Access& a) -> Err {
+        return with_session(sync, [&](Access& a) -> Status {
             if (!a.replica() || !sync->session)
                 return error(MS_ERR_CLOSED, "the store of this sync was closed");
             if (sync->phase != ms_sync::Phase::running || !sync->outstanding)
@@ -522,10 +516,10 @@ ms_sync_step ms_sync_transport_error(ms_sync* sync, const char* what, size_t wha
                                      int64_t* out_retry_after_ms, ms_error* err) noexcept {
     ms_sync_step result = MS_SYNC_STEP_FAILED;
     ms_error local{};
-    bool called = guarded(&local, [&]() -> Err {
+    bool called = guarded(&local, [&]() -> Status {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
         MS_TEXT_ARG(text, what, what_size, "what");
-        return with_session(sync, [&](Access& a) -> Err {
+        return with_session(sync, [&](Access& a) -> Status {
             if (!a.replica() || !sync->session)
                 return error(MS_ERR_CLOSED, "the store of this sync was closed");
             if (sync->phase != ms_sync::Phase::running || !sync->outstanding)
@@ -543,11 +537,11 @@ ms_sync_step ms_sync_transport_error(ms_sync* sync, const char* what, size_t wha
 }
 
 bool ms_sync_get_progress(const ms_sync* sync, ms_sync_progress* out, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         if (!sync) return error(MS_ERR_INVALID_ARGUMENT, "the sync handle is NULL");
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_progress is NULL");
         auto* s = const_cast<ms_sync*>(sync);
-        return with_session(s, [&](Access&) -> Err {
+        return with_session(s, [&](Access&) -> Status {
             if (!s->session) return error(MS_ERR_CLOSED, "the store of this sync was closed");
             fill_progress(out, s->session->progress());
             return ok();
@@ -574,15 +568,15 @@ void ms_sync_finish(ms_sync* sync) noexcept {
 // ---- rejected pushes -----------------------------------------------------------------------
 
 bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         if (!out_json) return error(MS_ERR_INVALID_ARGUMENT, "out_json is NULL");
         DeviceIdentity identity;
-        if (Err e = load_identity(*a.replica(), identity); !e.ok()) return e;
+        if (Status e = load_identity(*a.replica(), identity); !e.ok()) return e;
         SyncSession session(*a.replica(), identity);
         sodium_memzero(identity.keys.secret_key.data(), 64);
         auto list = session.rejected();
-        if (!list.ok()) return from_status(list.status());
+        if (!list.ok()) return list.status();
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& rj : *list)
             arr.push_back(
@@ -593,20 +587,20 @@ bool ms_sync_rejected(ms_store* store, ms_buffer* out_json, ms_error* err) noexc
 }
 
 bool ms_sync_retry_rejected(ms_store* store, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         DeviceIdentity identity;
-        if (Err e = load_identity(*a.replica(), identity); !e.ok()) return e;
+        if (Status e = load_identity(*a.replica(), identity); !e.ok()) return e;
         SyncSession session(*a.replica(), identity);
         sodium_memzero(identity.keys.secret_key.data(), 64);
-        return from_status(session.retry_rejected());
+        return session.retry_rejected();
     });
 }
 
 // ---- clock ---------------------------------------------------------------------------------
 
 bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         if (!out) return error(MS_ERR_INVALID_ARGUMENT, "out_report is NULL");
         if (out->version != MS_CLOCK_REPORT_VERSION)
@@ -617,7 +611,7 @@ bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) n
         ms_clock_report rep{};
         rep.version = MS_CLOCK_REPORT_VERSION;
         auto skew = r.sync_value(kSkewKey);
-        if (!skew.ok()) return from_status(skew.status());
+        if (!skew.ok()) return skew.status();
         if (*skew) {
             std::int64_t v = 0;
             const std::string& t = **skew;
@@ -631,8 +625,8 @@ bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) n
             rep.warning = rep.offset_ms >= MS_CLOCK_SKEW_WARNING_MS ? 1 : 0;
         }
         DeviceIdentity identity;
-        Err id = load_identity(r, identity);
-        if (id.code == MS_ERR_NOT_ENROLLED) {  // nothing was ever pushed: nothing re-dated
+        Status id = load_identity(r, identity);
+        if (has_abi_code(id, MS_ERR_NOT_ENROLLED)) {  // nothing was ever pushed: nothing re-dated
             *out = rep;
             return ok();
         }
@@ -640,12 +634,12 @@ bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) n
         SyncSession session(r, identity);
         sodium_memzero(identity.keys.secret_key.data(), 64);
         auto notice = session.redate_notice();
-        if (!notice.ok()) return from_status(notice.status());
+        if (!notice.ok()) return notice.status();
         rep.redated = notice->redated;
         rep.redated_ahead_ms = notice->ahead_ms;
         rep.redated_at_ms = notice->last_ms;
         auto rejected = session.rejected();
-        if (!rejected.ok()) return from_status(rejected.status());
+        if (!rejected.ok()) return rejected.status();
         rep.waiting = static_cast<std::uint64_t>(
             std::count_if(rejected->begin(), rejected->end(),
                           [](const PushRejection& x) { return x.code == "future_stamp"; }));
@@ -655,12 +649,12 @@ bool ms_clock_report_get(ms_store* store, ms_clock_report* out, ms_error* err) n
 }
 
 bool ms_clock_report_clear(ms_store* store, ms_error* err) noexcept {
-    return guarded(err, [&]() -> Err {
+    return guarded(err, [&]() -> Status {
         MS_STORE_ACCESS(a, store);
         DeviceIdentity identity;
-        if (Err e = load_identity(*a.replica(), identity); !e.ok()) return e;
+        if (Status e = load_identity(*a.replica(), identity); !e.ok()) return e;
         SyncSession session(*a.replica(), identity);
         sodium_memzero(identity.keys.secret_key.data(), 64);
-        return from_status(session.clear_redate_notice());
+        return session.clear_redate_notice();
     });
 }

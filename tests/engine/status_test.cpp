@@ -79,3 +79,19 @@ TEST_CASE("MS_ASSIGN_OR_RETURN assigns a value or returns the failure unchanged"
     const Status second = check_both(1, 0);
     CHECK(second.message() == "not positive");
 }
+
+TEST_CASE("a Status carries a server's answer and transience only when it is a failure",
+          "[status]") {
+    const Status plain = Status::io("no answer");
+    CHECK(plain.remote() == Remote{});
+    CHECK_FALSE(plain.transient().has_value());
+    const Status refused = Status::invalid_argument("refused")
+                               .with_remote(Remote{403, "unauthorized"})
+                               .with_transient(false);
+    CHECK(refused.remote().http_status == 403);
+    CHECK(refused.remote().code == "unauthorized");
+    CHECK(refused.transient() == std::optional<bool>(false));
+    const Status ok = Status().with_remote(Remote{500, "x"}).with_transient(true);
+    CHECK(ok.remote() == Remote{});
+    CHECK_FALSE(ok.transient().has_value());
+}

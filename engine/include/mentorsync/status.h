@@ -5,17 +5,23 @@
 // allocation) and carries a Code plus a human-readable message that names what was wrong
 // (for validation: "contacts.duration_min: 900 is above the maximum 720").
 //
-// Two optional parts are for programs, never parsed out of the message:
+// Optional parts are for programs, never parsed out of the message:
 // - a Reason: which error of a protocol's table this is (wire::Error, the coordinator API's
-//   coord::Error). Where a Status becomes an HTTP answer, the reason alone picks the status
-//   and the error code; the message is for people.
+//   coord::Error, the C ABI's ms_error_code). Where a Status becomes an HTTP answer (or an
+//   ms_error), the reason alone picks the status and the error code; the message is for people.
 // - retry_after_ms: how long the caller should wait before trying again (0 = no advice), e.g.
 //   after a lockout.
+// - transient: whether trying again may succeed, when the failing call knows better than its
+//   code (unset: the code decides).
+// - a Remote: what a server answered when the failure is its refusal (its error code string and
+//   HTTP status), e.g. for the SDK's SERVER-domain errors.
+// All parts are empty on an ok Status, which allocates nothing.
 // Thread-safety: values; safe to copy across threads.
 #pragma once
 
 #include <cassert>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +53,7 @@ enum class ReasonDomain : std::uint8_t {
     none = 0,  // no reason: the Code alone describes the failure
     wire,      // mentorsync::wire::Error (docs/protocol.md, section 2)
     coord,     // the coordinator API's error table (server/src/coord)
+    c_abi,     // the C ABI's ms_error_code (client-sdk/include/mentorsync/mentorsync.h)
 };
 
 // A protocol error a Status stands for: (domain, value of that domain's enum).
@@ -54,6 +61,13 @@ struct Reason {
     ReasonDomain domain = ReasonDomain::none;
     std::uint16_t value = 0;
     bool operator==(const Reason&) const = default;
+};
+
+// What a server answered when a failure is its refusal. http_status 0: no answer (no Remote).
+struct Remote {
+    int http_status = 0;
+    std::string code;  // the server's error code, e.g. "unauthorized"; may be empty
+    bool operator==(const Remote&) const = default;
 };
 
 class [[nodiscard]] MENTORSYNC_API Status {
@@ -85,6 +99,14 @@ class [[nodiscard]] MENTORSYNC_API Status {
     Reason reason() const noexcept { return reason_; }
     // Milliseconds the caller should wait before trying again; 0 when there is no such advice.
     std::int64_t retry_after_ms() const noexcept { return retry_after_ms_; }
+    // Whether trying again may succeed, if the failing call said so; nullopt when the code
+    // decides (always for an ok Status).
+    std::optional<bool> transient() const noexcept {
+        if (transient_ == Transience::unset) return std::nullopt;
+        return transient_ == Transience::transient;
+    }
+    // The server's answer this failure stands for; http_status 0 when there is none.
+    const Remote& remote() const noexcept { return remote_; }
 
     // This Status with a reason (or retry advice) attached, for chaining at the point of
     // failure: `return Status::invalid_argument(m).with_reason(r);`. Ignored on an ok Status,
@@ -105,12 +127,31 @@ class [[nodiscard]] MENTORSYNC_API Status {
         with_retry_after(ms);
         return std::move(*this);
     }
+    Status& with_transient(bool transient) & noexcept {
+        if (!ok()) transient_ = transient ? Transience::transient : Transience::permanent;
+        return *this;
+    }
+    Status with_transient(bool transient) && noexcept {
+        with_transient(transient);
+        return std::move(*this);
+    }
+    Status& with_remote(Remote remote) & noexcept {
+        if (!ok()) remote_ = std::move(remote);
+        return *this;
+    }
+    Status with_remote(Remote remote) && noexcept {
+        with_remote(std::move(remote));
+        return std::move(*this);
+    }
 
   private:
+    enum class Transience : std::uint8_t { unset, transient, permanent };
     Code code_ = Code::ok;
+    Transience transient_ = Transience::unset;
     Reason reason_;
     std::int64_t retry_after_ms_ = 0;
     std::string message_;
+    Remote remote_;
 };
 
 // A value of type T, or the Status that explains why there is none.
